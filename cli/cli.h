@@ -1,0 +1,46 @@
+/*
+ * cli: `coalmon`, the engineers' command line. Verbs are nouns then actions
+ * (`coalmon meter read ...`). Exit 0 on success, 1 on failure, 2 on bad usage.
+ * Each noun lives in its own cmd_<noun>.c and is listed in main.c's table.
+ *
+ * Ownership: cli_ctx_t is owned by main(); cli_store() opens the store on
+ * first use and main() closes it. Commands print results to stdout and
+ * errors to stderr, once, at this edge.
+ */
+#ifndef COALMON_CLI_H
+#define COALMON_CLI_H
+
+#include <stdbool.h>
+
+#include "core/core.h"
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+typedef struct cli_ctx {
+    const char *config_path; /* -c FILE, default $COALMON_CONFIG or /etc/coalmon/coalmond.json */
+    const char *db_path;     /* --db FILE overrides the config's data_dir */
+    bool json;               /* --json: machine output */
+    const char *actor;       /* who makes changes: $SUDO_USER, $USER or "cli" */
+    cfg_t *cfg;              /* loaded on demand by cli_config() */
+    store_t *store;          /* opened on demand by cli_store() */
+} cli_ctx_t;
+
+/* The configuration, loaded on first use; NULL after printing the error. */
+cfg_t *cli_config(cli_ctx_t *ctx);
+/* The store, opened on first use; NULL after printing the error. */
+store_t *cli_store(cli_ctx_t *ctx);
+/* Print "coalmon: <message>" to stderr and return CLI_FAIL or CLI_USAGE. */
+int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print a cJSON value to stdout (takes ownership). */
+void cli_print_json(cJSON *j);
+
+/* Find "--name value" in argv; returns value or NULL. */
+const char *cli_opt(int argc, char **argv, const char *name);
+/* True when "--name" is present. */
+bool cli_flag(int argc, char **argv, const char *name);
+
+/* Nouns. argv[0] is the noun itself. */
+int cmd_meter(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_db(cli_ctx_t *ctx, int argc, char **argv);
+
+#endif

@@ -1,0 +1,151 @@
+/* coalmon: the engineers' command line. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct noun {
+    const char *name;
+    int (*fn)(cli_ctx_t *ctx, int argc, char **argv);
+    const char *summary;
+} noun_t;
+
+static const noun_t nouns[] = {
+    {"meter", cmd_meter, "read a meter once over Modbus TCP (commissioning probe)"},
+    {"db", cmd_db, "database: migrate, show the schema version"},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: coalmon [-c CONFIG] [--db FILE] [--json] NOUN ACTION [ARGS]\n\n"
+                 "nouns:\n");
+    for (const noun_t *n = nouns; n->name; n++)
+        fprintf(out, "  %-12s %s\n", n->name, n->summary);
+    fprintf(out, "\n`coalmon NOUN --help` tells the actions of a noun.\n"
+                 "Exit status: 0 success, 1 failure, 2 bad usage.\n");
+}
+
+int cli_error(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("coalmon: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+void cli_print_json(cJSON *j)
+{
+    char *s = cJSON_Print(j);
+    if (s)
+        puts(s);
+    cJSON_free(s);
+    cJSON_Delete(j);
+}
+
+const char *cli_opt(int argc, char **argv, const char *name)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return argv[i + 1];
+    return NULL;
+}
+
+bool cli_flag(int argc, char **argv, const char *name)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return true;
+    return false;
+}
+
+cfg_t *cli_config(cli_ctx_t *ctx)
+{
+    if (ctx->cfg)
+        return ctx->cfg;
+    char err[512];
+    ctx->cfg = cfg_load(ctx->config_path, err, sizeof err);
+    if (!ctx->cfg)
+        cli_error(CLI_FAIL, "%s", err);
+    return ctx->cfg;
+}
+
+store_t *cli_store(cli_ctx_t *ctx)
+{
+    if (ctx->store)
+        return ctx->store;
+    char err[512], path[1024];
+    if (ctx->db_path) {
+        snprintf(path, sizeof path, "%s", ctx->db_path);
+    } else {
+        cfg_t *cfg = cli_config(ctx);
+        if (!cfg)
+            return NULL;
+        cfg_sec_t root = cfg_root(cfg);
+        char dir[512];
+        if (cfg_get_string(&root, "data_dir", false, "/var/lib/coalmon", dir, sizeof dir, err,
+                           sizeof err)) {
+            cli_error(CLI_FAIL, "%s", err);
+            return NULL;
+        }
+        snprintf(path, sizeof path, "%s/coalmon.db", dir);
+    }
+    ctx->store = store_open(path, NULL, err, sizeof err);
+    if (!ctx->store)
+        cli_error(CLI_FAIL, "%s", err);
+    return ctx->store;
+}
+
+int main(int argc, char **argv)
+{
+    cli_ctx_t ctx = {.config_path = getenv("COALMON_CONFIG")};
+    if (!ctx.config_path)
+        ctx.config_path = "/etc/coalmon/coalmond.json";
+    ctx.actor = getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
+    if (!ctx.actor)
+        ctx.actor = "cli";
+    log_setup("coalmon", LOG_LVL_WARN, false);
+
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
+            ctx.config_path = argv[++i];
+        } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+            ctx.db_path = argv[++i];
+        } else if (strcmp(argv[i], "--json") == 0) {
+            ctx.json = true;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return CLI_OK;
+        } else {
+            usage(stderr);
+            return cli_error(CLI_USAGE, "unknown option %s", argv[i]);
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    /* --json may also come after the verb, where engineers tend to type it. */
+    if (cli_flag(argc - i, argv + i, "--json"))
+        ctx.json = true;
+    int rc = CLI_USAGE;
+    const noun_t *n = nouns;
+    for (; n->name; n++)
+        if (strcmp(n->name, argv[i]) == 0)
+            break;
+    if (n->name)
+        rc = n->fn(&ctx, argc - i, argv + i);
+    else {
+        usage(stderr);
+        cli_error(CLI_USAGE, "unknown noun '%s'", argv[i]);
+    }
+    store_close(ctx.store);
+    cfg_free(ctx.cfg);
+    return rc;
+}

@@ -1,0 +1,135 @@
+/* Register decoding and request planning: pure functions. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/collector.h"
+
+/* Put the registers into plain big-endian byte order (ABCD...). */
+static void to_big_endian(const uint16_t *regs, int n, col_order_t o, uint8_t *bytes)
+{
+    for (int i = 0; i < n; i++) {
+        uint16_t r = regs[o.word_swap ? n - 1 - i : i];
+        uint8_t hi = (uint8_t)(r >> 8), lo = (uint8_t)r;
+        bytes[2 * i] = o.byte_swap ? lo : hi;
+        bytes[2 * i + 1] = o.byte_swap ? hi : lo;
+    }
+}
+
+static void from_big_endian(const uint8_t *bytes, int n, col_order_t o, uint16_t *regs)
+{
+    for (int i = 0; i < n; i++) {
+        uint8_t hi = bytes[2 * i], lo = bytes[2 * i + 1];
+        uint16_t r = o.byte_swap ? (uint16_t)(lo << 8 | hi) : (uint16_t)(hi << 8 | lo);
+        regs[o.word_swap ? n - 1 - i : i] = r;
+    }
+}
+
+static uint64_t be_uint(const uint8_t *b, int nbytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < nbytes; i++)
+        v = v << 8 | b[i];
+    return v;
+}
+
+int col_decode(const uint16_t *regs, col_type t, col_order_t o, double scale, double offset,
+               double *out)
+{
+    uint8_t b[8];
+    int n = col_type_regs(t);
+    to_big_endian(regs, n, o, b);
+    uint64_t u = be_uint(b, 2 * n);
+    double raw;
+    switch (t) {
+    case COL_U16: raw = (double)(uint16_t)u; break;
+    case COL_I16: raw = (double)(int16_t)(uint16_t)u; break;
+    case COL_U32: raw = (double)(uint32_t)u; break;
+    case COL_I32: raw = (double)(int32_t)(uint32_t)u; break;
+    case COL_F32: {
+        uint32_t u32 = (uint32_t)u;
+        float f;
+        memcpy(&f, &u32, sizeof f);
+        raw = f;
+        break;
+    }
+    case COL_F64:
+    default: {
+        double d;
+        memcpy(&d, &u, sizeof d);
+        raw = d;
+        break;
+    }
+    }
+    if (!isfinite(raw))
+        return CM_ERR_PROTOCOL;
+    *out = raw * scale + offset;
+    return CM_OK;
+}
+
+void col_encode(double raw, col_type t, col_order_t o, uint16_t *regs)
+{
+    int n = col_type_regs(t);
+    uint64_t u;
+    switch (t) {
+    case COL_U16: u = (uint16_t)lround(raw); break;
+    case COL_I16: u = (uint16_t)(int16_t)lround(raw); break;
+    case COL_U32: u = (uint32_t)llround(raw); break;
+    case COL_I32: u = (uint32_t)(int32_t)llround(raw); break;
+    case COL_F32: {
+        float f = (float)raw;
+        uint32_t u32;
+        memcpy(&u32, &f, sizeof u32);
+        u = u32;
+        break;
+    }
+    case COL_F64:
+    default: memcpy(&u, &raw, sizeof u); break;
+    }
+    uint8_t b[8];
+    for (int i = 2 * n - 1; i >= 0; i--, u >>= 8)
+        b[i] = (uint8_t)u;
+    from_big_endian(b, n, o, regs);
+}
+
+/* qsort has no context argument in C11; the map being sorted is per thread. */
+static _Thread_local const col_map_t *sort_map;
+
+static int by_fn_address(const void *a, const void *b)
+{
+    const col_point_t *p = &sort_map->points[*(const int *)a];
+    const col_point_t *q = &sort_map->points[*(const int *)b];
+    if (p->fn != q->fn)
+        return p->fn - q->fn;
+    return (int)p->address - (int)q->address;
+}
+
+int col_plan(const col_map_t *map, int max_regs, bool one_per_point, int order[COL_MAX_POINTS],
+             col_request_t req[COL_MAX_POINTS])
+{
+    for (int i = 0; i < map->count; i++)
+        order[i] = i;
+    sort_map = map;
+    qsort(order, (size_t)map->count, sizeof order[0], by_fn_address);
+    if (max_regs < 1 || max_regs > 125)
+        max_regs = 125;
+    int nreq = 0;
+    for (int k = 0; k < map->count; k++) {
+        const col_point_t *p = &map->points[order[k]];
+        int end = p->address + col_type_regs(p->type);
+        if (nreq > 0 && !one_per_point) {
+            col_request_t *r = &req[nreq - 1];
+            int r_end = r->start + r->count;
+            int new_end = end > r_end ? end : r_end;
+            if (r->fn == p->fn && p->address <= r_end + map->max_gap &&
+                new_end - r->start <= max_regs) {
+                r->count = (uint16_t)(new_end - r->start);
+                r->n++;
+                continue;
+            }
+        }
+        req[nreq++] = (col_request_t){.fn = p->fn, .start = p->address,
+                                      .count = (uint16_t)col_type_regs(p->type), .first = k, .n = 1};
+    }
+    return nreq;
+}

@@ -1,0 +1,261 @@
+/*
+ * core: the shared ground of coalmon — errors, logging, configuration, time
+ * and shifts, and the store (SQLite).
+ *
+ * Owns: the database file and the single writer thread that commits to it.
+ * Threads: logging, time and configuration helpers may be called from any
+ * thread. A store_t may be shared by all threads; each thread that reads
+ * opens its own read connection with store_reader_open() and closes it.
+ * Ownership: every *_open / *_load has a matching *_close / *_free; buffers
+ * passed in stay the caller's. Functions return 0 or a negative cm_err; the
+ * text for a human goes to an error buffer (`err`, `errlen`) supplied by the
+ * caller, never to stdout.
+ */
+#ifndef COALMON_CORE_H
+#define COALMON_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+/* ---- errors --------------------------------------------------------- */
+
+typedef enum cm_err {
+    CM_OK = 0,
+    CM_ERR_NOMEM = -1,    /* allocation failed */
+    CM_ERR_IO = -2,       /* file or socket I/O failed */
+    CM_ERR_CONFIG = -3,   /* configuration invalid */
+    CM_ERR_INVALID = -4,  /* argument or input invalid */
+    CM_ERR_NOTFOUND = -5, /* no such item */
+    CM_ERR_DB = -6,       /* SQLite reported an error */
+    CM_ERR_TIMEOUT = -7,  /* peer did not answer in time */
+    CM_ERR_PROTOCOL = -8, /* peer answered nonsense or an exception */
+    CM_ERR_CLOSED = -9,   /* object is shutting down */
+    CM_ERR_CONFLICT = -10, /* exists already with other content */
+    CM_ERR_AUTH = -11,    /* authentication or permission failed */
+    CM_ERR_CRYPTO = -12,  /* encryption or decryption failed */
+} cm_err;
+
+/* A static English description of an error code. Never NULL. */
+const char *cm_strerror(int err);
+
+/* snprintf into err (if non-NULL) and return code; for one-line error paths. */
+int cm_fail(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- logging -------------------------------------------------------- */
+
+typedef enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG } log_level;
+
+/* Configure once at start. to_syslog false means stderr. ident names the program. */
+void log_setup(const char *ident, log_level level, bool to_syslog);
+/* Parse "error"/"warn"/"info"/"debug"; returns CM_ERR_INVALID on anything else. */
+int log_level_parse(const char *s, log_level *out);
+/* One line per event: time, level, module, message. Thread-safe. */
+void log_msg(log_level level, const char *module, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define log_error(mod, ...) log_msg(LOG_LVL_ERROR, mod, __VA_ARGS__)
+#define log_warn(mod, ...) log_msg(LOG_LVL_WARN, mod, __VA_ARGS__)
+#define log_info(mod, ...) log_msg(LOG_LVL_INFO, mod, __VA_ARGS__)
+#define log_debug(mod, ...) log_msg(LOG_LVL_DEBUG, mod, __VA_ARGS__)
+
+/* ---- configuration -------------------------------------------------- */
+
+/*
+ * A configuration file: JSON with // and / * * / comments. cfg_t owns the
+ * parsed tree and the source text (for line numbers). Errors name the file,
+ * the line and the key path, e.g. "conf/x.json:12: collector.devices[0].port:
+ * expected an integer in 1..65535".
+ */
+typedef struct cfg cfg_t;
+
+/* A position in the tree: the node and its dotted path, for messages. */
+typedef struct cfg_sec {
+    const cfg_t *cfg;
+    const cJSON *node; /* NULL when the section is absent */
+    char path[192];
+} cfg_sec_t;
+
+/* Load and parse path. On failure returns NULL and fills err. */
+cfg_t *cfg_load(const char *path, char *err, size_t errlen);
+/* Parse text already in memory; name is used in messages. */
+cfg_t *cfg_parse(const char *name, const char *text, char *err, size_t errlen);
+void cfg_free(cfg_t *cfg);
+const char *cfg_file(const cfg_t *cfg);
+/* Directory of the file (for relative paths inside it), without trailing '/'. */
+const char *cfg_dir(const cfg_t *cfg);
+
+cfg_sec_t cfg_root(const cfg_t *cfg);
+/* Child object; absent child gives a section with node NULL (not an error). */
+int cfg_section(const cfg_sec_t *parent, const char *key, cfg_sec_t *out, char *err, size_t errlen);
+/* Number of items of the array at key (0 when absent); error if not an array. */
+int cfg_array_len(const cfg_sec_t *parent, const char *key, int *n, char *err, size_t errlen);
+/* Item i of the array at key, which must be an object. */
+int cfg_array_item(const cfg_sec_t *parent, const char *key, int i, cfg_sec_t *out, char *err,
+                   size_t errlen);
+
+/* Typed getters. `required` false: absent key leaves *out = def. */
+int cfg_get_int(const cfg_sec_t *s, const char *key, bool required, long long def, long long min,
+                long long max, long long *out, char *err, size_t errlen);
+int cfg_get_double(const cfg_sec_t *s, const char *key, bool required, double def, double min,
+                   double max, double *out, char *err, size_t errlen);
+int cfg_get_bool(const cfg_sec_t *s, const char *key, bool required, bool def, bool *out,
+                 char *err, size_t errlen);
+/* Copies into out (size outlen); too long is an error. */
+int cfg_get_string(const cfg_sec_t *s, const char *key, bool required, const char *def, char *out,
+                   size_t outlen, char *err, size_t errlen);
+/* Report a semantic error at key of s with the file:line: prefix. Returns CM_ERR_CONFIG. */
+int cfg_error(const cfg_sec_t *s, const char *key, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Line (1-based) where key path begins in the source, 0 when unknown. */
+int cfg_line_of(const cfg_t *cfg, const char *path);
+
+/* Remove // and / * * / comments outside strings, keeping newlines. Returns a
+ * new string the caller frees, or NULL on allocation failure / unterminated comment. */
+char *cfg_strip_comments(const char *text);
+
+/* ---- time ----------------------------------------------------------- */
+
+#define TM_BEIJING_OFFSET_S (8 * 3600)
+
+int64_t tm_now_ms(void);
+int64_t tm_now_s(void);
+/* Monotonic clock in milliseconds, for timeouts and intervals. */
+int64_t tm_mono_ms(void);
+void tm_sleep_ms(int64_t ms);
+
+/* Civil date helpers on proleptic Gregorian calendar. */
+int64_t tm_days_from_civil(int y, int m, int d);
+void tm_civil_from_days(int64_t days, int *y, int *m, int *d);
+
+/* Beijing wall time <-> UTC epoch seconds. */
+int64_t tm_bj_to_epoch(int y, int mo, int d, int h, int mi, int s);
+void tm_epoch_to_bj(int64_t epoch, int *y, int *mo, int *d, int *h, int *mi, int *s);
+/* "yyyy-MM-dd HH:mm:ss" (buf >= 20) and "yyyy-MM-dd" (buf >= 11), Beijing time. */
+void tm_format_bj(int64_t epoch, char *buf, size_t len);
+void tm_format_bj_date(int64_t epoch, char *buf, size_t len);
+/* ISO 8601 with +08:00, e.g. "2026-11-23T20:00:00.123+08:00" (buf >= 30). */
+void tm_format_bj_iso_ms(int64_t epoch_ms, char *buf, size_t len);
+/* Parse "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm" or "yyyy-MM-dd" as Beijing time. */
+int tm_parse_bj(const char *s, int64_t *epoch);
+
+/*
+ * Shifts and the production day. The production day D runs from D 00:00 +
+ * day_start_min (Beijing) for 24 h; day_start_min may be negative (e.g. -120:
+ * the day of the 23rd begins at 22:00 on the 22nd). It is divided into
+ * `count` equal shifts (24 h / count). Months, quarters and years are made of
+ * whole production days.
+ */
+#define TM_MAX_SHIFTS 6
+typedef struct tm_shift_plan {
+    int count;         /* 1, 2, 3, 4 or 6 */
+    int day_start_min; /* -720..720 */
+    char names[TM_MAX_SHIFTS][32];
+} tm_shift_plan_t;
+
+typedef enum tm_period { TM_SHIFT, TM_DAY, TM_MONTH, TM_QUARTER, TM_YEAR } tm_period;
+
+/* Three shifts of 8 h from 00:00 named "夜班", "早班", "中班". */
+void tm_shift_plan_default(tm_shift_plan_t *plan);
+/* Reads {"count":3,"day_start":"00:00","names":[...]} at key; absent = default. */
+int tm_shift_plan_from_cfg(const cfg_sec_t *s, const char *key, tm_shift_plan_t *plan, char *err,
+                           size_t errlen);
+/* Production day containing epoch, as y/m/d, and its index of shift (0-based). */
+void tm_production_day(const tm_shift_plan_t *p, int64_t epoch, int *y, int *m, int *d, int *shift);
+/* [start, end) in epoch seconds of the period containing epoch. */
+void tm_period_bounds(const tm_shift_plan_t *p, tm_period kind, int64_t epoch, int64_t *start,
+                      int64_t *end);
+/* "shift"/"day"/"month"/"quarter"/"year". */
+int tm_period_parse(const char *s, tm_period *out);
+
+/* ---- store ---------------------------------------------------------- */
+
+typedef struct store store_t;
+
+typedef struct store_opts {
+    int batch_max_jobs;     /* a batch closes after this many jobs (default 256) */
+    int batch_max_readings; /* ... or this many readings (default 5000) */
+    int batch_delay_ms;     /* ... or this long after its first job (default 20) */
+    int raw_retention_days; /* raw readings kept (default 30) */
+    int agg_retention_days; /* minute aggregates kept (default 5 * 366) */
+    int busy_timeout_ms;    /* wait on another process's lock (default 5000) */
+} store_opts_t;
+
+void store_opts_default(store_opts_t *o);
+
+/* Open (create) the database at path, apply pending migrations, start the
+ * writer thread. NULL on failure with err filled. */
+store_t *store_open(const char *path, const store_opts_t *opts, char *err, size_t errlen);
+/* Drain the queue, commit, stop the writer, close. NULL is accepted. */
+void store_close(store_t *st);
+const char *store_path(const store_t *st);
+
+/* A read-only connection for the calling thread; close with store_reader_close(). */
+sqlite3 *store_reader_open(store_t *st, char *err, size_t errlen);
+void store_reader_close(sqlite3 *db);
+
+/*
+ * A write job runs on the writer thread inside the batch transaction, within
+ * its own SAVEPOINT: if it returns non-zero, everything it wrote is rolled
+ * back and the rest of the batch is unaffected. It must not block.
+ */
+typedef int (*store_job_fn)(sqlite3 *db, void *arg, char *err, size_t errlen);
+/* Called on the writer thread after the batch committed (rc 0) or failed. */
+typedef void (*store_done_fn)(void *arg, int rc, const char *err);
+
+/* Run fn and wait until its batch is committed. Returns fn's result, or
+ * CM_ERR_DB if the commit failed. */
+int store_write(store_t *st, store_job_fn fn, void *arg, char *err, size_t errlen);
+/* Queue fn; done (may be NULL) is told the outcome once committed. */
+int store_write_async(store_t *st, store_job_fn fn, void *arg, store_done_fn done, void *done_arg);
+
+/* One sample of one point, as read. quality: 0 good, else a bad/suspect flag. */
+typedef struct store_reading {
+    int64_t ts_ms;
+    int64_t point_id;
+    double value;
+    int quality;
+} store_reading_t;
+
+/* Copy n readings into the queue; done is told once they are committed (raw
+ * rows, minute aggregates and the latest-value table). */
+int store_put_readings(store_t *st, const store_reading_t *r, size_t n, store_done_fn done,
+                       void *done_arg);
+/* Same, waiting for the commit. */
+int store_put_readings_sync(store_t *st, const store_reading_t *r, size_t n, char *err,
+                            size_t errlen);
+
+/* Delete raw readings and aggregates older than the retention windows. */
+int store_prune(store_t *st, int64_t now_s, char *err, size_t errlen);
+
+/* Counters for /metrics. */
+typedef struct store_stats {
+    uint64_t batches, jobs, readings, failed_jobs;
+    int queue_depth;
+} store_stats_t;
+void store_get_stats(store_t *st, store_stats_t *out);
+
+/* Helpers for SQL in any module: prepare+bind+step in one place. */
+/* Prepare sql; on error fills err with SQLite's message. */
+int store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out, char *err, size_t errlen);
+/* Execute a statement without results (several ; separated are allowed). */
+int store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
+
+/* Registry of devices and points (tables device, point). Upsert by name; id out. */
+int store_device_upsert(sqlite3 *db, const char *name, const char *kind, const char *model,
+                        const char *serial, int64_t *id, char *err, size_t errlen);
+int store_point_upsert(sqlite3 *db, int64_t device_id, const char *name, const char *unit,
+                       const char *quantity, int64_t *id, char *err, size_t errlen);
+/* Communication state of a device: "online", "degraded", "offline". */
+int store_device_set_comm(sqlite3 *db, int64_t device_id, const char *state, int64_t ts_ms,
+                          const char *detail, char *err, size_t errlen);
+
+/* Small helper: path joins and mkdir -p. */
+int cm_mkdir_p(const char *path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,544 @@
+/* The store: migrations, one writer thread committing in batches, readers. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/core.h"
+#include "core/embed.h"
+
+extern const embed_file_t migration_files[];
+
+typedef struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    int rc;
+    char err[256];
+} waiter_t;
+
+typedef struct job {
+    struct job *next;
+    store_job_fn fn;
+    void *arg;
+    store_reading_t *readings; /* owned copy, or NULL */
+    size_t nreadings;
+    store_done_fn done;
+    void *done_arg;
+    int rc;
+    char err[256];
+} job_t;
+
+struct store {
+    char path[1024];
+    store_opts_t opts;
+    sqlite3 *wdb;
+    sqlite3_stmt *ins_reading, *up_agg, *up_latest;
+    pthread_t writer;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job_t *head, *tail;
+    int depth;
+    bool stopping;
+    store_stats_t stats;
+};
+
+void store_opts_default(store_opts_t *o)
+{
+    o->batch_max_jobs = 256;
+    o->batch_max_readings = 5000;
+    o->batch_delay_ms = 20;
+    o->raw_retention_days = 30;
+    o->agg_retention_days = 5 * 366;
+    o->busy_timeout_ms = 5000;
+}
+
+const char *store_path(const store_t *st) { return st->path; }
+
+int store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out, char *err, size_t errlen)
+{
+    if (sqlite3_prepare_v2(db, sql, -1, out, NULL) != SQLITE_OK)
+        return cm_fail(err, errlen, CM_ERR_DB, "prepare failed: %s", sqlite3_errmsg(db));
+    return CM_OK;
+}
+
+int store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        cm_fail(err, errlen, CM_ERR_DB, "%s", msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return CM_ERR_DB;
+    }
+    return CM_OK;
+}
+
+/* ---- migrations ------------------------------------------------------ */
+
+static int applied_version(sqlite3 *db, int version, bool *applied, char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    int rc = store_prepare(db, "SELECT 1 FROM schema_migration WHERE version = ?", &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int(s, 1, version);
+    *applied = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
+    return CM_OK;
+}
+
+static int apply_migration(sqlite3 *db, const embed_file_t *m, char *err, size_t errlen)
+{
+    int version = atoi(m->name);
+    if (version <= 0)
+        return cm_fail(err, errlen, CM_ERR_DB, "migration %s: name must start with its number",
+                       m->name);
+    /* IMMEDIATE: another process (daemon and CLI) may be migrating the same file. */
+    int rc = store_exec(db, "BEGIN IMMEDIATE", err, errlen);
+    if (rc)
+        return rc;
+    bool applied;
+    rc = applied_version(db, version, &applied, err, errlen);
+    if (!rc && !applied) {
+        char sub[200];
+        rc = store_exec(db, (const char *)m->data, sub, sizeof sub);
+        if (rc)
+            cm_fail(err, errlen, rc, "migration %s: %s", m->name, sub);
+        sqlite3_stmt *s = NULL;
+        if (!rc)
+            rc = store_prepare(db, "INSERT INTO schema_migration(version, name) VALUES (?, ?)", &s,
+                               err, errlen);
+        if (!rc) {
+            sqlite3_bind_int(s, 1, version);
+            sqlite3_bind_text(s, 2, m->name, -1, SQLITE_STATIC);
+            if (sqlite3_step(s) != SQLITE_DONE)
+                rc = cm_fail(err, errlen, CM_ERR_DB, "%s", sqlite3_errmsg(db));
+        }
+        sqlite3_finalize(s);
+    }
+    if (rc) {
+        store_exec(db, "ROLLBACK", NULL, 0);
+        return rc;
+    }
+    return store_exec(db, "COMMIT", err, errlen);
+}
+
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+    int rc = store_exec(db,
+                        "CREATE TABLE IF NOT EXISTS schema_migration ("
+                        " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                        " applied_at INTEGER NOT NULL DEFAULT (unixepoch()))",
+                        err, errlen);
+    for (const embed_file_t *m = migration_files; !rc && m->name; m++)
+        rc = apply_migration(db, m, err, errlen);
+    return rc;
+}
+
+/* ---- the writer ------------------------------------------------------ */
+
+static int put_readings(store_t *st, const store_reading_t *r, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *s = st->ins_reading;
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, r[i].point_id);
+        sqlite3_bind_int64(s, 2, r[i].ts_ms);
+        sqlite3_bind_double(s, 3, r[i].value);
+        sqlite3_bind_int(s, 4, r[i].quality);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            return cm_fail(err, errlen, CM_ERR_DB, "reading: %s", sqlite3_errmsg(st->wdb));
+        /* A reading stored before (a backfill overlap) must not count twice. */
+        bool fresh = sqlite3_changes(st->wdb) == 1;
+        if (fresh && r[i].quality == 0) {
+            s = st->up_agg;
+            sqlite3_reset(s);
+            sqlite3_bind_int64(s, 1, r[i].point_id);
+            sqlite3_bind_int64(s, 2, r[i].ts_ms / 60000 * 60);
+            sqlite3_bind_double(s, 3, r[i].value);
+            sqlite3_bind_int64(s, 4, r[i].ts_ms);
+            if (sqlite3_step(s) != SQLITE_DONE)
+                return cm_fail(err, errlen, CM_ERR_DB, "aggregate: %s", sqlite3_errmsg(st->wdb));
+        }
+        s = st->up_latest;
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, r[i].point_id);
+        sqlite3_bind_int64(s, 2, r[i].ts_ms);
+        sqlite3_bind_double(s, 3, r[i].value);
+        sqlite3_bind_int(s, 4, r[i].quality);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            return cm_fail(err, errlen, CM_ERR_DB, "latest: %s", sqlite3_errmsg(st->wdb));
+    }
+    return CM_OK;
+}
+
+static void run_job(store_t *st, job_t *j)
+{
+    char sp_err[64];
+    if (store_exec(st->wdb, "SAVEPOINT job", sp_err, sizeof sp_err)) {
+        j->rc = cm_fail(j->err, sizeof j->err, CM_ERR_DB, "%s", sp_err);
+        return;
+    }
+    j->err[0] = '\0';
+    if (j->readings)
+        j->rc = put_readings(st, j->readings, j->nreadings, j->err, sizeof j->err);
+    else
+        j->rc = j->fn(st->wdb, j->arg, j->err, sizeof j->err);
+    if (j->rc)
+        store_exec(st->wdb, "ROLLBACK TO job", NULL, 0);
+    store_exec(st->wdb, "RELEASE job", NULL, 0);
+}
+
+static void commit_batch(store_t *st, job_t *batch)
+{
+    char err[256];
+    int rc = store_exec(st->wdb, "BEGIN IMMEDIATE", err, sizeof err);
+    if (!rc) {
+        for (job_t *j = batch; j; j = j->next)
+            run_job(st, j);
+        rc = store_exec(st->wdb, "COMMIT", err, sizeof err);
+        if (rc)
+            store_exec(st->wdb, "ROLLBACK", NULL, 0);
+    }
+    if (rc)
+        log_error("store", "batch commit failed: %s", err);
+
+    pthread_mutex_lock(&st->mu);
+    st->stats.batches++;
+    pthread_mutex_unlock(&st->mu);
+    while (batch) {
+        job_t *next = batch->next;
+        if (rc) {
+            batch->rc = CM_ERR_DB;
+            snprintf(batch->err, sizeof batch->err, "commit failed: %s", err);
+        }
+        pthread_mutex_lock(&st->mu);
+        st->stats.jobs++;
+        st->stats.readings += batch->nreadings;
+        if (batch->rc)
+            st->stats.failed_jobs++;
+        pthread_mutex_unlock(&st->mu);
+        if (batch->done)
+            batch->done(batch->done_arg, batch->rc, batch->err);
+        free(batch->readings);
+        free(batch);
+        batch = next;
+    }
+}
+
+static void deadline_after(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+/* Take jobs until the batch is full, or the delay since its first job ran out. */
+static job_t *collect_batch(store_t *st)
+{
+    pthread_mutex_lock(&st->mu);
+    while (!st->head && !st->stopping)
+        pthread_cond_wait(&st->cv, &st->mu);
+    if (!st->head) {
+        pthread_mutex_unlock(&st->mu);
+        return NULL;
+    }
+    struct timespec deadline;
+    deadline_after(&deadline, st->opts.batch_delay_ms);
+    job_t *batch = NULL, **tail = &batch;
+    int njobs = 0;
+    size_t nread = 0;
+    for (;;) {
+        while (st->head && njobs < st->opts.batch_max_jobs &&
+               nread < (size_t)st->opts.batch_max_readings) {
+            job_t *j = st->head;
+            st->head = j->next;
+            if (!st->head)
+                st->tail = NULL;
+            st->depth--;
+            j->next = NULL;
+            *tail = j;
+            tail = &j->next;
+            njobs++;
+            nread += j->nreadings;
+        }
+        if (njobs >= st->opts.batch_max_jobs || nread >= (size_t)st->opts.batch_max_readings ||
+            st->stopping)
+            break;
+        if (pthread_cond_timedwait(&st->cv, &st->mu, &deadline) != 0 && !st->head)
+            break;
+    }
+    pthread_mutex_unlock(&st->mu);
+    return batch;
+}
+
+static void *writer_main(void *arg)
+{
+    store_t *st = arg;
+    job_t *batch;
+    while ((batch = collect_batch(st)))
+        commit_batch(st, batch);
+    return NULL;
+}
+
+static int enqueue(store_t *st, job_t *j)
+{
+    pthread_mutex_lock(&st->mu);
+    if (st->stopping) {
+        pthread_mutex_unlock(&st->mu);
+        free(j->readings);
+        free(j);
+        return CM_ERR_CLOSED;
+    }
+    if (st->tail)
+        st->tail->next = j;
+    else
+        st->head = j;
+    st->tail = j;
+    st->depth++;
+    pthread_cond_broadcast(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+    return CM_OK;
+}
+
+static job_t *job_new(void)
+{
+    return calloc(1, sizeof(job_t));
+}
+
+int store_write_async(store_t *st, store_job_fn fn, void *arg, store_done_fn done, void *done_arg)
+{
+    job_t *j = job_new();
+    if (!j)
+        return CM_ERR_NOMEM;
+    j->fn = fn;
+    j->arg = arg;
+    j->done = done;
+    j->done_arg = done_arg;
+    return enqueue(st, j);
+}
+
+int store_put_readings(store_t *st, const store_reading_t *r, size_t n, store_done_fn done,
+                       void *done_arg)
+{
+    job_t *j = job_new();
+    if (!j)
+        return CM_ERR_NOMEM;
+    j->readings = malloc((n ? n : 1) * sizeof *r);
+    if (!j->readings) {
+        free(j);
+        return CM_ERR_NOMEM;
+    }
+    memcpy(j->readings, r, n * sizeof *r);
+    j->nreadings = n;
+    j->done = done;
+    j->done_arg = done_arg;
+    return enqueue(st, j);
+}
+
+static void waiter_done(void *arg, int rc, const char *err)
+{
+    waiter_t *w = arg;
+    pthread_mutex_lock(&w->mu);
+    w->rc = rc;
+    snprintf(w->err, sizeof w->err, "%s", err ? err : "");
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static int waiter_wait(waiter_t *w, int rc, char *err, size_t errlen)
+{
+    if (rc == CM_OK) {
+        pthread_mutex_lock(&w->mu);
+        while (!w->done)
+            pthread_cond_wait(&w->cv, &w->mu);
+        pthread_mutex_unlock(&w->mu);
+        rc = w->rc;
+        if (rc)
+            cm_fail(err, errlen, rc, "%s", w->err);
+    } else {
+        cm_fail(err, errlen, rc, "store: %s", cm_strerror(rc));
+    }
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    return rc;
+}
+
+int store_write(store_t *st, store_job_fn fn, void *arg, char *err, size_t errlen)
+{
+    waiter_t w = {.done = false};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    return waiter_wait(&w, store_write_async(st, fn, arg, waiter_done, &w), err, errlen);
+}
+
+int store_put_readings_sync(store_t *st, const store_reading_t *r, size_t n, char *err,
+                            size_t errlen)
+{
+    waiter_t w = {.done = false};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    return waiter_wait(&w, store_put_readings(st, r, n, waiter_done, &w), err, errlen);
+}
+
+/* ---- open / close ---------------------------------------------------- */
+
+static int prepare_writer(store_t *st, char *err, size_t errlen)
+{
+    int rc = store_prepare(st->wdb,
+                           "INSERT OR IGNORE INTO reading(point_id, ts_ms, value, quality)"
+                           " VALUES (?1, ?2, ?3, ?4)",
+                           &st->ins_reading, err, errlen);
+    if (!rc)
+        rc = store_prepare(
+            st->wdb,
+            "INSERT INTO agg_minute(point_id, minute, n, vmin, vmax, vsum, vlast, last_ts_ms)"
+            " VALUES (?1, ?2, 1, ?3, ?3, ?3, ?3, ?4)"
+            " ON CONFLICT(point_id, minute) DO UPDATE SET n = n + 1,"
+            " vmin = min(vmin, excluded.vmin), vmax = max(vmax, excluded.vmax),"
+            " vsum = vsum + excluded.vsum,"
+            " vlast = CASE WHEN excluded.last_ts_ms >= last_ts_ms THEN excluded.vlast ELSE vlast END,"
+            " last_ts_ms = max(last_ts_ms, excluded.last_ts_ms)",
+            &st->up_agg, err, errlen);
+    if (!rc)
+        rc = store_prepare(st->wdb,
+                           "INSERT INTO point_latest(point_id, ts_ms, value, quality)"
+                           " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(point_id) DO UPDATE SET"
+                           " ts_ms = excluded.ts_ms, value = excluded.value,"
+                           " quality = excluded.quality WHERE excluded.ts_ms >= point_latest.ts_ms",
+                           &st->up_latest, err, errlen);
+    return rc;
+}
+
+static void free_store(store_t *st)
+{
+    sqlite3_finalize(st->ins_reading);
+    sqlite3_finalize(st->up_agg);
+    sqlite3_finalize(st->up_latest);
+    sqlite3_close(st->wdb);
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cv);
+    free(st);
+}
+
+store_t *store_open(const char *path, const store_opts_t *opts, char *err, size_t errlen)
+{
+    store_t *st = calloc(1, sizeof *st);
+    if (!st) {
+        cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    snprintf(st->path, sizeof st->path, "%s", path);
+    if (opts)
+        st->opts = *opts;
+    else
+        store_opts_default(&st->opts);
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&st->cv, &ca);
+    pthread_condattr_destroy(&ca);
+
+    char sub[256];
+    int rc = CM_OK;
+    if (sqlite3_open_v2(path, &st->wdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        rc = cm_fail(err, errlen, CM_ERR_DB, "%s: cannot open database: %s", path,
+                     st->wdb ? sqlite3_errmsg(st->wdb) : "out of memory");
+    }
+    if (!rc) {
+        sqlite3_busy_timeout(st->wdb, st->opts.busy_timeout_ms);
+        rc = store_exec(st->wdb,
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                        " PRAGMA foreign_keys = ON;",
+                        sub, sizeof sub);
+        if (!rc)
+            rc = migrate(st->wdb, sub, sizeof sub);
+        if (!rc)
+            rc = prepare_writer(st, sub, sizeof sub);
+        if (rc)
+            cm_fail(err, errlen, rc, "%s: %s", path, sub);
+    }
+    if (!rc && pthread_create(&st->writer, NULL, writer_main, st) != 0)
+        rc = cm_fail(err, errlen, CM_ERR_NOMEM, "cannot start the writer thread");
+    if (rc) {
+        free_store(st);
+        return NULL;
+    }
+    return st;
+}
+
+void store_close(store_t *st)
+{
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->mu);
+    st->stopping = true;
+    pthread_cond_broadcast(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+    pthread_join(st->writer, NULL);
+    free_store(st);
+}
+
+sqlite3 *store_reader_open(store_t *st, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(st->path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        cm_fail(err, errlen, CM_ERR_DB, "%s: %s", st->path, db ? sqlite3_errmsg(db) : "no memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, st->opts.busy_timeout_ms);
+    return db;
+}
+
+void store_reader_close(sqlite3 *db) { sqlite3_close(db); }
+
+void store_get_stats(store_t *st, store_stats_t *out)
+{
+    pthread_mutex_lock(&st->mu);
+    *out = st->stats;
+    out->queue_depth = st->depth;
+    pthread_mutex_unlock(&st->mu);
+}
+
+typedef struct prune_arg {
+    int64_t raw_before_ms, agg_before_s;
+} prune_arg_t;
+
+static int prune_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    prune_arg_t *p = arg;
+    sqlite3_stmt *s;
+    int rc = store_prepare(db, "DELETE FROM reading WHERE ts_ms < ?", &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, p->raw_before_ms);
+    rc = sqlite3_step(s) == SQLITE_DONE ? CM_OK : cm_fail(err, errlen, CM_ERR_DB, "%s", sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    if (rc)
+        return rc;
+    rc = store_prepare(db, "DELETE FROM agg_minute WHERE minute < ?", &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, p->agg_before_s);
+    rc = sqlite3_step(s) == SQLITE_DONE ? CM_OK : cm_fail(err, errlen, CM_ERR_DB, "%s", sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int store_prune(store_t *st, int64_t now_s, char *err, size_t errlen)
+{
+    prune_arg_t p = {
+        .raw_before_ms = (now_s - (int64_t)st->opts.raw_retention_days * 86400) * 1000,
+        .agg_before_s = now_s - (int64_t)st->opts.agg_retention_days * 86400,
+    };
+    return store_write(st, prune_job, &p, err, errlen);
+}

@@ -1,0 +1,337 @@
+/* coalmond: the daemon. Wires core, collector and web together for a role. */
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "collector/collector.h"
+#include "sim/sim.h"
+#include "web/web.h"
+
+#define VERSION "0.1.0"
+
+typedef struct opts {
+    const char *config;
+    const char *data_dir;
+    bool demo;
+    int port; /* -1: from configuration */
+    const char *log_level;
+} opts_t;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: coalmond [-c CONFIG] [--port N] [--data DIR] [--log-level L]\n"
+            "       coalmond --demo [--port N] [--data DIR]\n"
+            "  -c CONFIG     configuration file (default /etc/coalmon/coalmond.json)\n"
+            "  --demo        run the mine role against simulated devices on loopback, in a\n"
+            "                temporary data folder (kept when --data is given)\n"
+            "  --port N      HTTP port (overrides http.port; 0 picks a free one)\n"
+            "  --data DIR    data folder (overrides data_dir)\n"
+            "  --log-level L error, warn, info or debug\n");
+}
+
+static int parse_args(int argc, char **argv, opts_t *o)
+{
+    *o = (opts_t){.config = "/etc/coalmon/coalmond.json", .port = -1};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_val = i + 1 < argc;
+        if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && has_val)
+            o->config = argv[++i];
+        else if (!strcmp(a, "--demo"))
+            o->demo = true;
+        else if (!strcmp(a, "--data") && has_val)
+            o->data_dir = argv[++i];
+        else if (!strcmp(a, "--log-level") && has_val)
+            o->log_level = argv[++i];
+        else if (!strcmp(a, "--port") && has_val) {
+            char *end;
+            long p = strtol(argv[++i], &end, 10);
+            if (*end || p < 0 || p > 65535) {
+                fprintf(stderr, "coalmond: --port must be 0..65535\n");
+                return 2;
+            }
+            o->port = (int)p;
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 1;
+        } else {
+            usage(stderr);
+            fprintf(stderr, "coalmond: unknown or incomplete option %s\n", a);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/* ---- demo ---------------------------------------------------------------- */
+
+typedef struct demo {
+    char dir[512];
+    bool remove_dir;
+    sim_meter_t *meters[3];
+} demo_t;
+
+static int write_demo_config(const demo_t *d, const char *path, char *err, size_t errlen)
+{
+    static const char *const names[] = {"gate-total", "gate-underground", "gate-transport"};
+    static const char *const types[] = {"mine_total", "underground", "transport"};
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "role", "mine");
+    cJSON_AddStringToObject(root, "data_dir", d->dir);
+    cJSON *http = cJSON_AddObjectToObject(root, "http");
+    cJSON_AddStringToObject(http, "host", "127.0.0.1");
+    cJSON_AddNumberToObject(http, "port", 8080);
+    cJSON *col = cJSON_AddObjectToObject(root, "collector");
+    cJSON_AddStringToObject(col, "meter_maps", COALMON_CONF_DIR "/meters");
+    cJSON *devs = cJSON_AddArrayToObject(col, "devices");
+    for (int i = 0; i < 3; i++) {
+        cJSON *dev = cJSON_CreateObject();
+        char serial[32];
+        snprintf(serial, sizeof serial, "DTSU666-DEMO-%04d", i + 1);
+        cJSON_AddStringToObject(dev, "name", names[i]);
+        cJSON_AddStringToObject(dev, "model", "chint-dtsu666");
+        cJSON_AddStringToObject(dev, "serial", serial);
+        cJSON_AddStringToObject(dev, "gate_type", types[i]);
+        cJSON_AddStringToObject(dev, "host", "127.0.0.1");
+        cJSON_AddNumberToObject(dev, "port", sim_meter_port(d->meters[i]));
+        cJSON_AddNumberToObject(dev, "unit", 1);
+        cJSON_AddNumberToObject(dev, "poll_ms", 1000);
+        cJSON_AddItemToArray(devs, dev);
+    }
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    FILE *f = text ? fopen(path, "w") : NULL;
+    int rc = CM_OK;
+    if (!f || fputs(text, f) < 0)
+        rc = cm_fail(err, errlen, CM_ERR_IO, "%s: %s", path, strerror(errno));
+    if (f && fclose(f) != 0)
+        rc = cm_fail(err, errlen, CM_ERR_IO, "%s: %s", path, strerror(errno));
+    cJSON_free(text);
+    return rc;
+}
+
+static int demo_start(demo_t *d, const char *data_dir, char *config_path, size_t len, char *err,
+                      size_t errlen)
+{
+    if (data_dir) {
+        snprintf(d->dir, sizeof d->dir, "%s", data_dir);
+        int rc = cm_mkdir_p(d->dir, err, errlen);
+        if (rc)
+            return rc;
+    } else {
+        snprintf(d->dir, sizeof d->dir, "/tmp/coalmon-demo-XXXXXX");
+        if (!mkdtemp(d->dir))
+            return cm_fail(err, errlen, CM_ERR_IO, "cannot make a temporary folder: %s",
+                           strerror(errno));
+        d->remove_dir = true;
+    }
+    col_map_t map;
+    int rc = col_map_load_model(COALMON_CONF_DIR "/meters", "chint-dtsu666", &map, err, errlen);
+    static const double loads[] = {0.75, 0.45, 0.55};
+    for (int i = 0; !rc && i < 3; i++) {
+        sim_meter_opts_t o;
+        sim_meter_opts_default(&o);
+        o.load = loads[i];
+        o.seed = (uint32_t)(i + 7);
+        o.energy0 = 100000.0 * (i + 1);
+        d->meters[i] = sim_meter_start(&map, &o, err, errlen);
+        if (!d->meters[i])
+            rc = CM_ERR_IO;
+    }
+    snprintf(config_path, len, "%s/coalmond.json", d->dir);
+    if (!rc)
+        rc = write_demo_config(d, config_path, err, errlen);
+    return rc;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static void demo_stop(demo_t *d)
+{
+    for (int i = 0; i < 3; i++)
+        sim_meter_stop(d->meters[i]);
+    if (d->remove_dir && d->dir[0])
+        nftw(d->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- the daemon ---------------------------------------------------------- */
+
+typedef struct daemon_cfg {
+    char role[16];
+    char data_dir[512];
+    web_opts_t web;
+    store_opts_t store;
+    log_level level;
+    bool syslog;
+} daemon_cfg_t;
+
+static int read_store_opts(const cfg_sec_t *root, store_opts_t *o, char *err, size_t errlen)
+{
+    cfg_sec_t s;
+    long long v[4];
+    store_opts_default(o);
+    int rc = cfg_section(root, "store", &s, err, errlen);
+    if (!rc)
+        rc = cfg_get_int(&s, "batch_delay_ms", false, o->batch_delay_ms, 0, 1000, &v[0], err, errlen);
+    if (!rc)
+        rc = cfg_get_int(&s, "batch_max_jobs", false, o->batch_max_jobs, 1, 100000, &v[1], err, errlen);
+    if (!rc)
+        rc = cfg_get_int(&s, "raw_retention_days", false, o->raw_retention_days, 1, 3660, &v[2], err,
+                         errlen);
+    if (!rc)
+        rc = cfg_get_int(&s, "agg_retention_days", false, o->agg_retention_days, 1, 36600, &v[3],
+                         err, errlen);
+    if (rc)
+        return rc;
+    o->batch_delay_ms = (int)v[0];
+    o->batch_max_jobs = (int)v[1];
+    o->raw_retention_days = (int)v[2];
+    o->agg_retention_days = (int)v[3];
+    return CM_OK;
+}
+
+static int read_daemon_cfg(const cfg_t *cfg, const opts_t *o, daemon_cfg_t *dc, char *err,
+                           size_t errlen)
+{
+    cfg_sec_t root = cfg_root(cfg), http, log;
+    char level[16];
+    long long port;
+    web_opts_default(&dc->web);
+    int rc = cfg_get_string(&root, "role", false, "mine", dc->role, sizeof dc->role, err, errlen);
+    if (!rc && strcmp(dc->role, "mine") && strcmp(dc->role, "platform"))
+        rc = cfg_error(&root, "role", err, errlen, "expected \"mine\" or \"platform\"");
+    if (!rc)
+        rc = cfg_get_string(&root, "data_dir", false, "/var/lib/coalmon", dc->data_dir,
+                            sizeof dc->data_dir, err, errlen);
+    if (!rc)
+        rc = cfg_section(&root, "http", &http, err, errlen);
+    if (!rc)
+        rc = cfg_get_string(&http, "host", false, "127.0.0.1", dc->web.host, sizeof dc->web.host,
+                            err, errlen);
+    if (!rc)
+        rc = cfg_get_int(&http, "port", false, 8080, 0, 65535, &port, err, errlen);
+    if (!rc)
+        rc = cfg_section(&root, "log", &log, err, errlen);
+    if (!rc)
+        rc = cfg_get_string(&log, "level", false, "info", level, sizeof level, err, errlen);
+    if (!rc && log_level_parse(level, &dc->level))
+        rc = cfg_error(&log, "level", err, errlen, "expected error, warn, info or debug");
+    if (!rc)
+        rc = cfg_get_bool(&log, "syslog", false, false, &dc->syslog, err, errlen);
+    if (!rc)
+        rc = read_store_opts(&root, &dc->store, err, errlen);
+    if (!rc) {
+        tm_shift_plan_t plan; /* validated here so a bad plan stops the start */
+        rc = tm_shift_plan_from_cfg(&root, "shifts", &plan, err, errlen);
+    }
+    if (rc)
+        return rc;
+    dc->web.port = o->port >= 0 ? o->port : (int)port;
+    if (o->data_dir)
+        snprintf(dc->data_dir, sizeof dc->data_dir, "%s", o->data_dir);
+    if (o->log_level && log_level_parse(o->log_level, &dc->level))
+        return cm_fail(err, errlen, CM_ERR_INVALID, "--log-level: expected error, warn, info or debug");
+    return CM_OK;
+}
+
+static void prune_timer(evutil_socket_t fd, short what, void *arg)
+{
+    char err[256];
+    if (store_prune(arg, tm_now_s(), err, sizeof err))
+        log_error("daemon", "pruning old readings failed: %s", err);
+}
+
+static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
+{
+    char err[512], db_path[1024];
+    if (cm_mkdir_p(dc->data_dir, err, sizeof err)) {
+        log_error("daemon", "data folder: %s", err);
+        return 1;
+    }
+    snprintf(db_path, sizeof db_path, "%s/coalmon.db", dc->data_dir);
+    store_t *store = store_open(db_path, &dc->store, err, sizeof err);
+    if (!store) {
+        log_error("daemon", "%s", err);
+        return 1;
+    }
+    int status = 1;
+    col_t *col = NULL;
+    web_t *web = NULL;
+    struct event *prune = NULL;
+    web_ctx_t ctx = {.store = store, .role = dc->role, .version = VERSION};
+    ctx.reader = store_reader_open(store, err, sizeof err);
+    if (!ctx.reader) {
+        log_error("daemon", "%s", err);
+        goto out;
+    }
+    if (strcmp(dc->role, "mine") == 0 && !(col = col_start(cfg, store, err, sizeof err))) {
+        log_error("daemon", "collector: %s", err);
+        goto out;
+    }
+    if (!(web = web_new(&dc->web, err, sizeof err))) {
+        log_error("daemon", "http: %s", err);
+        goto out;
+    }
+    if (web_register_core(web, &ctx)) {
+        log_error("daemon", "http: route table full");
+        goto out;
+    }
+    prune = event_new(web_base(web), -1, EV_PERSIST, prune_timer, store);
+    struct timeval hourly = {3600, 0};
+    if (prune)
+        event_add(prune, &hourly);
+    log_info("daemon", "coalmond %s, role %s, data %s", VERSION, dc->role, dc->data_dir);
+    printf("coalmond: %sserving http://%s:%d/\n", demo ? "demo " : "", dc->web.host, web_port(web));
+    fflush(stdout);
+    status = web_run(web, true) == CM_OK ? 0 : 1;
+    log_info("daemon", "stopping");
+out:
+    if (prune)
+        event_free(prune);
+    col_stop(col);
+    web_free(web);
+    store_reader_close(ctx.reader);
+    store_close(store);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    opts_t o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    log_setup("coalmond", LOG_LVL_INFO, false);
+    char err[512], demo_config[600];
+    demo_t demo = {0};
+    if (o.demo) {
+        if (demo_start(&demo, o.data_dir, demo_config, sizeof demo_config, err, sizeof err)) {
+            fprintf(stderr, "coalmond: demo: %s\n", err);
+            demo_stop(&demo);
+            return 1;
+        }
+        o.config = demo_config;
+    }
+    cfg_t *cfg = cfg_load(o.config, err, sizeof err);
+    daemon_cfg_t dc;
+    if (!cfg || read_daemon_cfg(cfg, &o, &dc, err, sizeof err)) {
+        fprintf(stderr, "coalmond: %s\n", err);
+        cfg_free(cfg);
+        demo_stop(&demo);
+        return 1;
+    }
+    log_setup("coalmond", dc.level, dc.syslog);
+    rc = serve(cfg, &dc, o.demo);
+    cfg_free(cfg);
+    demo_stop(&demo);
+    return rc;
+}
