@@ -277,6 +277,8 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
         log_error("daemon", "collector: %s", err);
         goto out;
     }
+    /* --- modules start here, each with its own error message --- */
+
     if (!(web = web_new(&dc->web, err, sizeof err))) {
         log_error("daemon", "http: %s", err);
         goto out;
@@ -285,6 +287,8 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
         log_error("daemon", "http: route table full");
         goto out;
     }
+    /* --- module routes register here --- */
+
     prune = event_new(web_base(web), -1, EV_PERSIST, prune_timer, store);
     struct timeval hourly = {3600, 0};
     if (prune)
@@ -297,6 +301,7 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
 out:
     if (prune)
         event_free(prune);
+    /* --- modules stop here, in reverse order of starting --- */
     col_stop(col);
     web_free(web);
     store_reader_close(ctx.reader);
