@@ -255,6 +255,33 @@ int store_point_upsert(sqlite3 *db, int64_t device_id, const char *name, const c
 int store_device_set_comm(sqlite3 *db, int64_t device_id, const char *state, int64_t ts_ms,
                           const char *detail, char *err, size_t errlen);
 
+/* ---- the audited path, coefficients, the outbox ---------------------- */
+
+/*
+ * Every change of a parameter (coefficient, capacity, threshold, model
+ * setting, device parameter, meter map) is recorded with store_audit() in the
+ * same transaction as the change; the alarms module raises "parameter
+ * modified" (ALM-5) from these rows. channel: "cli", "api", "station", "config".
+ * old_value/new_value/reason may be NULL. Call only inside a write job.
+ */
+int store_audit(sqlite3 *db, const char *actor, const char *channel, const char *action,
+                const char *target, const char *old_value, const char *new_value,
+                const char *reason, char *err, size_t errlen);
+
+/* Coefficient name in force at time at_s; CM_ERR_NOTFOUND when none. */
+int store_coef_get(sqlite3 *db, const char *name, int64_t at_s, double *value, char *err,
+                   size_t errlen);
+/* Add a value in force from valid_from_s, audited (action "coef.set"). Inside a write job. */
+int store_coef_set(sqlite3 *db, const char *name, double value, int64_t valid_from_s,
+                   const char *actor, const char *channel, const char *reason, char *err,
+                   size_t errlen);
+
+/* Queue a record for upload (uplink.md §3) inside the producing transaction.
+ * The same (record_type, record_id) twice is stored once (CM_OK both times;
+ * a different body for the same id replaces it only when `replace`). */
+int store_outbox_put(sqlite3 *db, const char *record_type, const char *record_id,
+                     const cJSON *record, bool replace, char *err, size_t errlen);
+
 /* Small helper: path joins and mkdir -p. */
 int cm_mkdir_p(const char *path, char *err, size_t errlen);
 
