@@ -15,6 +15,7 @@ typedef struct noun {
 static const noun_t nouns[] = {
     {"meter", cmd_meter, "read a meter once over Modbus TCP (commissioning probe)"},
     {"db", cmd_db, "database: migrate, show the schema version"},
+    {"user", cmd_user, "dashboard and API accounts: add, list, passwd, role, disable"},
     {NULL, NULL, NULL},
 };
 

@@ -243,6 +243,39 @@ static int read_daemon_cfg(const cfg_t *cfg, const opts_t *o, daemon_cfg_t *dc, 
     return CM_OK;
 }
 
+/* --- demo users (issue #8, web/auth.c): one account per role with a fresh
+ * random password, printed at start so the demo can be tried at once. --- */
+static int demo_users(store_t *st, char *err, size_t errlen)
+{
+    static const char *const roles[] = {"admin", "engineer", "dispatcher", "viewer"};
+    static const char alphabet[] = "abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY34679";
+    unsigned char rnd[12 * 4];
+    FILE *f = fopen("/dev/urandom", "rb");
+    size_t got = f ? fread(rnd, 1, sizeof rnd, f) : 0;
+    if (f)
+        fclose(f);
+    if (got != sizeof rnd)
+        return cm_fail(err, errlen, CM_ERR_IO, "/dev/urandom: cannot read");
+    for (int i = 0; i < 4; i++) {
+        char pw[13];
+        for (int k = 0; k < 12; k++)
+            pw[k] = alphabet[rnd[i * 12 + k] % (sizeof alphabet - 1)];
+        pw[12] = '\0';
+        int rc = web_user_add(st, roles[i], roles[i], pw, "demo", "demo", err, errlen);
+        if (rc == CM_ERR_CONFLICT) /* --data kept from an earlier demo */
+            rc = web_user_passwd(st, roles[i], pw, "demo", "demo", err, errlen);
+        if (!rc)
+            rc = web_user_set_role(st, roles[i], roles[i], "demo", "demo", err, errlen);
+        if (!rc)
+            rc = web_user_set_disabled(st, roles[i], false, "demo", "demo", err, errlen);
+        if (rc)
+            return rc;
+        printf("coalmond: demo user %-10s password %s\n", roles[i], pw);
+    }
+    fflush(stdout);
+    return CM_OK;
+}
+
 static void prune_timer(evutil_socket_t fd, short what, void *arg)
 {
     char err[256];
@@ -278,6 +311,16 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
         goto out;
     }
     /* --- modules start here, each with its own error message --- */
+    web_auth_opts_t auth_opts; /* issue #8: users, sessions, roles */
+    cfg_sec_t cfg_top = cfg_root(cfg);
+    if (web_auth_opts_from_cfg(&cfg_top, &auth_opts, err, sizeof err)) {
+        log_error("daemon", "%s", err);
+        goto out;
+    }
+    if (demo && demo_users(store, err, sizeof err)) {
+        log_error("daemon", "demo users: %s", err);
+        goto out;
+    }
 
     if (!(web = web_new(&dc->web, err, sizeof err))) {
         log_error("daemon", "http: %s", err);
@@ -288,6 +331,10 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
         goto out;
     }
     /* --- module routes register here --- */
+    if (web_register_auth(web, &ctx, &auth_opts) || web_register_health(web, &ctx)) {
+        log_error("daemon", "http: cannot register the auth and server-health routes");
+        goto out;
+    }
 
     prune = event_new(web_base(web), -1, EV_PERSIST, prune_timer, store);
     struct timeval hourly = {3600, 0};

@@ -21,6 +21,7 @@ typedef struct route {
     int methods;
     web_handler_fn fn;
     void *arg;
+    bool public_route; /* web_route_public(): the guard lets it through */
 } route_t;
 
 struct web {
@@ -31,6 +32,8 @@ struct web {
     route_t routes[MAX_ROUTES];
     int nroutes;
     int port;
+    web_guard_fn guard; /* web_set_guard(): sessions and roles (web/api_auth.c) */
+    void *guard_arg;
 };
 
 void web_opts_default(web_opts_t *o)
@@ -90,6 +93,8 @@ static void dispatch(struct evhttp_request *req, void *arg)
         web_reply_error(req, 405, NULL, "method not allowed on %s", path);
         return;
     }
+    if (w->guard && !w->guard(req, r->public_route, w->guard_arg))
+        return;
     r->fn(req, r->arg);
 }
 
@@ -174,6 +179,20 @@ int web_route(web_t *w, int methods, const char *pattern, web_handler_fn fn, voi
     r->fn = fn;
     r->arg = arg;
     return CM_OK;
+}
+
+int web_route_public(web_t *w, int methods, const char *pattern, web_handler_fn fn, void *arg)
+{
+    int rc = web_route(w, methods, pattern, fn, arg);
+    if (!rc)
+        w->routes[w->nroutes - 1].public_route = true;
+    return rc;
+}
+
+void web_set_guard(web_t *w, web_guard_fn fn, void *arg)
+{
+    w->guard = fn;
+    w->guard_arg = arg;
 }
 
 int web_run(web_t *w, bool handle_signals)

@@ -54,6 +54,19 @@ struct event_base *web_base(web_t *w);
  */
 int web_route(web_t *w, int methods, const char *pattern, web_handler_fn fn, void *arg);
 
+/*
+ * Same as web_route, for endpoints under /api/ that machines call and that
+ * authenticate by other means (a station key, an uplink token): the session
+ * guard of web_register_auth() lets every method through. The uplink
+ * receiver (/<prefix>/api/...) is outside /api/ and needs nothing.
+ */
+int web_route_public(web_t *w, int methods, const char *pattern, web_handler_fn fn, void *arg);
+
+/* Called before every matched, method-checked route. Returns true to run the
+ * handler; false when it has replied itself (401, 403, ...). One guard. */
+typedef bool (*web_guard_fn)(web_req_t *req, bool public_route, void *arg);
+void web_set_guard(web_t *w, web_guard_fn fn, void *arg);
+
 /* Run the loop until web_stop() or SIGINT/SIGTERM (when handle_signals). */
 int web_run(web_t *w, bool handle_signals);
 /* Thread-safe: ask the loop to finish. */
@@ -93,5 +106,89 @@ typedef struct web_ctx {
 
 /* GET /api/v1/live, GET /api/v1/health, GET /metrics, and the static pages. */
 int web_register_core(web_t *w, web_ctx_t *ctx);
+/* GET /api/v1/server: CPU, memory and disk of the server (QRY-3), with ten
+ * minutes of history sampled every 5 s by a timer on the web loop. */
+int web_register_health(web_t *w, web_ctx_t *ctx);
+
+/* ---- users, sessions, roles (web/auth.c, web/api_auth.c) ----------------
+ *
+ * Roles, each including the ones before it: viewer (read), dispatcher
+ * (acknowledge alarms), engineer (change parameters), admin (users).
+ * Passwords: PBKDF2-HMAC-SHA256, 600 000 iterations, 16-byte random salt.
+ * Sessions: in the daemon's memory (a restart logs everyone out), cookie
+ * "cm_session" HttpOnly + SameSite=Strict, a CSRF token per session that every
+ * change must send in the X-CSRF-Token header. Failed logins are limited per
+ * client address and per user name.
+ *
+ * The guard installed by web_register_auth() enforces, before any handler:
+ *  - POST/PUT/DELETE under /api/ (except the login itself and routes added
+ *    with web_route_public): a valid session (else 401), the session's CSRF
+ *    token and a same-origin Origin when one is sent (else 403), and at least
+ *    the dispatcher role (else 403) — the user's own logout and password
+ *    change need only viewer;
+ *  - GET under /api/: anonymous when http.anonymous_read is true (default),
+ *    else a viewer session (session and health endpoints stay open).
+ * Handlers that need more than that call web_require_role() first.
+ * Threads: everything here runs on the web thread; there is one
+ * authenticated server per process (the state is the module's).
+ */
+typedef enum web_role {
+    WEB_ROLE_NONE = 0,
+    WEB_ROLE_VIEWER = 1,
+    WEB_ROLE_DISPATCHER = 2,
+    WEB_ROLE_ENGINEER = 3,
+    WEB_ROLE_ADMIN = 4,
+} web_role;
+
+/* "viewer", "dispatcher", "engineer", "admin"; CM_ERR_INVALID otherwise. */
+int web_role_parse(const char *s, web_role *out);
+const char *web_role_name(web_role r);
+
+typedef struct web_auth_opts {
+    bool anonymous_read;    /* http.anonymous_read, default true */
+    int session_hours;      /* http.session_hours, default 12 */
+    int login_max_failures; /* http.login_max_failures, default 5 in 15 min */
+    int login_lockout_s;    /* http.login_lockout_s, default 300, doubling, at most 1 h */
+    bool cookie_secure;     /* http.cookie_secure, default false (plain HTTP on the LAN) */
+} web_auth_opts_t;
+
+void web_auth_opts_default(web_auth_opts_t *o);
+/* Reads the keys above from the "http" section of root. */
+int web_auth_opts_from_cfg(const cfg_sec_t *root, web_auth_opts_t *o, char *err, size_t errlen);
+
+/* Install the guard and the routes /api/v1/session*, /api/v1/users*. */
+int web_register_auth(web_t *w, web_ctx_t *ctx, const web_auth_opts_t *o);
+
+/*
+ * In a handler, before doing anything: 0 when the request's session has at
+ * least `role` ("viewer", "dispatcher", "engineer", "admin"); otherwise it
+ * has replied 401 (no valid session) or 403 (role too low) and returns
+ * CM_ERR_AUTH — the handler just returns. Example:
+ *     if (web_require_role(req, "engineer")) return;
+ * Without web_register_auth() (unit tests of a module) it allows everything.
+ */
+int web_require_role(web_req_t *req, const char *role);
+/* The session's user name for audit rows, or "anonymous". Valid until the
+ * next call on this thread. */
+const char *web_actor(web_req_t *req);
+
+/* The user table (migration 0060), shared by the API and `coalmon user`.
+ * Each change is one write job, audited (store_audit, actions user.*) with
+ * actor and channel ("cli", "api", "demo"). Names: 1-32 of [A-Za-z0-9_.-];
+ * passwords: 8-128 bytes. Errors name the field in err. */
+int web_user_add(store_t *st, const char *name, const char *role, const char *password,
+                 const char *actor, const char *channel, char *err, size_t errlen);
+int web_user_passwd(store_t *st, const char *name, const char *password, const char *actor,
+                    const char *channel, char *err, size_t errlen);
+int web_user_set_role(store_t *st, const char *name, const char *role, const char *actor,
+                      const char *channel, char *err, size_t errlen);
+int web_user_set_disabled(store_t *st, const char *name, bool disabled, const char *actor,
+                          const char *channel, char *err, size_t errlen);
+/* Array of {name, role, disabled, created, updated, last_login}; NULL on error. */
+cJSON *web_user_list(sqlite3 *db, char *err, size_t errlen);
+/* Hash for storage ("pbkdf2-sha256$iter$salt$key") and constant-time check
+ * (0 when the password matches, CM_ERR_AUTH when not). */
+int web_password_hash(const char *password, char *out, size_t outlen, char *err, size_t errlen);
+int web_password_verify(const char *password, const char *stored);
 
 #endif
