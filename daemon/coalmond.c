@@ -262,12 +262,13 @@ static int demo_users(store_t *st, char *err, size_t errlen)
             pw[k] = alphabet[rnd[i * 12 + k] % (sizeof alphabet - 1)];
         pw[12] = '\0';
         int rc = web_user_add(st, roles[i], roles[i], pw, "demo", "demo", err, errlen);
-        if (rc == CM_ERR_CONFLICT) /* --data kept from an earlier demo */
+        if (rc == CM_ERR_CONFLICT) { /* --data kept from an earlier demo */
             rc = web_user_passwd(st, roles[i], pw, "demo", "demo", err, errlen);
-        if (!rc)
-            rc = web_user_set_role(st, roles[i], roles[i], "demo", "demo", err, errlen);
-        if (!rc)
-            rc = web_user_set_disabled(st, roles[i], false, "demo", "demo", err, errlen);
+            if (!rc)
+                rc = web_user_set_role(st, roles[i], roles[i], "demo", "demo", err, errlen);
+            if (!rc)
+                rc = web_user_set_disabled(st, roles[i], false, "demo", "demo", err, errlen);
+        }
         if (rc)
             return rc;
         printf("coalmond: demo user %-10s password %s\n", roles[i], pw);
