@@ -1,0 +1,116 @@
+/* Field readers with errors that name the field, and small SQL helpers. */
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "intake/internal.h"
+
+int fault(intake_fault_t *f, const char *field, const char *fmt, ...)
+{
+    if (f) {
+        snprintf(f->field, sizeof f->field, "%s", field);
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(f->msg, sizeof f->msg, fmt, ap);
+        va_end(ap);
+    }
+    return CM_ERR_INVALID;
+}
+
+int get_str(const cJSON *o, const char *key, bool required, char *out, size_t outlen,
+            intake_fault_t *f)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || cJSON_IsNull(v) || (cJSON_IsString(v) && !v->valuestring[strspn(v->valuestring, " \t")])) {
+        if (required)
+            return fault(f, key, "%s is required", key);
+        return CM_OK;
+    }
+    if (!cJSON_IsString(v))
+        return fault(f, key, "%s must be a string", key);
+    const char *s = v->valuestring;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        n--;
+    if (n >= outlen)
+        return fault(f, key, "%s is longer than %zu bytes", key, outlen - 1);
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return CM_OK;
+}
+
+int get_num(const cJSON *o, const char *key, bool required, bool text_numbers, double lo,
+            double hi, double *out, intake_fault_t *f)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    double d;
+    if (!v || cJSON_IsNull(v) || (cJSON_IsString(v) && text_numbers && !v->valuestring[0])) {
+        if (required)
+            return fault(f, key, "%s is required", key);
+        return CM_OK;
+    }
+    if (cJSON_IsNumber(v)) {
+        d = v->valuedouble;
+    } else if (cJSON_IsString(v) && text_numbers) {
+        char *end;
+        d = strtod(v->valuestring, &end);
+        while (isspace((unsigned char)*end))
+            end++;
+        if (end == v->valuestring || *end)
+            return fault(f, key, "%s: '%s' is not a number", key, v->valuestring);
+    } else {
+        return fault(f, key, "%s must be a number", key);
+    }
+    if (!isfinite(d) || d < lo || d > hi)
+        return fault(f, key, "%s = %g is outside %g..%g", key, d, lo, hi);
+    *out = d;
+    return CM_OK;
+}
+
+int get_time(const cJSON *o, const char *key, bool required, int64_t *out, intake_fault_t *f)
+{
+    char s[40] = "";
+    int rc = get_str(o, key, required, s, sizeof s, f);
+    if (rc || !s[0])
+        return rc;
+    if (tm_parse_bj(s, out))
+        return fault(f, key, "%s: '%s' is not a time \"yyyy-MM-dd HH:mm:ss\" (Beijing)", key, s);
+    return CM_OK;
+}
+
+void bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v && v[0])
+        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+void add_col_text(cJSON *o, const char *key, sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    if (t)
+        cJSON_AddStringToObject(o, key, (const char *)t);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+void add_time(cJSON *o, const char *key, int64_t epoch)
+{
+    char buf[32];
+    tm_format_bj(epoch, buf, sizeof buf);
+    cJSON_AddStringToObject(o, key, buf);
+}
+
+int step_done(sqlite3 *db, sqlite3_stmt *s, char *err, size_t errlen)
+{
+    int rc = sqlite3_step(s) == SQLITE_DONE ? CM_OK
+                                             : cm_fail(err, errlen, CM_ERR_DB, "%s", sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    return rc;
+}

@@ -1,0 +1,199 @@
+/* Production-transport-sales figures per shift, day, month, quarter, year
+ * (ACQ-3): output from the belt-scale station, sales, inventory. */
+#include <stdio.h>
+#include <string.h>
+
+#include "intake/internal.h"
+
+int intake_output_raw(sqlite3 *db, const intake_conf_t *c, int64_t start, int64_t end,
+                      double *tons, char *err, size_t errlen)
+{
+    /* station_output_minute (collector, migration 0010): tonnes per station
+     * and minute from the station's own cumulative counter. Every station
+     * counts: a mine with two main belts has two. */
+    sqlite3_stmt *s;
+    int rc = store_prepare(db, "SELECT coalesce(sum(tonnes), 0) FROM station_output_minute"
+                               " WHERE minute >= ? AND minute < ?",
+                           &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, start);
+    sqlite3_bind_int64(s, 2, end);
+    *tons = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_double(s, 0) : 0.0;
+    sqlite3_finalize(s);
+    return CM_OK;
+}
+
+/* Raw output converted piecewise by the raw_to_gross coefficient in force. */
+static int output_gross(sqlite3 *db, const intake_conf_t *c, int64_t start, int64_t end,
+                        double *gross, bool *has, char *err, size_t errlen)
+{
+    int64_t cuts[66];
+    int n = 0;
+    cuts[n++] = start;
+    sqlite3_stmt *s;
+    int rc = store_prepare(db, "SELECT DISTINCT valid_from FROM coefficient WHERE name = 'raw_to_gross'"
+                               " AND valid_from > ? AND valid_from < ? ORDER BY valid_from LIMIT 64",
+                           &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, start);
+    sqlite3_bind_int64(s, 2, end);
+    while (sqlite3_step(s) == SQLITE_ROW)
+        cuts[n++] = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    cuts[n] = end;
+    *gross = 0;
+    *has = true;
+    for (int i = 0; i < n && !rc; i++) {
+        double raw, k;
+        rc = intake_output_raw(db, c, cuts[i], cuts[i + 1], &raw, err, errlen);
+        if (rc)
+            break;
+        int g = store_coef_get(db, "raw_to_gross", cuts[i], &k, NULL, 0);
+        if (g == CM_ERR_NOTFOUND) {
+            *has = false; /* shown as "no coefficient", never as a made-up 1.0 */
+            k = 1.0;
+        } else if (g) {
+            return cm_fail(err, errlen, g, "coefficient raw_to_gross unreadable");
+        }
+        *gross += raw * k;
+    }
+    return rc;
+}
+
+static int sum_query(sqlite3 *db, const char *sql, int64_t a, int64_t b, const char *coal,
+                     double *sum, int *count, char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    int rc = store_prepare(db, sql, &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, a);
+    sqlite3_bind_int64(s, 2, b);
+    bind_text_or_null(s, 3, coal);
+    *sum = 0;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        *sum = sqlite3_column_double(s, 0);
+        if (count)
+            *count = sqlite3_column_int(s, 1);
+    }
+    sqlite3_finalize(s);
+    return CM_OK;
+}
+
+/* Coal only: gangue and other materials are weighed but are not sales of coal. */
+#define TICKETS_SQL(dir)                                                                    \
+    "SELECT coalesce(sum(net), 0), count(*) FROM weigh_ticket_current WHERE direction = '" dir \
+    "' AND gross_time >= ?1 AND gross_time < ?2 AND material NOT IN ('gangue', 'other')"     \
+    " AND (?3 IS NULL OR material = ?3)"
+
+int intake_figures_get(sqlite3 *db, const intake_conf_t *c, tm_period kind, int64_t at,
+                       const char *coal_type, intake_figures_t *f, char *err, size_t errlen)
+{
+    memset(f, 0, sizeof *f);
+    tm_period_bounds(&c->plan, kind, at, &f->start, &f->end);
+    int rc = CM_OK, n;
+    /* The station weighs raw coal of every kind: output is for "all" only. */
+    if (!coal_type || !coal_type[0] || !strcmp(coal_type, "raw")) {
+        rc = intake_output_raw(db, c, f->start, f->end, &f->output_raw, err, errlen);
+        if (!rc)
+            rc = output_gross(db, c, f->start, f->end, &f->output_gross, &f->has_coefficient,
+                              err, errlen);
+    }
+    if (!rc)
+        rc = sum_query(db, TICKETS_SQL("out"), f->start, f->end, coal_type, &f->truck_sales,
+                       &f->trucks, err, errlen);
+    if (!rc)
+        rc = sum_query(db, TICKETS_SQL("in"), f->start, f->end, coal_type, &f->truck_receipts, &n,
+                       err, errlen);
+    if (!rc)
+        rc = sum_query(db, "SELECT coalesce(sum(tons), 0) FROM rail_sale WHERE loaded_at >= ?1"
+                           " AND loaded_at < ?2 AND (?3 IS NULL OR coal_type = ?3)",
+                       f->start, f->end, coal_type, &f->rail_sales, NULL, err, errlen);
+    /* Inventory at the end: per stockpile and coal type, the latest survey before it. */
+    if (!rc)
+        rc = sum_query(db, "SELECT coalesce(sum(tons), 0), count(*) FROM inventory_survey v"
+                           " WHERE surveyed_at < ?2 AND (?3 IS NULL OR coal_type = ?3)"
+                           " AND surveyed_at = (SELECT max(surveyed_at) FROM inventory_survey w"
+                           " WHERE w.stockpile = v.stockpile AND w.coal_type = v.coal_type"
+                           " AND w.surveyed_at < ?2)",
+                       f->start, f->end, coal_type, &f->inventory, &n, err, errlen);
+    f->has_inventory = n > 0;
+    return rc;
+}
+
+/* The mine system's own figures for the same period, if it reported them. */
+static cJSON *reported(sqlite3 *db, const char *period, int64_t start, const char *coal)
+{
+    sqlite3_stmt *s;
+    if (store_prepare(db, "SELECT output, truck_sales, rail_sales, inventory, version"
+                          " FROM pts_summary WHERE period = ? AND period_start = ? AND coal_type = ?"
+                          " ORDER BY version DESC LIMIT 1",
+                      &s, NULL, 0))
+        return cJSON_CreateNull();
+    sqlite3_bind_text(s, 1, period, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, start);
+    sqlite3_bind_text(s, 3, coal ? coal : "", -1, SQLITE_STATIC);
+    cJSON *o = NULL;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        o = cJSON_CreateObject();
+        static const char *const k[] = {"output", "truckSales", "railSales", "inventory", "version"};
+        for (int i = 0; i < 5; i++)
+            cJSON_AddNumberToObject(o, k[i], sqlite3_column_double(s, i));
+    }
+    sqlite3_finalize(s);
+    return o ? o : cJSON_CreateNull();
+}
+
+static double r3(double v) { return (double)(long long)(v * 1000 + (v < 0 ? -0.5 : 0.5)) / 1000; }
+
+cJSON *intake_figures_to_json(const intake_figures_t *f)
+{
+    cJSON *o = cJSON_CreateObject();
+    add_time(o, "start", f->start);
+    add_time(o, "end", f->end);
+    cJSON_AddNumberToObject(o, "outputRaw", r3(f->output_raw));
+    if (f->has_coefficient)
+        cJSON_AddNumberToObject(o, "outputGross", r3(f->output_gross));
+    else
+        cJSON_AddNullToObject(o, "outputGross");
+    cJSON_AddNumberToObject(o, "truckSales", r3(f->truck_sales));
+    cJSON_AddNumberToObject(o, "trucks", f->trucks);
+    cJSON_AddNumberToObject(o, "truckReceipts", r3(f->truck_receipts));
+    cJSON_AddNumberToObject(o, "railSales", r3(f->rail_sales));
+    if (f->has_inventory)
+        cJSON_AddNumberToObject(o, "inventory", r3(f->inventory));
+    else
+        cJSON_AddNullToObject(o, "inventory");
+    return o;
+}
+
+int intake_figures_json(sqlite3 *db, const intake_conf_t *c, int64_t at, const char *coal_type,
+                        cJSON **out, char *err, size_t errlen)
+{
+    static const char *const names[] = {"shift", "day", "month", "quarter", "year"};
+    cJSON *root = cJSON_CreateObject();
+    add_time(root, "at", at);
+    cJSON_AddStringToObject(root, "coalType", coal_type ? coal_type : "");
+    int y, m, d, sh;
+    tm_production_day(&c->plan, at, &y, &m, &d, &sh);
+    char day[16];
+    snprintf(day, sizeof day, "%04d-%02d-%02d", y, m, d);
+    cJSON_AddStringToObject(root, "productionDay", day);
+    cJSON_AddStringToObject(root, "shift", c->plan.names[sh]);
+    for (int k = 0; k < 5; k++) {
+        intake_figures_t f;
+        int rc = intake_figures_get(db, c, (tm_period)k, at, coal_type, &f, err, errlen);
+        if (rc) {
+            cJSON_Delete(root);
+            return rc;
+        }
+        cJSON *o = intake_figures_to_json(&f);
+        /* Shown beside ours, never added in (ANA-4 compares the two). */
+        cJSON_AddItemToObject(o, "reported", reported(db, names[k], f.start, coal_type));
+        cJSON_AddItemToObject(root, names[k], o);
+    }
+    *out = root;
+    return CM_OK;
+}
