@@ -103,14 +103,152 @@ typedef struct col_value {
 int col_read_tcp_once(const col_map_t *map, const char *host, int port, int unit, int timeout_ms,
                       col_value_t values[COL_MAX_POINTS], char *err, size_t errlen);
 
+/* ---- links: one Modbus connection (a serial line or a TCP endpoint) ---- */
+
+typedef enum col_transport { COL_TCP, COL_RTU } col_transport;
+
+/* How to reach a line. For TCP, host:port (an RS485-to-Ethernet gateway
+ * carries several unit ids behind one endpoint); for RTU, a serial device
+ * with its framing. rts: 0 none, 1 RTS up while sending, 2 RTS down. */
+typedef struct col_link_opts {
+    col_transport transport;
+    char host[128];
+    int port;
+    char device[128]; /* e.g. "/dev/ttyS1" */
+    int baud;         /* 1200..115200 */
+    char parity;      /* 'N', 'E' or 'O' */
+    int data_bits, stop_bits;
+    int rts, rts_delay_us;
+} col_link_opts_t;
+
+/* "HOST:PORT" into a TCP link (defaults for the rest). */
+int col_link_parse_tcp(const char *s, col_link_opts_t *o);
+/* Serial defaults 9600 8N1 on device. */
+void col_link_rtu_default(col_link_opts_t *o, const char *device);
+
+/* Open the link, read every point of map from unit once, close.
+ * values[i] matches map->points[i]; timeout_ms bounds each request. */
+int col_read_once(const col_map_t *map, const col_link_opts_t *link, int unit, int timeout_ms,
+                  col_value_t values[COL_MAX_POINTS], char *err, size_t errlen);
+
+/* ---- self-diagnosis helpers (pure) ------------------------------------ */
+
+/*
+ * Event kinds written to device_event (the alarms module turns them into
+ * alarms; these strings are stable):
+ *   comm            state online | degraded | offline         (ACQ-10)
+ *   counter_reset   state = point name; a counter went backwards
+ *   counter_jump    state = point name; an implausible increment
+ *   fault           state raised | cleared; detail "<bit>: <text>" (station fault bits)
+ *   power           state mains | battery                     (station supply)
+ *   plausibility    state raised | cleared; detail "<check> <point>: ...",
+ *                   check one of stuck, out_of_range, belt_zero_speed
+ *   backfill        state gap | done | reset; detail counts and sequence numbers
+ *   identity        state mismatch | ok; serial read from the device vs configured
+ */
+typedef enum col_comm_state { COL_UNKNOWN, COL_ONLINE, COL_DEGRADED, COL_OFFLINE } col_comm_state;
+const char *col_comm_name(col_comm_state s);
+
+/* Communication state with hysteresis: offline after offline_after failures
+ * in a row; back to online only after online_after good polls in a row
+ * (degraded meanwhile). A partial answer counts as degraded, not failed. */
+typedef struct col_comm {
+    col_comm_state state;
+    int fails, oks;
+} col_comm_t;
+/* Feed one poll outcome; returns true when the state changed. */
+bool col_comm_step(col_comm_t *c, bool ok, bool partial, int offline_after, int online_after);
+
+/* A counter step from (prev at prev_ms) to (cur at cur_ms). */
+typedef enum col_counter_verdict { COL_COUNTER_OK, COL_COUNTER_RESET, COL_COUNTER_JUMP } col_counter_verdict;
+/* *delta is the increment to count (0 unless OK). max_rate_per_h bounds a
+ * plausible increase per hour (kW for kWh, t/h for tonnes); a small absolute
+ * slack covers rounding of the counter's last digit. */
+col_counter_verdict col_counter_check(double prev, int64_t prev_ms, double cur, int64_t cur_ms,
+                                      double max_rate_per_h, double *delta);
+
+/* ---- queries for other modules (any thread, its own read connection) ---- */
+
+/* Interval quantity of a device's counter point (quantity e.g.
+ * "energy_import", "energy_reactive", "energy_import_peak") over minutes
+ * [from_s, to_s), from counter_minute. CM_ERR_NOTFOUND when the device has no
+ * such point. */
+int col_counter_between(sqlite3 *db, int64_t device_id, const char *quantity, int64_t from_s,
+                        int64_t to_s, double *out, char *err, size_t errlen);
+/* Imported active energy, kWh, of a gate over [from_s, to_s). */
+int col_energy_between(sqlite3 *db, int64_t device_id, int64_t from_s, int64_t to_s, double *kwh,
+                       char *err, size_t errlen);
+/* Devices of a gate type ("mine_total", "underground", "transport", "other"),
+ * ids ascending; *n the number found (up to max). */
+int col_gate_find(sqlite3 *db, const char *gate_type, int64_t *ids, int max, int *n, char *err,
+                  size_t errlen);
+/* Station output, tonnes, over [from_s, to_s) from station_output_minute. */
+int col_station_output(sqlite3 *db, int64_t device_id, int64_t from_s, int64_t to_s,
+                       double *tonnes, char *err, size_t errlen);
+
+/* ---- the belt-scale station's register map (docs/station-map.md) ------ */
+
+enum {
+    /* identity block, holding registers */
+    COL_ST_SERIAL = 0x0000,     /* 8 registers: 16 ASCII bytes, high byte first, NUL padded */
+    COL_ST_FW_MAJOR = 0x0008,   /* u16 */
+    COL_ST_FW_MINOR = 0x0009,   /* u16 */
+    COL_ST_MAP_VERSION = 0x000A, /* u16, 1 */
+    COL_ST_RECORD_S = 0x000B,   /* u16, seconds between buffer records */
+    COL_ST_CAPACITY = 0x000C,   /* u32, records the buffer holds */
+    COL_ST_IDENT_REGS = 14,
+    /* live block */
+    COL_ST_LIVE = 0x0100,
+    COL_ST_LIVE_REGS = 0x16,
+    /* record buffer */
+    COL_ST_OLDEST = 0x0200,  /* u32, oldest sequence number held (0: empty) */
+    COL_ST_NEWEST = 0x0202,  /* u32, newest sequence number */
+    COL_ST_POINTER = 0x0204, /* u32, write (FC16) the first sequence number wanted */
+    COL_ST_WINDOW_N = 0x0206, /* u16, valid records in the window */
+    COL_ST_WINDOW = 0x0210,  /* COL_ST_WINDOW_RECORDS records of COL_ST_RECORD_REGS */
+    COL_ST_WINDOW_RECORDS = 8,
+    COL_ST_RECORD_REGS = 8,  /* seq u32, time u32 (epoch s), total u32 (0.1 t), flow u16 (0.1 t/h), speed u16 (mm/s) */
+};
+
+/* Fault bits of register "faults" (bit i = names[i]); text in Chinese for the UI. */
+#define COL_ST_FAULT_BITS 8
+extern const char *const col_station_fault_names[COL_ST_FAULT_BITS];
+extern const char *const col_station_fault_text[COL_ST_FAULT_BITS];
+
+/* The live block as a map (points flow, total, speed, load, vib1, vib2,
+ * running, sensors, status, faults, power, battery, clock). */
+void col_station_map(col_map_t *map);
+
+/* One buffered record, decoded. */
+typedef struct col_st_record {
+    uint32_t seq;
+    int64_t ts_ms;
+    double total_t, flow_tph, speed_ms;
+} col_st_record_t;
+void col_station_record_decode(const uint16_t regs[COL_ST_RECORD_REGS], col_st_record_t *r);
+void col_station_record_encode(const col_st_record_t *r, uint16_t regs[COL_ST_RECORD_REGS]);
+
 /* ---- the polling service --------------------------------------------- */
 
 typedef struct col col_t;
 
 /* Read "collector" from the configuration, register devices and points in
- * the store, and start one polling thread per device. NULL on failure. */
+ * the store, and start the polling threads: one per serial bus, and a small
+ * pool for TCP endpoints (devices behind one host:port share one connection
+ * and are polled in turn). NULL on failure. */
 col_t *col_start(const cfg_t *cfg, store_t *store, char *err, size_t errlen);
 /* Stop and join every thread, free everything. NULL is accepted. */
 void col_stop(col_t *col);
+
+/* Per-thread polling figures (for /metrics and the bench). */
+typedef struct col_bus_stats {
+    char name[64];
+    int devices;
+    uint64_t cycles;       /* passes in which every due device was polled */
+    double last_cycle_ms;  /* duration of the last full pass */
+    double mean_cycle_ms;
+} col_bus_stats_t;
+/* Fills up to max entries; returns how many threads there are. Thread-safe. */
+int col_get_stats(col_t *col, col_bus_stats_t *out, int max);
 
 #endif

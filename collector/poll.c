@@ -1,383 +1,412 @@
-/* Polling threads: one per device for now, each with its own modbus_t. */
+/* The polling service: threads (one per serial bus, a small pool for TCP
+ * endpoints), the schedule of each device, communication state, counters,
+ * and the registration of devices and points in the store. */
 #include <errno.h>
-#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <modbus.h>
+#include "collector/internal.h"
 
-#include "collector/collector.h"
+/* ---- events and state ---------------------------------------------------- */
 
-typedef struct device {
-    char name[64];
-    char model[64];
-    char serial[64];
-    char gate_type[32];
-    char host[128];
-    int port, unit;
-    int poll_ms, timeout_ms, offline_after, backoff_max_ms;
-    col_map_t map;
-    int order[COL_MAX_POINTS];
-    col_request_t req[COL_MAX_POINTS];
-    int nreq;
-    int64_t device_id;
-    int64_t point_id[COL_MAX_POINTS];
-    /* polling state: touched only by the device's thread */
-    modbus_t *mb;
-    int failures;
-    char state[16];
-    pthread_t thread;
-    struct col *owner;
-} device_t;
-
-struct col {
-    store_t *store;
-    device_t *devices;
-    int ndevices;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stopping;
-};
-
-/* ---- reading ----------------------------------------------------------- */
-
-static modbus_t *connect_tcp(const char *host, int port, int unit, int timeout_ms, char *err,
-                             size_t errlen)
-{
-    modbus_t *mb = modbus_new_tcp(host, port);
-    if (!mb) {
-        cm_fail(err, errlen, CM_ERR_INVALID, "%s:%d: %s", host, port, modbus_strerror(errno));
-        return NULL;
-    }
-    modbus_set_slave(mb, unit);
-    modbus_set_response_timeout(mb, (uint32_t)(timeout_ms / 1000), (uint32_t)(timeout_ms % 1000) * 1000);
-    modbus_set_byte_timeout(mb, (uint32_t)(timeout_ms / 1000), (uint32_t)(timeout_ms % 1000) * 1000);
-    /* Recovery is ours (close, free, reconnect with back-off), not libmodbus's. */
-    modbus_set_error_recovery(mb, MODBUS_ERROR_RECOVERY_NONE);
-    if (modbus_connect(mb) != 0) {
-        cm_fail(err, errlen, CM_ERR_IO, "%s:%d: cannot connect: %s", host, port,
-                modbus_strerror(errno));
-        modbus_free(mb);
-        return NULL;
-    }
-    return mb;
-}
-
-/* Run the planned requests; values[] by map index. Returns 0 when all answered. */
-static int read_all(modbus_t *mb, const col_map_t *map, const int *order, const col_request_t *req,
-                    int nreq, col_value_t *values, char *err, size_t errlen)
-{
-    uint16_t regs[125];
-    for (int i = 0; i < map->count; i++)
-        values[i].ok = false;
-    for (int r = 0; r < nreq; r++) {
-        int got = req[r].fn == COL_FN_INPUT
-                      ? modbus_read_input_registers(mb, req[r].start, req[r].count, regs)
-                      : modbus_read_registers(mb, req[r].start, req[r].count, regs);
-        if (got != req[r].count) {
-            int e = errno;
-            return cm_fail(err, errlen, e == ETIMEDOUT ? CM_ERR_TIMEOUT : CM_ERR_PROTOCOL,
-                           "read %d registers at 0x%04x: %s", req[r].count, req[r].start,
-                           modbus_strerror(e));
-        }
-        for (int k = req[r].first; k < req[r].first + req[r].n; k++) {
-            const col_point_t *p = &map->points[order[k]];
-            col_value_t *v = &values[order[k]];
-            v->ok = col_decode(regs + (p->address - req[r].start), p->type, p->order, p->scale,
-                               p->offset, &v->value) == CM_OK;
-        }
-    }
-    return CM_OK;
-}
-
-int col_read_tcp_once(const col_map_t *map, const char *host, int port, int unit, int timeout_ms,
-                      col_value_t values[COL_MAX_POINTS], char *err, size_t errlen)
-{
-    int order[COL_MAX_POINTS];
-    col_request_t req[COL_MAX_POINTS];
-    int nreq = col_plan(map, map->max_registers, false, order, req);
-    modbus_t *mb = connect_tcp(host, port, unit, timeout_ms, err, errlen);
-    if (!mb)
-        return CM_ERR_IO;
-    int rc = read_all(mb, map, order, req, nreq, values, err, errlen);
-    modbus_close(mb);
-    modbus_free(mb);
-    return rc;
-}
-
-/* ---- configuration ------------------------------------------------------ */
-
-static int parse_device(const cfg_sec_t *s, const char *maps_dir, device_t *d, char *err,
-                        size_t errlen)
-{
-    long long port, unit, poll_ms, timeout_ms, offline_after, backoff;
-    char transport[16];
-    int rc = cfg_get_string(s, "name", true, NULL, d->name, sizeof d->name, err, errlen);
-    if (!rc)
-        rc = cfg_get_string(s, "model", true, NULL, d->model, sizeof d->model, err, errlen);
-    if (!rc)
-        rc = cfg_get_string(s, "serial", false, "", d->serial, sizeof d->serial, err, errlen);
-    if (!rc)
-        rc = cfg_get_string(s, "gate_type", false, "other", d->gate_type, sizeof d->gate_type, err,
-                            errlen);
-    if (!rc && strcmp(d->gate_type, "mine_total") && strcmp(d->gate_type, "underground") &&
-        strcmp(d->gate_type, "transport") && strcmp(d->gate_type, "other"))
-        rc = cfg_error(s, "gate_type", err, errlen,
-                       "expected mine_total, underground, transport or other");
-    if (!rc)
-        rc = cfg_get_string(s, "transport", false, "tcp", transport, sizeof transport, err, errlen);
-    if (!rc && strcmp(transport, "tcp") != 0)
-        rc = cfg_error(s, "transport", err, errlen, "only \"tcp\" is supported");
-    if (!rc)
-        rc = cfg_get_string(s, "host", true, NULL, d->host, sizeof d->host, err, errlen);
-    if (!rc)
-        rc = cfg_get_int(s, "port", false, 502, 1, 65535, &port, err, errlen);
-    if (!rc)
-        rc = cfg_get_int(s, "unit", false, 1, 0, 247, &unit, err, errlen);
-    if (!rc)
-        rc = cfg_get_int(s, "poll_ms", false, 1000, 50, 3600000, &poll_ms, err, errlen);
-    if (!rc)
-        rc = cfg_get_int(s, "timeout_ms", false, 500, 10, 60000, &timeout_ms, err, errlen);
-    if (!rc)
-        rc = cfg_get_int(s, "offline_after", false, 3, 1, 100, &offline_after, err, errlen);
-    if (!rc)
-        rc = cfg_get_int(s, "backoff_max_ms", false, 30000, 100, 3600000, &backoff, err, errlen);
-    if (rc)
-        return rc;
-    d->port = (int)port;
-    d->unit = (int)unit;
-    d->poll_ms = (int)poll_ms;
-    d->timeout_ms = (int)timeout_ms;
-    d->offline_after = (int)offline_after;
-    d->backoff_max_ms = (int)backoff;
-    char sub[512];
-    if (col_map_load_model(maps_dir, d->model, &d->map, sub, sizeof sub))
-        return cfg_error(s, "model", err, errlen, "%s", sub);
-    d->nreq = col_plan(&d->map, d->map.max_registers, false, d->order, d->req);
-    snprintf(d->state, sizeof d->state, "unknown");
-    return CM_OK;
-}
-
-static int register_job(sqlite3 *db, void *arg, char *err, size_t errlen)
-{
-    col_t *col = arg;
-    for (int i = 0; i < col->ndevices; i++) {
-        device_t *d = &col->devices[i];
-        int rc = store_device_upsert(db, d->name, "meter", d->model, d->serial, &d->device_id, err,
-                                     errlen);
-        for (int p = 0; !rc && p < d->map.count; p++)
-            rc = store_point_upsert(db, d->device_id, d->map.points[p].name, d->map.points[p].unit,
-                                    d->map.points[p].quantity, &d->point_id[p], err, errlen);
-        if (!rc)
-            rc = store_device_set_comm(db, d->device_id, "unknown", tm_now_ms(), "starting", err,
-                                       errlen);
-        if (rc)
-            return rc;
-    }
-    return CM_OK;
-}
-
-/* ---- state changes ------------------------------------------------------ */
-
-typedef struct comm_change {
+typedef struct event_job {
     int64_t device_id, ts_ms;
-    char state[16];
+    char kind[24], state[24];
     char detail[256];
-} comm_change_t;
+    bool comm; /* also update device_comm */
+} event_job_t;
 
-static int comm_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int event_write(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
-    comm_change_t *c = arg;
-    int rc = store_device_set_comm(db, c->device_id, c->state, c->ts_ms, c->detail, err, errlen);
+    event_job_t *e = arg;
+    int rc = e->comm ? store_device_set_comm(db, e->device_id, e->state, e->ts_ms, e->detail, err,
+                                             errlen)
+                     : CM_OK;
     sqlite3_stmt *s;
     if (!rc)
         rc = store_prepare(db,
                            "INSERT INTO device_event(device_id, ts_ms, kind, state, detail)"
-                           " VALUES (?, ?, 'comm', ?, ?)",
+                           " VALUES (?, ?, ?, ?, ?)",
                            &s, err, errlen);
-    if (!rc) {
-        sqlite3_bind_int64(s, 1, c->device_id);
-        sqlite3_bind_int64(s, 2, c->ts_ms);
-        sqlite3_bind_text(s, 3, c->state, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 4, c->detail, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) != SQLITE_DONE)
-            rc = cm_fail(err, errlen, CM_ERR_DB, "%s", sqlite3_errmsg(db));
-        sqlite3_finalize(s);
-    }
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, e->device_id);
+    sqlite3_bind_int64(s, 2, e->ts_ms);
+    sqlite3_bind_text(s, 3, e->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, e->state, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, e->detail, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = cm_fail(err, errlen, CM_ERR_DB, "%s", sqlite3_errmsg(db));
+    sqlite3_finalize(s);
     return rc;
 }
 
 static void free_done(void *arg, int rc, const char *err)
 {
     if (rc)
-        log_error("collector", "storing a state change failed: %s", err);
+        log_error("collector", "storing a device event failed: %s", err);
     free(arg);
 }
 
-static void set_state(device_t *d, const char *state, const char *detail)
+static void queue_event(col_dev_t *d, bool comm, const char *kind, const char *state,
+                        const char *detail)
 {
-    if (strcmp(d->state, state) == 0)
+    event_job_t *e = calloc(1, sizeof *e);
+    if (!e)
         return;
-    log_info("collector", "device %s (%s:%d unit %d): %s -> %s%s%s", d->name, d->host, d->port,
-             d->unit, d->state, state, detail ? ": " : "", detail ? detail : "");
-    snprintf(d->state, sizeof d->state, "%s", state);
-    comm_change_t *c = calloc(1, sizeof *c);
-    if (!c)
-        return;
-    c->device_id = d->device_id;
-    c->ts_ms = tm_now_ms();
-    snprintf(c->state, sizeof c->state, "%s", state);
-    snprintf(c->detail, sizeof c->detail, "%s", detail ? detail : "");
-    if (store_write_async(d->owner->store, comm_job, c, free_done, c))
-        free(c);
+    e->device_id = d->device_id;
+    e->ts_ms = tm_now_ms();
+    e->comm = comm;
+    snprintf(e->kind, sizeof e->kind, "%s", kind);
+    snprintf(e->state, sizeof e->state, "%s", state);
+    snprintf(e->detail, sizeof e->detail, "%s", detail ? detail : "");
+    if (store_write_async(d->owner->store, event_write, e, free_done, e))
+        free(e);
 }
 
-/* ---- the thread --------------------------------------------------------- */
-
-static void drop_link(device_t *d)
+void col_event(col_dev_t *d, const char *kind, const char *state, const char *fmt, ...)
 {
-    if (d->mb) {
-        modbus_close(d->mb);
-        modbus_free(d->mb);
-        d->mb = NULL;
+    char detail[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    log_info("collector", "device %s: %s %s: %s", d->name, kind, state, detail);
+    queue_event(d, false, kind, state, detail);
+}
+
+void col_comm_outcome(col_dev_t *d, bool ok, bool partial, const char *detail)
+{
+    col_comm_state before = d->comm.state;
+    if (!col_comm_step(&d->comm, ok, partial, d->offline_after, d->online_after))
+        return;
+    log_info("collector", "device %s (unit %d): %s -> %s%s%s", d->name, d->unit,
+             col_comm_name(before), col_comm_name(d->comm.state), detail ? ": " : "",
+             detail ? detail : "");
+    queue_event(d, true, "comm", col_comm_name(d->comm.state), detail);
+}
+
+/* ---- meters -------------------------------------------------------------- */
+
+typedef struct delta_job {
+    int n;
+    int64_t point_id[COL_MAX_POINTS], minute[COL_MAX_POINTS];
+    double delta[COL_MAX_POINTS];
+} delta_job_t;
+
+static int delta_write(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    delta_job_t *j = arg;
+    sqlite3_stmt *s;
+    int rc = store_prepare(db,
+                           "INSERT INTO counter_minute(point_id, minute, delta, steps)"
+                           " VALUES (?, ?, ?, 1) ON CONFLICT(point_id, minute) DO UPDATE SET"
+                           " delta = delta + excluded.delta, steps = steps + 1",
+                           &s, err, errlen);
+    for (int i = 0; !rc && i < j->n; i++) {
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, j->point_id[i]);
+        sqlite3_bind_int64(s, 2, j->minute[i]);
+        sqlite3_bind_double(s, 3, j->delta[i]);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            rc = cm_fail(err, errlen, CM_ERR_DB, "counter_minute: %s", sqlite3_errmsg(db));
     }
+    if (s)
+        sqlite3_finalize(s);
+    return rc;
 }
 
-static void poll_once(device_t *d)
+/* Counters are stored as read; here only the increments are judged. */
+static void counters(col_dev_t *d, const col_value_t *v, int64_t now)
+{
+    delta_job_t *j = NULL;
+    for (int i = 0; i < d->map.count; i++) {
+        const col_point_t *p = &d->map.points[i];
+        if (!p->counter || !v[i].ok)
+            continue;
+        double delta = 0;
+        if (d->ctr_ms[i]) {
+            col_counter_verdict vd = col_counter_check(d->ctr_last[i], d->ctr_ms[i], v[i].value,
+                                                       now, d->max_rate, &delta);
+            if (vd == COL_COUNTER_RESET)
+                col_event(d, "counter_reset", p->name, "%s went from %.3f to %.3f %s", p->name,
+                          d->ctr_last[i], v[i].value, p->unit);
+            else if (vd == COL_COUNTER_JUMP)
+                col_event(d, "counter_jump", p->name, "%s jumped by %.3f %s in %.1f s", p->name,
+                          v[i].value - d->ctr_last[i], p->unit,
+                          (double)(now - d->ctr_ms[i]) / 1000.0);
+        }
+        d->ctr_last[i] = v[i].value;
+        d->ctr_ms[i] = now;
+        if (delta <= 0)
+            continue;
+        if (!j && !(j = calloc(1, sizeof *j)))
+            return;
+        j->point_id[j->n] = d->point_id[i];
+        j->minute[j->n] = now / 60000 * 60;
+        j->delta[j->n++] = delta;
+    }
+    if (j && store_write_async(d->owner->store, delta_write, j, free_done, j))
+        free(j);
+}
+
+static void poll_meter(col_link_t *l, col_dev_t *d)
 {
     char err[256];
     col_value_t values[COL_MAX_POINTS];
-    if (!d->mb)
-        d->mb = connect_tcp(d->host, d->port, d->unit, d->timeout_ms, err, sizeof err);
-    int rc = d->mb ? read_all(d->mb, &d->map, d->order, d->req, d->nreq, values, err, sizeof err)
-                   : CM_ERR_IO;
-    if (rc) {
-        /* A timed-out answer may still arrive later: start again on a clean link. */
-        drop_link(d);
-        d->failures++;
-        set_state(d, d->failures >= d->offline_after ? "offline" : "degraded", err);
+    if (col_link_read_map(l, d, values, err, sizeof err)) {
+        col_comm_outcome(d, false, false, err);
         return;
     }
-    d->failures = 0;
     store_reading_t r[COL_MAX_POINTS];
     size_t n = 0;
     int64_t now = tm_now_ms();
-    bool all_ok = true;
-    for (int i = 0; i < d->map.count; i++) {
-        if (!values[i].ok) {
-            all_ok = false;
-            continue;
-        }
-        r[n++] = (store_reading_t){.ts_ms = now, .point_id = d->point_id[i], .value = values[i].value};
-    }
+    for (int i = 0; i < d->map.count; i++)
+        if (values[i].ok)
+            r[n++] = (store_reading_t){.ts_ms = now, .point_id = d->point_id[i],
+                                       .value = values[i].value};
     if (n && store_put_readings(d->owner->store, r, n, NULL, NULL))
         log_warn("collector", "device %s: readings not queued (store closing)", d->name);
-    set_state(d, all_ok ? "online" : "degraded", all_ok ? NULL : "some values undecodable");
+    counters(d, values, now);
+    bool partial = n < (size_t)d->map.count;
+    col_comm_outcome(d, true, partial, partial ? "some values undecodable" : NULL);
 }
 
-/* Sleep until deadline or stop; true when stopping. */
-static bool wait_until(col_t *col, int64_t deadline_mono)
+/* ---- the threads ---------------------------------------------------------- */
+
+static void poll_device(col_link_t *l, col_dev_t *d)
+{
+    char err[256];
+    if (!l->mb) {
+        if (tm_mono_ms() < l->next_connect) {
+            col_comm_outcome(d, false, false, l->last_err);
+            return;
+        }
+        if (col_link_open(l, err, sizeof err)) {
+            /* Back off on a dead link, doubling up to the device's ceiling. */
+            int shift = l->connect_fails < 10 ? l->connect_fails : 10;
+            int64_t wait = (int64_t)500 << shift;
+            if (wait > d->backoff_max_ms)
+                wait = d->backoff_max_ms;
+            l->connect_fails++;
+            l->next_connect = tm_mono_ms() + wait;
+            snprintf(l->last_err, sizeof l->last_err, "%s", err);
+            col_comm_outcome(d, false, false, err);
+            return;
+        }
+        l->connect_fails = 0;
+    }
+    if (l->fresh && l->connect_pause_ms > 0 && col_sleep(d->owner, l->connect_pause_ms))
+        return;
+    l->fresh = false;
+    col_link_select(l, d);
+    if (d->kind == COL_KIND_STATION) {
+        if (col_station_poll(l, d, err, sizeof err)) {
+            col_comm_outcome(d, false, false, err);
+            /* It may come back as another station: read its identity again. */
+            d->st.ident_done = false;
+        }
+    } else {
+        poll_meter(l, d);
+    }
+}
+
+static int64_t next_interval(const col_dev_t *d)
+{
+    if (d->comm.fails < d->offline_after)
+        return d->poll_ms;
+    /* A dead device is retried less often, so it costs its bus less time. */
+    int shift = d->comm.fails - d->offline_after;
+    int64_t wait = (int64_t)d->poll_ms << (shift > 10 ? 10 : shift);
+    return wait > d->backoff_max_ms ? d->backoff_max_ms : wait;
+}
+
+static bool stopping(col_t *col)
 {
     pthread_mutex_lock(&col->mu);
-    while (!col->stopping) {
-        int64_t left = deadline_mono - tm_mono_ms();
-        if (left <= 0)
-            break;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (left % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&col->cv, &col->mu, &ts);
-    }
     bool stop = col->stopping;
     pthread_mutex_unlock(&col->mu);
     return stop;
 }
 
-static void *device_main(void *arg)
+static void *thread_main(void *arg)
 {
-    device_t *d = arg;
-    int64_t next = tm_mono_ms();
+    col_thread_t *t = arg;
+    col_t *col = t->owner;
     for (;;) {
-        poll_once(d);
-        int64_t wait = d->poll_ms;
-        if (d->failures >= d->offline_after) {
-            /* Back off on a dead device, doubling up to the limit. */
-            int shift = d->failures - d->offline_after;
-            wait = (int64_t)d->poll_ms << (shift > 10 ? 10 : shift);
-            if (wait > d->backoff_max_ms)
-                wait = d->backoff_max_ms;
+        int64_t start = tm_mono_ms();
+        int polled = 0, total = 0;
+        int64_t earliest = start + 3600000;
+        for (int k = 0; k < t->nlinks && !stopping(col); k++) {
+            col_link_t *l = t->links[k];
+            for (int i = 0; i < l->ndevs; i++) {
+                col_dev_t *d = &l->devs[i];
+                total++;
+                if (d->next_due <= tm_mono_ms()) {
+                    /* RS485: the line must be quiet between one answer and the next request. */
+                    if (polled && l->frame_delay_ms > 0 && col_sleep(col, l->frame_delay_ms))
+                        break;
+                    poll_device(l, d);
+                    polled++;
+                    d->next_due = (d->next_due ? d->next_due : start) + next_interval(d);
+                    if (d->next_due < tm_mono_ms())
+                        d->next_due = tm_mono_ms();
+                }
+                if (d->next_due < earliest)
+                    earliest = d->next_due;
+            }
         }
-        next += wait;
-        if (next < tm_mono_ms())
-            next = tm_mono_ms();
-        if (wait_until(d->owner, next))
+        if (polled == total && total > 0) {
+            double ms = (double)(tm_mono_ms() - start);
+            pthread_mutex_lock(&col->mu);
+            t->cycles++;
+            t->last_cycle_ms = ms;
+            t->sum_cycle_ms += ms;
+            pthread_mutex_unlock(&col->mu);
+        }
+        int64_t wait = earliest - tm_mono_ms();
+        if (col_sleep(col, wait > 0 ? wait : 0))
             break;
     }
-    drop_link(d);
+    for (int k = 0; k < t->nlinks; k++)
+        col_link_close(t->links[k]);
     return NULL;
+}
+
+/* ---- registration ----------------------------------------------------------- */
+
+static int bind_opt(sqlite3_stmt *s, int i, const char *v)
+{
+    return *v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
+}
+
+static int register_device(sqlite3 *db, col_dev_t *d, char *err, size_t errlen)
+{
+    int rc = store_device_upsert(db, d->name, d->kind == COL_KIND_STATION ? "station" : "meter",
+                                 d->model, d->serial, &d->device_id, err, errlen);
+    sqlite3_stmt *s = NULL;
+    if (!rc)
+        rc = store_prepare(db,
+                           "UPDATE device SET gate_type = ?2,"
+                           " location = coalesce(?3, location),"
+                           " install_date = coalesce(?4, install_date) WHERE id = ?1",
+                           &s, err, errlen);
+    if (!rc) {
+        sqlite3_bind_int64(s, 1, d->device_id);
+        bind_opt(s, 2, d->gate_type);
+        bind_opt(s, 3, d->location);
+        bind_opt(s, 4, d->install_date);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            rc = cm_fail(err, errlen, CM_ERR_DB, "device %s: %s", d->name, sqlite3_errmsg(db));
+        sqlite3_finalize(s);
+    }
+    for (int p = 0; !rc && p < d->map.count; p++)
+        rc = store_point_upsert(db, d->device_id, d->map.points[p].name, d->map.points[p].unit,
+                                d->map.points[p].quantity, &d->point_id[p], err, errlen);
+    /* Counters continue from the last value stored, so the first poll after a
+     * restart counts what was consumed while the daemon was down. */
+    if (!rc)
+        rc = store_prepare(db, "SELECT value, ts_ms FROM point_latest WHERE point_id = ?", &s, err,
+                           errlen);
+    for (int p = 0; !rc && p < d->map.count; p++) {
+        if (!d->map.points[p].counter)
+            continue;
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, d->point_id[p]);
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            d->ctr_last[p] = sqlite3_column_double(s, 0);
+            d->ctr_ms[p] = sqlite3_column_int64(s, 1);
+        }
+    }
+    if (!rc)
+        sqlite3_finalize(s);
+    if (!rc)
+        rc = store_device_set_comm(db, d->device_id, "unknown", tm_now_ms(), "starting", err,
+                                   errlen);
+    if (!rc && d->kind == COL_KIND_STATION)
+        rc = col_station_load(db, d, err, errlen);
+    return rc;
+}
+
+static int register_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    col_t *col = arg;
+    int rc = CM_OK;
+    for (int k = 0; !rc && k < col->nlinks; k++)
+        for (int i = 0; !rc && i < col->links[k].ndevs; i++)
+            rc = register_device(db, &col->links[k].devs[i], err, errlen);
+    return rc;
+}
+
+/* ---- start and stop ----------------------------------------------------------- */
+
+static int make_threads(col_t *col, int tcp_threads, char *err, size_t errlen)
+{
+    int ntcp = 0, nrtu = 0;
+    for (int k = 0; k < col->nlinks; k++)
+        col->links[k].o.transport == COL_TCP ? ntcp++ : nrtu++;
+    int pool = ntcp < tcp_threads ? ntcp : tcp_threads;
+    col->threads = calloc((size_t)(pool + nrtu + 1), sizeof *col->threads);
+    if (!col->threads)
+        return cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
+    col->nthreads = pool + nrtu;
+    for (int t = 0; t < col->nthreads; t++) {
+        col->threads[t].owner = col;
+        col->threads[t].links = calloc((size_t)col->nlinks, sizeof(col_link_t *));
+        if (!col->threads[t].links)
+            return cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
+    }
+    int next_tcp = 0, next_rtu = pool;
+    for (int k = 0; k < col->nlinks; k++) {
+        col_link_t *l = &col->links[k];
+        col_thread_t *t = l->o.transport == COL_TCP ? &col->threads[next_tcp++ % pool]
+                                                    : &col->threads[next_rtu++];
+        t->links[t->nlinks++] = l;
+        if (l->o.transport == COL_RTU || !t->name[0])
+            snprintf(t->name, sizeof t->name, "%s", l->o.transport == COL_RTU ? l->name : "tcp");
+    }
+    for (int t = 0; t < pool; t++)
+        snprintf(col->threads[t].name, sizeof col->threads[t].name, "tcp-%d", t + 1);
+    return CM_OK;
 }
 
 col_t *col_start(const cfg_t *cfg, store_t *store, char *err, size_t errlen)
 {
-    cfg_sec_t root = cfg_root(cfg), sec;
-    char maps_dir[512], def_dir[512];
-    int n = 0;
-    snprintf(def_dir, sizeof def_dir, "%s/meters", cfg_dir(cfg));
-    int rc = cfg_section(&root, "collector", &sec, err, errlen);
-    if (!rc)
-        rc = cfg_get_string(&sec, "meter_maps", false, def_dir, maps_dir, sizeof maps_dir, err,
-                            errlen);
-    if (!rc && maps_dir[0] != '/') {
-        char rel[512];
-        snprintf(rel, sizeof rel, "%s", maps_dir);
-        snprintf(maps_dir, sizeof maps_dir, "%s/%s", cfg_dir(cfg), rel);
-    }
-    if (!rc)
-        rc = cfg_array_len(&sec, "devices", &n, err, errlen);
-    if (rc)
-        return NULL;
     col_t *col = calloc(1, sizeof *col);
-    device_t *devs = n ? calloc((size_t)n, sizeof *devs) : NULL;
-    if (!col || (n && !devs)) {
-        free(col);
-        free(devs);
+    if (!col) {
         cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
         return NULL;
     }
     col->store = store;
-    col->devices = devs;
-    col->ndevices = n;
     pthread_mutex_init(&col->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&col->cv, &ca);
     pthread_condattr_destroy(&ca);
-    for (int i = 0; !rc && i < n; i++) {
-        cfg_sec_t ds;
-        devs[i].owner = col;
-        rc = cfg_array_item(&sec, "devices", i, &ds, err, errlen);
-        if (!rc)
-            rc = parse_device(&ds, maps_dir, &devs[i], err, errlen);
-        for (int j = 0; !rc && j < i; j++)
-            if (strcmp(devs[j].name, devs[i].name) == 0)
-                rc = cfg_error(&ds, "name", err, errlen, "device '%s' is defined twice",
-                               devs[i].name);
-    }
-    if (!rc && n)
+    cfg_sec_t root = cfg_root(cfg), sec;
+    long long tcp_threads = 4;
+    int rc = cfg_section(&root, "collector", &sec, err, errlen);
+    if (!rc)
+        rc = cfg_get_int(&sec, "tcp_threads", false, 4, 1, 64, &tcp_threads, err, errlen);
+    if (!rc)
+        rc = col_cfg_read(cfg, col, err, errlen);
+    for (int k = 0; !rc && k < col->nlinks; k++)
+        for (int i = 0; i < col->links[k].ndevs; i++)
+            col->links[k].devs[i].owner = col;
+    if (!rc && col->nlinks)
         rc = store_write(store, register_job, col, err, errlen);
-    int started = 0;
-    for (; !rc && started < n; started++)
-        if (pthread_create(&devs[started].thread, NULL, device_main, &devs[started]) != 0)
+    if (!rc)
+        rc = make_threads(col, (int)tcp_threads, err, errlen);
+    for (int t = 0; !rc && t < col->nthreads; t++) {
+        if (pthread_create(&col->threads[t].thread, NULL, thread_main, &col->threads[t]) != 0)
             rc = cm_fail(err, errlen, CM_ERR_NOMEM, "cannot start a polling thread");
+        else
+            col->threads[t].started = true;
+    }
     if (rc) {
-        col->ndevices = rc && started ? started - 1 : 0;
         col_stop(col);
         return NULL;
     }
@@ -392,11 +421,33 @@ void col_stop(col_t *col)
     col->stopping = true;
     pthread_cond_broadcast(&col->cv);
     pthread_mutex_unlock(&col->mu);
-    for (int i = 0; i < col->ndevices; i++)
-        if (col->devices[i].thread)
-            pthread_join(col->devices[i].thread, NULL);
+    for (int t = 0; t < col->nthreads; t++) {
+        if (col->threads[t].started)
+            pthread_join(col->threads[t].thread, NULL);
+        free(col->threads[t].links);
+    }
+    free(col->threads);
+    col_cfg_free(col);
     pthread_mutex_destroy(&col->mu);
     pthread_cond_destroy(&col->cv);
-    free(col->devices);
     free(col);
+}
+
+int col_get_stats(col_t *col, col_bus_stats_t *out, int max)
+{
+    pthread_mutex_lock(&col->mu);
+    for (int t = 0; t < col->nthreads && t < max; t++) {
+        col_thread_t *th = &col->threads[t];
+        col_bus_stats_t *s = &out[t];
+        snprintf(s->name, sizeof s->name, "%s", th->name);
+        s->devices = 0;
+        for (int k = 0; k < th->nlinks; k++)
+            s->devices += th->links[k]->ndevs;
+        s->cycles = th->cycles;
+        s->last_cycle_ms = th->last_cycle_ms;
+        s->mean_cycle_ms = th->cycles ? th->sum_cycle_ms / (double)th->cycles : 0;
+    }
+    int n = col->nthreads;
+    pthread_mutex_unlock(&col->mu);
+    return n;
 }

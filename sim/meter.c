@@ -15,31 +15,37 @@
 
 #include "sim/sim.h"
 
-#define MAX_CLIENTS 32
+#define MAX_UNITS 32
+
+/* One simulated meter: its electrical state. */
+typedef struct meter_state {
+    const col_map_t *map;
+    const sim_meter_opts_t *o;
+    double energy_kwh, energy_kvarh, rate_kwh[4], last_t;
+    uint32_t rng;
+    bool frozen;
+    double q[32]; /* last computed quantities, see quantity_index */
+} meter_state_t;
 
 struct sim_meter {
     col_map_t map;
     sim_meter_opts_t o;
-    modbus_t *ctx;
-    modbus_mapping_t *mapping;
-    int listen_fd, port;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    volatile int stopping;
-    /* electrical state */
-    double energy_kwh, energy_kvarh, last_t;
-    uint32_t rng;
-    double q[32]; /* last computed quantities, see quantity_index */
+    sim_server_t *srv;
+    meter_state_t units[MAX_UNITS];
+    int nunits;
 };
 
 enum { Q_UA, Q_UB, Q_UC, Q_UAB, Q_UBC, Q_UCA, Q_IA, Q_IB, Q_IC, Q_P, Q_PA, Q_PB, Q_PC, Q_Q, Q_PF,
-       Q_FREQ, Q_EIMP, Q_EEXP, Q_EQ, Q_THDU, Q_THDI, Q_COUNT };
+       Q_FREQ, Q_EIMP, Q_EEXP, Q_EQ, Q_THDU, Q_THDI, Q_THDUA, Q_THDUB, Q_THDUC, Q_THDIA, Q_THDIB,
+       Q_THDIC, Q_ESHARP, Q_EPEAK, Q_EFLAT, Q_EVALLEY, Q_COUNT };
 
 static const char *const quantity_names[Q_COUNT] = {
     "voltage_a", "voltage_b", "voltage_c", "voltage_ab", "voltage_bc", "voltage_ca", "current_a",
     "current_b", "current_c", "active_power", "active_power_a", "active_power_b",
     "active_power_c", "reactive_power", "power_factor", "frequency", "energy_import",
-    "energy_export", "energy_reactive", "thd_voltage", "thd_current"};
+    "energy_export", "energy_reactive", "thd_voltage", "thd_current", "thd_voltage_a",
+    "thd_voltage_b", "thd_voltage_c", "thd_current_a", "thd_current_b", "thd_current_c",
+    "energy_import_sharp", "energy_import_peak", "energy_import_flat", "energy_import_valley"};
 
 static int quantity_index(const char *name)
 {
@@ -59,7 +65,7 @@ void sim_meter_opts_default(sim_meter_opts_t *o)
     o->seed = 1;
 }
 
-static double noise(sim_meter_t *m, double amplitude)
+static double noise(meter_state_t *m, double amplitude)
 {
     /* xorshift32: reproducible with a seed, good enough for jitter. */
     uint32_t x = m->rng;
@@ -71,13 +77,29 @@ static double noise(sim_meter_t *m, double amplitude)
 }
 
 /* Advance the electrical state to now; energy integrates power, never drops. */
-static void update_state(sim_meter_t *m)
+/* Tariff rate of a moment (a common Chinese schedule, Beijing time):
+ * 0 sharp 19-21, 1 peak 8-11 and 18-23, 2 flat, 3 valley 23-7. */
+static int tariff_rate(int64_t epoch_s)
 {
+    int h = (int)(((epoch_s + TM_BEIJING_OFFSET_S) % 86400) / 3600);
+    if (h >= 19 && h < 21)
+        return 0;
+    if ((h >= 8 && h < 11) || (h >= 18 && h < 23))
+        return 1;
+    if (h >= 23 || h < 7)
+        return 3;
+    return 2;
+}
+
+static void update_state(meter_state_t *m)
+{
+    if (m->frozen && m->last_t > 0)
+        return;
     double t = (double)tm_now_ms() / 1000.0;
     double dt = m->last_t > 0 ? t - m->last_t : 0;
     m->last_t = t;
     /* A conveyor's load swings over minutes as coal arrives in waves. */
-    double load = m->o.load * (1 + 0.25 * sin(t / 90.0) + 0.1 * sin(t / 13.0)) + noise(m, 0.02);
+    double load = m->o->load * (1 + 0.25 * sin(t / 90.0) + 0.1 * sin(t / 13.0)) + noise(m, 0.02);
     if (load < 0.05)
         load = 0.05;
     double *q = m->q;
@@ -87,9 +109,9 @@ static void update_state(sim_meter_t *m)
     q[Q_UAB] = (q[Q_UA] + q[Q_UB]) / 2 * sqrt(3);
     q[Q_UBC] = (q[Q_UB] + q[Q_UC]) / 2 * sqrt(3);
     q[Q_UCA] = (q[Q_UC] + q[Q_UA]) / 2 * sqrt(3);
-    q[Q_IA] = m->o.rated_a * load * (1 + noise(m, 0.02));
-    q[Q_IB] = m->o.rated_a * load * (1 + noise(m, 0.02));
-    q[Q_IC] = m->o.rated_a * load * (1 + noise(m, 0.02));
+    q[Q_IA] = m->o->rated_a * load * (1 + noise(m, 0.02));
+    q[Q_IB] = m->o->rated_a * load * (1 + noise(m, 0.02));
+    q[Q_IC] = m->o->rated_a * load * (1 + noise(m, 0.02));
     q[Q_PF] = 0.86 + 0.06 * load + noise(m, 0.005);
     q[Q_PA] = q[Q_UA] * q[Q_IA] * q[Q_PF] / 1000;
     q[Q_PB] = q[Q_UB] * q[Q_IB] * q[Q_PF] / 1000;
@@ -99,27 +121,57 @@ static void update_state(sim_meter_t *m)
     q[Q_FREQ] = 50 + noise(m, 0.03);
     q[Q_THDU] = 2.1 + noise(m, 0.2);
     q[Q_THDI] = 8.5 + noise(m, 0.8);
+    q[Q_THDUA] = q[Q_THDUB] = q[Q_THDUC] = q[Q_THDU];
+    q[Q_THDIA] = q[Q_THDIB] = q[Q_THDIC] = q[Q_THDI];
     if (dt > 0 && dt < 3600) {
         m->energy_kwh += q[Q_P] * dt / 3600;
         m->energy_kvarh += q[Q_Q] * dt / 3600;
+        m->rate_kwh[tariff_rate((int64_t)t)] += q[Q_P] * dt / 3600;
     }
+    for (int r = 0; r < 4; r++)
+        q[Q_ESHARP + r] = m->rate_kwh[r];
     q[Q_EIMP] = m->energy_kwh;
     q[Q_EEXP] = 0;
     q[Q_EQ] = m->energy_kvarh;
 }
 
-static void write_registers(sim_meter_t *m)
+static void meter_refresh(void *state, modbus_mapping_t *mp, int64_t now_ms)
 {
-    for (int i = 0; i < m->map.count; i++) {
-        const col_point_t *p = &m->map.points[i];
+    meter_state_t *m = state;
+    update_state(m);
+    if (!mp)
+        return;
+    for (int i = 0; i < m->map->count; i++) {
+        const col_point_t *p = &m->map->points[i];
         int qi = quantity_index(p->quantity);
         if (qi < 0)
             continue;
         double raw = p->scale != 0 ? (m->q[qi] - p->offset) / p->scale : 0;
-        uint16_t *bank = p->fn == COL_FN_INPUT ? m->mapping->tab_input_registers
-                                               : m->mapping->tab_registers;
+        uint16_t *bank = p->fn == COL_FN_INPUT ? mp->tab_input_registers : mp->tab_registers;
         col_encode(raw, p->type, p->order, bank + p->address);
     }
+}
+
+static int meter_command(void *state, int argc, char **argv, int64_t now_ms)
+{
+    meter_state_t *m = state;
+    if (!strcmp(argv[0], "reset")) {
+        /* A replaced or reset meter starts from zero. */
+        m->energy_kwh = m->energy_kvarh = 0;
+        memset(m->rate_kwh, 0, sizeof m->rate_kwh);
+        m->q[Q_EIMP] = m->q[Q_EQ] = 0;
+        return CM_OK;
+    }
+    if (!strcmp(argv[0], "jump") && argc == 2) {
+        m->energy_kwh += atof(argv[1]);
+        return CM_OK;
+    }
+    if (!strcmp(argv[0], "freeze") && argc == 2) {
+        m->frozen = !strcmp(argv[1], "on");
+        return CM_OK;
+    }
+    return !strcmp(argv[0], "jump") || !strcmp(argv[0], "freeze") ? CM_ERR_INVALID
+                                                                  : CM_ERR_NOTFOUND;
 }
 
 static int highest_register(const col_map_t *map)
@@ -131,66 +183,6 @@ static int highest_register(const col_map_t *map)
             hi = end;
     }
     return hi;
-}
-
-/* Answer one request on fd; false when the client has gone (fd closed). */
-static bool serve_request(sim_meter_t *m, int fd)
-{
-    uint8_t query[MODBUS_TCP_MAX_ADU_LENGTH];
-    modbus_set_socket(m->ctx, fd);
-    int rc = modbus_receive(m->ctx, query);
-    if (rc < 0) {
-        close(fd);
-        return false;
-    }
-    if (rc == 0)
-        return true; /* a request for another unit id */
-    int unit = query[6];
-    if (m->o.unit && unit != m->o.unit)
-        return true; /* not ours: a real RS485 unit behind a gateway stays silent */
-    pthread_mutex_lock(&m->mu);
-    update_state(m);
-    write_registers(m);
-    modbus_reply(m->ctx, query, rc, m->mapping);
-    pthread_mutex_unlock(&m->mu);
-    return true;
-}
-
-static void *serve(void *arg)
-{
-    sim_meter_t *m = arg;
-    int clients[MAX_CLIENTS];
-    int nclients = 0;
-    while (!m->stopping) {
-        fd_set rfds;
-        FD_ZERO(&rfds);
-        FD_SET(m->listen_fd, &rfds);
-        int maxfd = m->listen_fd;
-        for (int i = 0; i < nclients; i++) {
-            FD_SET(clients[i], &rfds);
-            if (clients[i] > maxfd)
-                maxfd = clients[i];
-        }
-        struct timeval tv = {0, 100000};
-        if (select(maxfd + 1, &rfds, NULL, NULL, &tv) <= 0)
-            continue;
-        if (FD_ISSET(m->listen_fd, &rfds)) {
-            int fd = accept(m->listen_fd, NULL, NULL);
-            if (fd >= 0 && nclients < MAX_CLIENTS)
-                clients[nclients++] = fd;
-            else if (fd >= 0)
-                close(fd);
-        }
-        for (int i = 0; i < nclients; i++) {
-            if (!FD_ISSET(clients[i], &rfds))
-                continue;
-            if (!serve_request(m, clients[i]))
-                clients[i--] = clients[--nclients];
-        }
-    }
-    for (int i = 0; i < nclients; i++)
-        close(clients[i]);
-    return NULL;
 }
 
 sim_meter_t *sim_meter_start(const col_map_t *map, const sim_meter_opts_t *o, char *err,
@@ -206,50 +198,51 @@ sim_meter_t *sim_meter_start(const col_map_t *map, const sim_meter_opts_t *o, ch
         m->o = *o;
     else
         sim_meter_opts_default(&m->o);
-    m->energy_kwh = m->o.energy0;
-    m->energy_kvarh = m->o.energy0 * 0.4;
-    m->rng = m->o.seed ? m->o.seed : 1;
-    m->listen_fd = -1;
-    pthread_mutex_init(&m->mu, NULL);
-    int nregs = highest_register(map);
-    /* unit 0 on the context: modbus_receive then passes every unit id up to us. */
-    m->ctx = modbus_new_tcp(m->o.host, m->o.port);
-    m->mapping = modbus_mapping_new(0, 0, nregs, nregs);
-    if (!m->ctx || !m->mapping) {
-        cm_fail(err, errlen, CM_ERR_NOMEM, "cannot create the Modbus server");
+    sim_server_opts_t so;
+    if (m->o.rtu[0])
+        sim_server_opts_rtu(&so, m->o.rtu, m->o.baud, m->o.parity);
+    else
+        sim_server_opts_tcp(&so, m->o.host, m->o.port);
+    m->srv = sim_server_new(&so);
+    m->nunits = m->o.units > 0 ? (m->o.units < MAX_UNITS ? m->o.units : MAX_UNITS) : 1;
+    static const sim_unit_ops_t ops = {.refresh = meter_refresh, .command = meter_command};
+    int rc = m->srv ? CM_OK : CM_ERR_NOMEM;
+    for (int i = 0; !rc && i < m->nunits; i++) {
+        meter_state_t *u = &m->units[i];
+        u->map = &m->map;
+        u->o = &m->o;
+        u->energy_kwh = m->o.energy0 + 1000.0 * i;
+        u->energy_kvarh = u->energy_kwh * 0.4;
+        for (int r = 0; r < 4; r++)
+            u->rate_kwh[r] = u->energy_kwh / 4;
+        u->rng = (m->o.seed ? m->o.seed : 1) + (uint32_t)i * 7919;
+        meter_refresh(u, NULL, 0); /* computes q[]; writes nothing without a mapping */
+        u->frozen = m->o.frozen;
+        rc = sim_server_add_unit(m->srv, m->o.units > 0 ? i + 1 : m->o.unit,
+                                 highest_register(map), &ops, u);
+    }
+    if (rc) {
+        cm_fail(err, errlen, rc, "cannot create the Modbus server");
         sim_meter_stop(m);
         return NULL;
     }
-    modbus_set_slave(m->ctx, MODBUS_TCP_SLAVE);
-    m->listen_fd = modbus_tcp_listen(m->ctx, 16);
-    if (m->listen_fd < 0) {
-        cm_fail(err, errlen, CM_ERR_IO, "cannot listen on %s:%d: %s", m->o.host, m->o.port,
-                modbus_strerror(errno));
-        sim_meter_stop(m);
-        return NULL;
-    }
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof sa;
-    getsockname(m->listen_fd, (struct sockaddr *)&sa, &sl);
-    m->port = ntohs(sa.sin_port);
-    update_state(m);
-    write_registers(m);
-    if (pthread_create(&m->thread, NULL, serve, m) != 0) {
-        cm_fail(err, errlen, CM_ERR_NOMEM, "cannot start the server thread");
+    if (sim_server_start(m->srv, err, errlen)) {
         sim_meter_stop(m);
         return NULL;
     }
     return m;
 }
 
-int sim_meter_port(const sim_meter_t *m) { return m->port; }
+int sim_meter_port(const sim_meter_t *m) { return sim_server_port(m->srv); }
+
+sim_server_t *sim_meter_server(sim_meter_t *m) { return m->srv; }
 
 double sim_meter_value(sim_meter_t *m, const char *quantity)
 {
     int qi = quantity_index(quantity);
-    pthread_mutex_lock(&m->mu);
-    double v = qi >= 0 ? m->q[qi] : NAN;
-    pthread_mutex_unlock(&m->mu);
+    sim_server_lock(m->srv);
+    double v = qi >= 0 ? m->units[0].q[qi] : NAN;
+    sim_server_unlock(m->srv);
     return v;
 }
 
@@ -257,16 +250,6 @@ void sim_meter_stop(sim_meter_t *m)
 {
     if (!m)
         return;
-    if (m->thread) {
-        m->stopping = 1;
-        pthread_join(m->thread, NULL);
-    }
-    if (m->listen_fd >= 0)
-        close(m->listen_fd);
-    if (m->mapping)
-        modbus_mapping_free(m->mapping);
-    if (m->ctx)
-        modbus_free(m->ctx);
-    pthread_mutex_destroy(&m->mu);
+    sim_server_stop(m->srv);
     free(m);
 }

@@ -1,0 +1,233 @@
+/* Links: opening a Modbus connection (TCP or RTU), planned reads, and the
+ * recovery we do ourselves instead of libmodbus's: after a timeout a serial
+ * line is flushed and a TCP connection is closed (a late answer must not be
+ * taken for the next request's), and a broken connection is closed and
+ * reopened with back-off by the caller. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector/internal.h"
+
+int col_link_parse_tcp(const char *s, col_link_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->transport = COL_TCP;
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || (size_t)(colon - s) >= sizeof o->host)
+        return CM_ERR_INVALID;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p < 1 || p > 65535)
+        return CM_ERR_INVALID;
+    snprintf(o->host, sizeof o->host, "%.*s", (int)(colon - s), s);
+    o->port = (int)p;
+    return CM_OK;
+}
+
+void col_link_rtu_default(col_link_opts_t *o, const char *device)
+{
+    memset(o, 0, sizeof *o);
+    o->transport = COL_RTU;
+    snprintf(o->device, sizeof o->device, "%s", device);
+    o->baud = 9600;
+    o->parity = 'N';
+    o->data_bits = 8;
+    o->stop_bits = 1;
+}
+
+static void set_timeouts(modbus_t *mb, int response_ms, int byte_ms)
+{
+    modbus_set_response_timeout(mb, (uint32_t)(response_ms / 1000),
+                                (uint32_t)(response_ms % 1000) * 1000);
+    modbus_set_byte_timeout(mb, (uint32_t)(byte_ms / 1000), (uint32_t)(byte_ms % 1000) * 1000);
+}
+
+static modbus_t *open_ctx(const col_link_opts_t *o, int timeout_ms, char *err, size_t errlen)
+{
+    modbus_t *mb = o->transport == COL_TCP
+                       ? modbus_new_tcp(o->host, o->port)
+                       : modbus_new_rtu(o->device, o->baud, o->parity, o->data_bits, o->stop_bits);
+    const char *where = o->transport == COL_TCP ? o->host : o->device;
+    if (!mb) {
+        cm_fail(err, errlen, CM_ERR_INVALID, "%s: %s", where, modbus_strerror(errno));
+        return NULL;
+    }
+    set_timeouts(mb, timeout_ms, timeout_ms);
+    /* Recovery is ours (close, free, reconnect with back-off), not libmodbus's. */
+    modbus_set_error_recovery(mb, MODBUS_ERROR_RECOVERY_NONE);
+    if (modbus_connect(mb) != 0) {
+        cm_fail(err, errlen, CM_ERR_IO, "%s%s%.0d: cannot connect: %s", where,
+                o->transport == COL_TCP ? ":" : "", o->transport == COL_TCP ? o->port : 0,
+                modbus_strerror(errno));
+        modbus_free(mb);
+        return NULL;
+    }
+    if (o->transport == COL_RTU && o->rts) {
+        /* RS485 direction by RTS, for adapters that need it; a pty refuses. */
+        if (modbus_rtu_set_serial_mode(mb, MODBUS_RTU_RS485) != 0 ||
+            modbus_rtu_set_rts(mb, o->rts == 1 ? MODBUS_RTU_RTS_UP : MODBUS_RTU_RTS_DOWN) != 0)
+            log_warn("collector", "%s: RTS control not available: %s", o->device,
+                     modbus_strerror(errno));
+        else if (o->rts_delay_us > 0)
+            modbus_rtu_set_rts_delay(mb, o->rts_delay_us);
+    }
+    return mb;
+}
+
+int col_link_open(col_link_t *l, char *err, size_t errlen)
+{
+    if (l->mb)
+        return CM_OK;
+    l->mb = open_ctx(&l->o, l->ndevs ? l->devs[0].timeout_ms : 1000, err, errlen);
+    if (!l->mb)
+        return CM_ERR_IO;
+    l->fresh = true;
+    return CM_OK;
+}
+
+void col_link_close(col_link_t *l)
+{
+    if (l->mb) {
+        modbus_close(l->mb);
+        modbus_free(l->mb);
+        l->mb = NULL;
+    }
+}
+
+void col_link_select(col_link_t *l, const col_dev_t *d)
+{
+    modbus_set_slave(l->mb, d->unit);
+    set_timeouts(l->mb, d->timeout_ms, d->byte_timeout_ms);
+}
+
+/* After a failed request: decide what the link needs. errno from libmodbus. */
+static int recover(col_link_t *l, int e, const char *what, char *err, size_t errlen)
+{
+    int code = CM_ERR_PROTOCOL;
+    if (e == ETIMEDOUT)
+        code = CM_ERR_TIMEOUT;
+    else if (e == ECONNRESET || e == EPIPE || e == EBADF || e == ECONNREFUSED || e == EIO ||
+             e == ENOTCONN)
+        code = CM_ERR_IO;
+    cm_fail(err, errlen, code, "%s: %s", what, modbus_strerror(e));
+    bool exception = e > MODBUS_ENOBASE && e < MODBUS_ENOBASE + 12; /* a well-formed answer */
+    if (exception)
+        return code;
+    if (code == CM_ERR_IO || (code == CM_ERR_TIMEOUT && l->o.transport == COL_TCP)) {
+        col_link_close(l);
+    } else if (l->mb) {
+        /* Garbage or a late answer on a serial line: drop what is buffered. */
+        modbus_flush(l->mb);
+    }
+    return code;
+}
+
+int col_link_read_regs(col_link_t *l, int addr, int n, uint16_t *regs, char *err, size_t errlen)
+{
+    if (!l->mb)
+        return cm_fail(err, errlen, CM_ERR_IO, "link closed");
+    if (modbus_read_registers(l->mb, addr, n, regs) == n)
+        return CM_OK;
+    char what[64];
+    snprintf(what, sizeof what, "read %d registers at 0x%04x", n, addr);
+    return recover(l, errno, what, err, errlen);
+}
+
+int col_link_write_regs(col_link_t *l, int addr, int n, const uint16_t *regs, char *err,
+                        size_t errlen)
+{
+    if (!l->mb)
+        return cm_fail(err, errlen, CM_ERR_IO, "link closed");
+    if (modbus_write_registers(l->mb, addr, n, regs) == n)
+        return CM_OK;
+    char what[64];
+    snprintf(what, sizeof what, "write %d registers at 0x%04x", n, addr);
+    return recover(l, errno, what, err, errlen);
+}
+
+/* The requests themselves, shared by the service and the one-shot probe. */
+static int read_planned(col_link_t *l, const col_map_t *map, const int *order,
+                        const col_request_t *req, int nreq, int shift, int pause_ms,
+                        col_value_t *values, char *err, size_t errlen)
+{
+    uint16_t regs[125];
+    for (int i = 0; i < map->count; i++)
+        values[i].ok = false;
+    for (int r = 0; r < nreq; r++) {
+        if (r > 0 && pause_ms > 0)
+            tm_sleep_ms(pause_ms);
+        int start = req[r].start + shift;
+        if (!l->mb)
+            return cm_fail(err, errlen, CM_ERR_IO, "link closed");
+        int got = req[r].fn == COL_FN_INPUT
+                      ? modbus_read_input_registers(l->mb, start, req[r].count, regs)
+                      : modbus_read_registers(l->mb, start, req[r].count, regs);
+        if (got != req[r].count) {
+            char what[64];
+            snprintf(what, sizeof what, "read %d registers at 0x%04x", req[r].count, start);
+            return recover(l, got < 0 ? errno : EMBBADDATA, what, err, errlen);
+        }
+        for (int k = req[r].first; k < req[r].first + req[r].n; k++) {
+            const col_point_t *p = &map->points[order[k]];
+            col_value_t *v = &values[order[k]];
+            v->ok = col_decode(regs + (p->address - req[r].start), p->type, p->order, p->scale,
+                               p->offset, &v->value) == CM_OK;
+        }
+    }
+    return CM_OK;
+}
+
+int col_link_read_map(col_link_t *l, col_dev_t *d, col_value_t *values, char *err, size_t errlen)
+{
+    return read_planned(l, &d->map, d->order, d->req, d->nreq, d->address_shift,
+                        d->request_pause_ms, values, err, errlen);
+}
+
+int col_read_once(const col_map_t *map, const col_link_opts_t *link, int unit, int timeout_ms,
+                  col_value_t values[COL_MAX_POINTS], char *err, size_t errlen)
+{
+    int order[COL_MAX_POINTS];
+    col_request_t req[COL_MAX_POINTS];
+    int nreq = col_plan(map, map->max_registers, false, order, req);
+    col_link_t l = {.o = *link};
+    l.mb = open_ctx(link, timeout_ms, err, errlen);
+    if (!l.mb)
+        return CM_ERR_IO;
+    modbus_set_slave(l.mb, unit);
+    int rc = read_planned(&l, map, order, req, nreq, 0, 0, values, err, errlen);
+    col_link_close(&l);
+    return rc;
+}
+
+int col_read_tcp_once(const col_map_t *map, const char *host, int port, int unit, int timeout_ms,
+                      col_value_t values[COL_MAX_POINTS], char *err, size_t errlen)
+{
+    col_link_opts_t o = {.transport = COL_TCP, .port = port};
+    snprintf(o.host, sizeof o.host, "%s", host);
+    return col_read_once(map, &o, unit, timeout_ms, values, err, errlen);
+}
+
+bool col_sleep(struct col *col, int64_t ms)
+{
+    int64_t deadline = tm_mono_ms() + ms;
+    pthread_mutex_lock(&col->mu);
+    while (!col->stopping) {
+        int64_t left = deadline - tm_mono_ms();
+        if (left <= 0)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += left / 1000;
+        ts.tv_nsec += (left % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&col->cv, &col->mu, &ts);
+    }
+    bool stop = col->stopping;
+    pthread_mutex_unlock(&col->mu);
+    return stop;
+}
