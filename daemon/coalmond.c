@@ -8,8 +8,10 @@
 
 #include <event2/event.h>
 
+#include "alarms/alarms.h"
 #include "collector/collector.h"
 #include "sim/sim.h"
+#include "uplink/uplink.h"
 #include "web/web.h"
 
 #define VERSION "0.1.0"
@@ -104,10 +106,12 @@ static int write_demo_config(const demo_t *d, const char *path, char *err, size_
         cJSON_AddNumberToObject(dev, "poll_ms", 1000);
         cJSON_AddItemToArray(devs, dev);
     }
-    char *text = cJSON_Print(root);
+    int rc = upl_demo_config(root, d->dir, err, errlen); /* issue #5: a platform on ourselves */
+    char *text = rc ? NULL : cJSON_Print(root);
     cJSON_Delete(root);
+    if (rc)
+        return rc;
     FILE *f = text ? fopen(path, "w") : NULL;
-    int rc = CM_OK;
     if (!f || fputs(text, f) < 0)
         rc = cm_fail(err, errlen, CM_ERR_IO, "%s: %s", path, strerror(errno));
     if (f && fclose(f) != 0)
@@ -301,6 +305,10 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
     col_t *col = NULL;
     web_t *web = NULL;
     struct event *prune = NULL;
+    alarm_engine_t *alarms = NULL; /* issue #7 */
+    web_alarms_t *web_alarms = NULL;
+    upl_sender_t *upl = NULL; /* issue #5 */
+    static upl_cfg_t upl_cfg; /* outlives the web server's routes */
     web_ctx_t ctx = {.store = store, .role = dc->role, .version = VERSION};
     ctx.reader = store_reader_open(store, err, sizeof err);
     if (!ctx.reader) {
@@ -312,10 +320,20 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
         goto out;
     }
     /* --- modules start here, each with its own error message --- */
+    if (upl_cfg_load(cfg, &upl_cfg, err, sizeof err)) { /* refuses keys others can read */
+        log_error("daemon", "uplink: %s", err);
+        goto out;
+    }
     web_auth_opts_t auth_opts; /* issue #8: users, sessions, roles */
     cfg_sec_t cfg_top = cfg_root(cfg);
     if (web_auth_opts_from_cfg(&cfg_top, &auth_opts, err, sizeof err)) {
         log_error("daemon", "%s", err);
+        goto out;
+    }
+    int param_changes; /* issue #7: configuration edits between starts are audited (ALM-5) */
+    if (alarm_config_snapshot(store, cfg, &param_changes, err, sizeof err) ||
+        !(alarms = alarm_engine_new(store, cfg, err, sizeof err))) {
+        log_error("daemon", "alarms: %s", err);
         goto out;
     }
     if (demo && demo_users(store, err, sizeof err)) {
@@ -332,8 +350,24 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
         goto out;
     }
     /* --- module routes register here --- */
+    upl_cfg_resolve_self(&upl_cfg, dc->web.host, web_port(web));
+    if (web_register_uplink(web, &ctx, &upl_cfg)) {
+        log_error("daemon", "http: cannot register the uplink routes");
+        goto out;
+    }
+    if (upl_cfg.enabled && upl_cfg.ndest &&
+        !(upl = upl_sender_start(&upl_cfg, cfg, store, err, sizeof err))) {
+        log_error("daemon", "uplink: %s", err);
+        goto out;
+    }
     if (web_register_auth(web, &ctx, &auth_opts) || web_register_health(web, &ctx)) {
         log_error("daemon", "http: cannot register the auth and server-health routes");
+        goto out;
+    }
+
+    if (!(web_alarms = web_register_alarms(web, &ctx, alarms)) ||
+        alarm_engine_start(alarms, web_base(web), err, sizeof err)) {
+        log_error("daemon", "alarms: cannot register the routes or start the timer");
         goto out;
     }
 
@@ -350,6 +384,9 @@ out:
     if (prune)
         event_free(prune);
     /* --- modules stop here, in reverse order of starting --- */
+    web_alarms_free(web_alarms); /* before web_free: its timers live on the web's loop */
+    alarm_engine_free(alarms);
+    upl_sender_stop(upl);
     col_stop(col);
     web_free(web);
     store_reader_close(ctx.reader);

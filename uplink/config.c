@@ -79,8 +79,10 @@ static int read_dest(const cfg_sec_t *s, upl_dest_t *d, char *err, size_t errlen
     int rc = cfg_get_string(s, "name", true, NULL, d->name, sizeof d->name, err, errlen);
     if (!rc)
         rc = cfg_get_string(s, "url", true, NULL, d->url, sizeof d->url, err, errlen);
-    if (!rc && strncmp(d->url, "http://", 7) && strncmp(d->url, "https://", 8))
-        rc = cfg_error(s, "url", err, errlen, "expected http://host:port or https://host:port");
+    if (!rc && strncmp(d->url, "http://", 7) && strncmp(d->url, "https://", 8) &&
+        strcmp(d->url, "self"))
+        rc = cfg_error(s, "url", err, errlen,
+                       "expected http://host:port, https://host:port or self");
     if (!rc)
         rc = cfg_get_string(s, "prefix", false, "cms", d->prefix, sizeof d->prefix, err, errlen);
     if (!rc)
@@ -129,14 +131,15 @@ static int read_keys(upl_cfg_t *c, char *err, size_t errlen)
     return rc;
 }
 
-static int read_receiver(const cfg_sec_t *up, upl_cfg_t *c, char *err, size_t errlen)
+static int read_receiver(const cfg_sec_t *up, bool platform, upl_cfg_t *c, char *err,
+                         size_t errlen)
 {
     cfg_sec_t r;
     long long v[3];
     int n = 0;
     int rc = cfg_section(up, "receiver", &r, err, errlen);
     if (!rc)
-        rc = cfg_get_bool(&r, "enabled", false, false, &c->receiver, err, errlen);
+        rc = cfg_get_bool(&r, "enabled", false, platform, &c->receiver, err, errlen);
     if (!rc)
         rc = cfg_get_int(&r, "max_skew_s", false, 60, 1, 3600, &v[0], err, errlen);
     if (!rc)
@@ -165,6 +168,14 @@ static int read_receiver(const cfg_sec_t *up, upl_cfg_t *c, char *err, size_t er
         strcat(c->forward_to, t->valuestring);
     }
     return CM_OK;
+}
+
+void upl_cfg_resolve_self(upl_cfg_t *c, const char *host, int port)
+{
+    for (int i = 0; i < c->ndest; i++)
+        if (!strcmp(c->dest[i].url, "self") && (c->dest[i].self = true))
+            snprintf(c->dest[i].url, sizeof c->dest[i].url, "http://%s:%d",
+                     strcmp(host, "0.0.0.0") ? host : "127.0.0.1", port);
 }
 
 int upl_cfg_load(const cfg_t *cfg, upl_cfg_t *c, char *err, size_t errlen)
@@ -207,8 +218,11 @@ int upl_cfg_load(const cfg_t *cfg, upl_cfg_t *c, char *err, size_t errlen)
                 rc = cfg_error(&d, "name", err, errlen, "used twice");
         c->ndest = i + 1;
     }
+    char role[16];
     if (!rc)
-        rc = read_receiver(&up, c, err, errlen);
+        rc = cfg_get_string(&root, "role", false, "mine", role, sizeof role, err, errlen);
+    if (!rc)
+        rc = read_receiver(&up, !strcmp(role, "platform"), c, err, errlen);
     if (rc)
         return rc;
     int *fields[] = {&c->tick_ms,     &c->timeout_s,   &c->backoff_min_s, &c->backoff_max_s,

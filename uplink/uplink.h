@@ -95,6 +95,7 @@ typedef struct upl_dest {
     bool backfill;     /* a new destination also gets records queued before it */
     char ca_file[256]; /* HTTPS: trust anchors ("" = system store) */
     bool tls_verify;   /* HTTPS: verify the certificate and host name (default true) */
+    bool self;         /* url was "self": our own receiver, which registers us (demo) */
     upl_key_t key;
 } upl_dest_t;
 
@@ -124,6 +125,13 @@ void upl_cfg_default(upl_cfg_t *c);
  * The keys file must belong to the current user and not be readable by
  * group or others (CM_ERR_AUTH otherwise). */
 int upl_cfg_load(const cfg_t *cfg, upl_cfg_t *out, char *err, size_t errlen);
+/* A destination whose url is "self" is this daemon's own HTTP server (the
+ * demo); call once the server's port is known. */
+void upl_cfg_resolve_self(upl_cfg_t *c, const char *host, int port);
+/* Add the demo's "uplink" section to a configuration tree and write its keys
+ * file (mode 0600) into dir: a receiver on the same server, a destination
+ * "self", and the demo mine registered as an enterprise there. */
+int upl_demo_config(cJSON *root, const char *dir, char *err, size_t errlen);
 /* Keys file: {"<dest name>": {"key": "...", "iv": "..."}, ...}. */
 int upl_keys_check_file(const char *path, char *err, size_t errlen);
 /* Does destination d take record_type? */
@@ -166,13 +174,31 @@ typedef struct upl_outcome {
 } upl_outcome_t;
 
 /* Record the outcome (write job): code 200 marks the records delivered;
- * anything else schedules the next try with exponential back-off and jitter;
- * 400/401 are set aside after c->aside_after tries. Appends to the upload log. */
+ * 400/401 schedule the record's next try with exponential back-off and
+ * jitter and set it aside after c->aside_after tries; other failures only
+ * count the attempt (the link backs off, see upl_link_t). Appends to the
+ * upload log. */
 int upl_queue_result_job(sqlite3 *db, const upl_cfg_t *c, const upl_dest_t *d,
                          const upl_pick_t *p, const upl_outcome_t *o, int64_t now_ms,
                          uint32_t rnd, char *err, size_t errlen);
 /* Back-off before try number attempts+1 (ms), jittered by rnd in [-25 %, +25 %]. */
 int64_t upl_backoff_ms(const upl_cfg_t *c, int attempts, uint32_t rnd);
+
+/* The link to one destination, kept by the sender: a failure without a
+ * valid answer (refused, timeout, 500) backs off the whole destination, not
+ * each record, so the backlog drains at full speed as soon as it answers. */
+typedef struct upl_link {
+    int failures;     /* consecutive failed requests */
+    int64_t next_ms;  /* no request before this */
+    uint64_t rounds;  /* requests made, for the fresh/backlog alternation */
+} upl_link_t;
+
+bool upl_link_due(const upl_link_t *l, int64_t now_ms);
+/* Which end of the queue the next request takes: every c->fresh_every-th
+ * request takes the newest due record, the others the oldest. Advances rounds. */
+bool upl_link_next_newest(const upl_cfg_t *c, upl_link_t *l);
+/* Account for one request's outcome (code as in upl_outcome_t). */
+void upl_link_result(const upl_cfg_t *c, upl_link_t *l, int code, int64_t now_ms, uint32_t rnd);
 
 /* Put set-aside (or all failed) deliveries back to pending now (write job). */
 int upl_queue_retry_job(sqlite3 *db, const char *dest, int64_t seq, bool all_pending,
@@ -187,8 +213,9 @@ cJSON *upl_log_list(sqlite3 *db, const char *dest, int limit, char *err, size_t 
 /* Build every due record from stored data up to now_s (write job):
  * powerGate per gate per interval, deviceStatus on each change of
  * communication state, coefficient on each new value, coalOutput where the
- * station tables exist. gate types come from the configuration's
- * collector.devices[].gate_type. *made counts records queued. */
+ * station tables exist (gate types from device.gate_type, energy from the
+ * collector's counter_minute). cfg is reserved for builders that need
+ * configuration. *made counts records queued. */
 int upl_build_job(sqlite3 *db, const cfg_t *cfg, const upl_cfg_t *c, int64_t now_s, int *made,
                   char *err, size_t errlen);
 
@@ -198,7 +225,8 @@ typedef struct upl_sender upl_sender_t;
 /* Start the sender thread: builders (unless cfg is NULL), fan-out, delivery. */
 upl_sender_t *upl_sender_start(const upl_cfg_t *c, const cfg_t *cfg, store_t *st, char *err,
                                size_t errlen);
-/* Finish the request in flight (bounded by timeout_s) and stop. NULL is accepted. */
+/* Stop at once; a request in flight stays pending and is sent again after a
+ * restart (receivers are idempotent). NULL is accepted. */
 void upl_sender_stop(upl_sender_t *s);
 
 /* ---- receiver (platform role, UPL-4) -------------------------------------- */

@@ -109,6 +109,25 @@ int web_register_core(web_t *w, web_ctx_t *ctx);
 /* GET /api/v1/server: CPU, memory and disk of the server (QRY-3), with ten
  * minutes of history sampled every 5 s by a timer on the web loop. */
 int web_register_health(web_t *w, web_ctx_t *ctx);
+/* Intake (issue #9, web/api_intake*.c, docs/intake.md): weighbridge tickets,
+ * exit captures and points, escapes, sales, inventory, contracts, figures,
+ * RPT-2 reports; machines post with an API key. Also starts a timer on the
+ * web loop matching exits to tickets every conf->match_interval_s (conf is
+ * copied); web_intake_close() frees it before web_free(). */
+struct intake_conf;
+int web_register_intake(web_t *w, web_ctx_t *ctx, const struct intake_conf *conf);
+void web_intake_close(void);
+
+/* Alarms (web/api_alarms*.c, docs/alarms.md): GET /api/v1/alarms[/{id}],
+ * POST /api/v1/alarms/{id}/ack|shelve|clear, /api/v1/alarms/pending,
+ * /api/v1/alarms/settings[/{type}], POST /api/v1/alarms/conditions, and the
+ * event stream GET /api/v1/events. engine may be NULL (no immediate
+ * evaluation on new data). Free the handle with web_alarms_free() before
+ * web_free(); NULL on failure (route table full, out of memory). */
+struct alarm_engine;
+typedef struct web_alarms web_alarms_t;
+web_alarms_t *web_register_alarms(web_t *w, web_ctx_t *ctx, struct alarm_engine *engine);
+void web_alarms_free(web_alarms_t *a);
 
 /* ---- users, sessions, roles (web/auth.c, web/api_auth.c) ----------------
  *
@@ -190,5 +209,12 @@ cJSON *web_user_list(sqlite3 *db, char *err, size_t errlen);
  * (0 when the password matches, CM_ERR_AUTH when not). */
 int web_password_hash(const char *password, char *out, size_t outlen, char *err, size_t errlen);
 int web_password_verify(const char *password, const char *stored);
+
+/* ---- uplink (web/api_uplink.c, issue #5) ---------------------------------
+ * GET /api/v1/uplink/status and /api/v1/uplink/log always; when cfg->receiver,
+ * the platform receiver POST /<prefix>/api/<recordType>.do (cms, scyf) and
+ * GET /api/v1/enterprises. cfg must outlive the server. */
+struct upl_cfg;
+int web_register_uplink(web_t *w, web_ctx_t *ctx, const struct upl_cfg *cfg);
 
 #endif

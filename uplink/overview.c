@@ -1,0 +1,187 @@
+/* The platform's view of its enterprises (UPL-4): last contact, latest
+ * output, month-to-date against capacity, open alarms, silence, and the gaps
+ * in interval records, i.e. what each mine still owes the bureau. */
+#include <stdio.h>
+#include <string.h>
+
+#include "uplink/uplink.h"
+
+#define MAX_GAPS 50
+
+static void add_bj(cJSON *o, const char *key, int64_t epoch)
+{
+    char t[24];
+    tm_format_bj(epoch, t, sizeof t);
+    cJSON_AddStringToObject(o, key, t);
+}
+
+static void latest_output(sqlite3 *db, const char *ent, cJSON *o)
+{
+    sqlite3_stmt *s;
+    cJSON *lo = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT end_s, (SELECT sum(json_extract(r2.body, '$.tons')) FROM"
+                           " uplink_received r2 WHERE r2.ent = r.ent AND r2.record_type = 'coalOutput'"
+                           " AND r2.end_s = r.end_s), start_s FROM uplink_received r WHERE ent = ?"
+                           " AND record_type = 'coalOutput' ORDER BY end_s DESC LIMIT 1",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, ent, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            lo = cJSON_CreateObject();
+            add_bj(lo, "startTime", sqlite3_column_int64(s, 2));
+            add_bj(lo, "endTime", sqlite3_column_int64(s, 0));
+            cJSON_AddNumberToObject(lo, "tons", sqlite3_column_double(s, 1));
+        }
+        sqlite3_finalize(s);
+    }
+    if (lo)
+        cJSON_AddItemToObject(o, "latest_output", lo);
+    else
+        cJSON_AddNullToObject(o, "latest_output");
+}
+
+static void month_to_date(sqlite3 *db, const char *ent, double capacity, bool has_cap,
+                          int64_t now, cJSON *o)
+{
+    int y, m, d, h, mi, sec;
+    tm_epoch_to_bj(now, &y, &m, &d, &h, &mi, &sec);
+    int64_t from = tm_bj_to_epoch(y, m, 1, 0, 0, 0);
+    sqlite3_stmt *s;
+    double tons = 0;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT coalesce(sum(json_extract(body, '$.tons')), 0) FROM uplink_received"
+                           " WHERE ent = ? AND record_type = 'coalOutput' AND start_s >= ? AND start_s < ?",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, ent, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 2, from);
+        sqlite3_bind_int64(s, 3, now);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            tons = sqlite3_column_double(s, 0);
+        sqlite3_finalize(s);
+    }
+    cJSON *mtd = cJSON_AddObjectToObject(o, "month_to_date");
+    cJSON_AddNumberToObject(mtd, "tons", tons);
+    if (has_cap && capacity > 0) {
+        /* A month above 10 % of the approved annual capacity is a major hazard (requirements.md). */
+        double limit = capacity * 0.10;
+        cJSON_AddNumberToObject(mtd, "capacity_t", capacity);
+        cJSON_AddNumberToObject(mtd, "month_limit_t", limit);
+        cJSON_AddNumberToObject(mtd, "ratio", tons / limit);
+    } else {
+        cJSON_AddNullToObject(mtd, "capacity_t");
+        cJSON_AddNullToObject(mtd, "month_limit_t");
+        cJSON_AddNullToObject(mtd, "ratio");
+    }
+}
+
+static int open_alarms(sqlite3 *db, const char *ent)
+{
+    sqlite3_stmt *s;
+    int n = 0;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*) FROM uplink_received WHERE ent = ? AND record_type ="
+                           " 'alarm' AND json_extract(body, '$.clearedAt') IS NULL",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, ent, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            n = sqlite3_column_int(s, 0);
+        sqlite3_finalize(s);
+    }
+    return n;
+}
+
+static void add_gap(cJSON *gaps, const char *type, const char *series, int64_t a, int64_t b,
+                    int64_t *owed_s)
+{
+    *owed_s += b - a;
+    if (cJSON_GetArraySize(gaps) >= MAX_GAPS)
+        return;
+    cJSON *g = cJSON_CreateObject();
+    cJSON_AddStringToObject(g, "record_type", type);
+    cJSON_AddStringToObject(g, "series", series);
+    add_bj(g, "from", a);
+    add_bj(g, "to", b);
+    cJSON_AddNumberToObject(g, "seconds", (double)(b - a));
+    cJSON_AddItemToArray(gaps, g);
+}
+
+/* Periods in [from, to) that no interval record covers, per series. A series
+ * counts from its first record ever, so a mine is not said to owe data from
+ * before it began reporting. */
+static void interval_gaps(sqlite3 *db, const char *ent, int64_t from, int64_t to, cJSON *o)
+{
+    cJSON *gaps = cJSON_CreateArray();
+    int64_t owed = 0;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT record_type, series, start_s, end_s, (SELECT min(start_s) FROM"
+                           " uplink_received f WHERE f.ent = r.ent AND f.record_type = r.record_type"
+                           " AND f.series = r.series) FROM uplink_received r WHERE ent = ? AND"
+                           " series IS NOT NULL AND end_s > ? AND start_s < ?"
+                           " ORDER BY record_type, series, start_s",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, ent, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 2, from);
+        sqlite3_bind_int64(s, 3, to);
+        char type[48] = "", series[128] = "";
+        int64_t cursor = 0;
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            const char *t = (const char *)sqlite3_column_text(s, 0);
+            const char *se = (const char *)sqlite3_column_text(s, 1);
+            int64_t a = sqlite3_column_int64(s, 2), b = sqlite3_column_int64(s, 3);
+            if (strcmp(t, type) || strcmp(se, series)) {
+                if (*type && cursor < to)
+                    add_gap(gaps, type, series, cursor, to, &owed);
+                snprintf(type, sizeof type, "%s", t);
+                snprintf(series, sizeof series, "%s", se);
+                int64_t first = sqlite3_column_int64(s, 4);
+                cursor = first > from ? first : from;
+            }
+            if (a > cursor)
+                add_gap(gaps, type, series, cursor, a, &owed);
+            if (b > cursor)
+                cursor = b;
+        }
+        if (*type && cursor < to)
+            add_gap(gaps, type, series, cursor, to, &owed);
+        sqlite3_finalize(s);
+    }
+    cJSON_AddItemToObject(o, "gaps", gaps);
+    cJSON_AddNumberToObject(o, "gaps_seconds", (double)owed);
+}
+
+cJSON *upl_overview(sqlite3 *db, const upl_cfg_t *c, int64_t now, int days, char *err,
+                    size_t errlen)
+{
+    sqlite3_stmt *s;
+    if (store_prepare(db,
+                      "SELECT code, name, kind, capacity_t, last_contact_ms FROM enterprise"
+                      " ORDER BY code",
+                      &s, err, errlen))
+        return NULL;
+    cJSON *arr = cJSON_CreateArray();
+    /* Interval records for the current interval are not owed yet. */
+    int64_t to = now - (int64_t)c->interval_min * 60 - 120, from = now - (int64_t)days * 86400;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *code = (const char *)sqlite3_column_text(s, 0);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "code", code);
+        cJSON_AddStringToObject(o, "name", (const char *)sqlite3_column_text(s, 1));
+        cJSON_AddStringToObject(o, "kind", (const char *)sqlite3_column_text(s, 2));
+        bool contact = sqlite3_column_type(s, 4) != SQLITE_NULL;
+        int64_t last = contact ? sqlite3_column_int64(s, 4) / 1000 : 0;
+        if (contact)
+            add_bj(o, "last_contact", last);
+        else
+            cJSON_AddNullToObject(o, "last_contact");
+        cJSON_AddBoolToObject(o, "silent", !contact || now - last > c->silent_after_s);
+        latest_output(db, code, o);
+        month_to_date(db, code, sqlite3_column_double(s, 3), sqlite3_column_type(s, 3) != SQLITE_NULL,
+                      now, o);
+        cJSON_AddNumberToObject(o, "open_alarms", open_alarms(db, code));
+        interval_gaps(db, code, from, to, o);
+        cJSON_AddItemToArray(arr, o);
+    }
+    sqlite3_finalize(s);
+    return arr;
+}
