@@ -45,7 +45,9 @@ void web_opts_default(web_opts_t *o)
     o->timeout_s = 30;
 }
 
-static const route_t *match_route(const web_t *w, const char *path)
+/* A pattern may be registered twice with different methods (e.g. GET for
+ * sessions, POST public for a machine with a key): the one taking the method wins. */
+static const route_t *match_route(const web_t *w, const char *path, int method)
 {
     const route_t *best = NULL;
     size_t best_len = 0;
@@ -53,7 +55,9 @@ static const route_t *match_route(const web_t *w, const char *path)
         const route_t *r = &w->routes[i];
         size_t len = strlen(r->pattern);
         bool hit = r->prefix ? strncmp(path, r->pattern, len) == 0 : strcmp(path, r->pattern) == 0;
-        if (hit && (!best || len > best_len || (len == best_len && !r->prefix))) {
+        bool same = best && len == best_len && r->prefix == best->prefix;
+        if (hit && (!best || len > best_len || (len == best_len && !r->prefix && best->prefix) ||
+                    (same && (r->methods & method) && !(best->methods & method)))) {
             best = r;
             best_len = len;
         }
@@ -84,7 +88,7 @@ static void dispatch(struct evhttp_request *req, void *arg)
 {
     web_t *w = arg;
     const char *path = web_path(req);
-    const route_t *r = match_route(w, path);
+    const route_t *r = match_route(w, path, web_method_of(req));
     if (!r) {
         web_reply_error(req, 404, NULL, "no such resource: %s", path);
         return;
