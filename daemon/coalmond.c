@@ -77,6 +77,7 @@ typedef struct demo {
     char dir[512];
     bool remove_dir;
     sim_meter_t *meters[3];
+    sim_station_t *station; /* issue #4: the belt-scale station */
 } demo_t;
 
 static int write_demo_config(const demo_t *d, const char *path, char *err, size_t errlen)
@@ -106,6 +107,15 @@ static int write_demo_config(const demo_t *d, const char *path, char *err, size_
         cJSON_AddNumberToObject(dev, "poll_ms", 1000);
         cJSON_AddItemToArray(devs, dev);
     }
+    cJSON *st = cJSON_CreateObject(); /* issue #4: the belt-scale station */
+    cJSON_AddStringToObject(st, "name", "station-main-belt");
+    cJSON_AddStringToObject(st, "kind", "station");
+    cJSON_AddStringToObject(st, "serial", "BS1-DEMO-0001");
+    cJSON_AddStringToObject(st, "location", "主井皮带");
+    cJSON_AddStringToObject(st, "host", "127.0.0.1");
+    cJSON_AddNumberToObject(st, "port", sim_station_port(d->station));
+    cJSON_AddNumberToObject(st, "poll_ms", 1000);
+    cJSON_AddItemToArray(devs, st);
     int rc = upl_demo_config(root, d->dir, err, errlen); /* issue #5: a platform on ourselves */
     char *text = rc ? NULL : cJSON_Print(root);
     cJSON_Delete(root);
@@ -148,6 +158,13 @@ static int demo_start(demo_t *d, const char *data_dir, char *config_path, size_t
         if (!d->meters[i])
             rc = CM_ERR_IO;
     }
+    if (!rc) { /* issue #4: the belt-scale station */
+        sim_station_opts_t so;
+        sim_station_opts_default(&so);
+        snprintf(so.serial, sizeof so.serial, "BS1-DEMO-0001");
+        if (!(d->station = sim_station_start(&so, err, errlen)))
+            rc = CM_ERR_IO;
+    }
     snprintf(config_path, len, "%s/coalmond.json", d->dir);
     if (!rc)
         rc = write_demo_config(d, config_path, err, errlen);
@@ -163,6 +180,7 @@ static void demo_stop(demo_t *d)
 {
     for (int i = 0; i < 3; i++)
         sim_meter_stop(d->meters[i]);
+    sim_station_stop(d->station);
     if (d->remove_dir && d->dir[0])
         nftw(d->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
