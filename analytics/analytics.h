@@ -1,0 +1,371 @@
+/*
+ * analytics: what the numbers mean (ANA-1..4, RPT-1, the conditions behind
+ * ALM-1..4). The output-vs-electricity model (robust fit with GSL), residual
+ * monitoring (two-sided CUSUM on standardised residuals), mass balance of
+ * output against sales and inventory, capacity use and forecast, energy
+ * figures (kWh/t, tce, CO2, time-of-use, meter balance, power quality,
+ * abnormal use, vibration zones) and the RPT-1 reports.
+ *
+ * Two layers. The computations (ana_fit_*, ana_cusum_*, ana_monitor,
+ * ana_balance, ana_capacity_eval, ana_tou_*, ana_pq_*, ana_vib_*, ana_profile_*,
+ * ana_sim_*) are pure functions over caller-owned arrays: any thread, no
+ * database. The store layer (ana_db_*, ana_evaluate, ana_report*) reads
+ * through the caller's read connection (sqlite3 *) or writes through
+ * store_write(); it may be called from any thread that may wait for a batch.
+ * Tables: core/migrations/0040_analytics.sql (docs/analytics.md).
+ *
+ * Ownership: structs are fixed-size and the caller's; arrays returned through
+ * an out-parameter (ana_interval_t **) are malloc'd and the caller frees them;
+ * a cJSON returned belongs to the caller (cJSON_Delete); a char * returned is
+ * the caller's (free). Functions return 0 or a negative cm_err and fill err.
+ */
+#ifndef COALMON_ANALYTICS_H
+#define COALMON_ANALYTICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/core.h"
+
+/* ---- intervals ----------------------------------------------------------- */
+
+/* One interval (default 15 min) of the belt and its gates. NAN = not known. */
+typedef struct ana_interval {
+    int64_t start;        /* epoch s of the interval's start */
+    double tons;          /* belt-scale station output, t */
+    double transport_kwh; /* main-transport gate energy */
+    double total_kwh;     /* mine total gate energy */
+    double sub_kwh;       /* sum of the gates below the total (NAN: unknown) */
+    double run_h;         /* belt running time, hours */
+    bool trusted;         /* may be used to fit a model */
+} ana_interval_t;
+
+/* ---- the output-vs-electricity model (ANA-1) ------------------------------ */
+
+typedef enum ana_gate { ANA_GATE_TRANSPORT = 0, ANA_GATE_TOTAL = 1 } ana_gate;
+const char *ana_gate_name(ana_gate g); /* "transport" / "total" */
+int ana_gate_parse(const char *s, ana_gate *out);
+
+/* energy ≈ a·run_h + b·tons + c, fitted robustly (bisquare). */
+typedef struct ana_model {
+    int64_t id;            /* version, 0 until stored */
+    ana_gate gate;
+    double a, b, c;        /* kWh per running hour, kWh per tonne, kWh per interval */
+    double se_a, se_b, se_c;
+    double sigma;          /* robust residual scale, kWh per interval */
+    double sigma_run;      /* the same over intervals the belt ran at least half of:
+                              what the monitor standardises with */
+    double r2;             /* of the weighted fit */
+    int n;                 /* intervals used */
+    int n_outliers;        /* with bisquare weight < 0.1 */
+    int64_t window_from, window_to; /* [from, to) epoch s of the data it saw */
+    int interval_s;
+    int64_t fitted_at;
+} ana_model_t;
+
+/* Fit on the trusted, complete intervals of iv (n of them). Needs at least
+ * 12 usable intervals with running time and tonnage that vary. Returns
+ * CM_ERR_INVALID (with the reason) when the data cannot determine a model. */
+int ana_fit(const ana_interval_t *iv, size_t n, ana_gate gate, int interval_s, ana_model_t *m,
+            char *err, size_t errlen);
+/* Energy the model expects and the tonnage the energy implies (NAN when b <= 0). */
+double ana_model_energy(const ana_model_t *m, double run_h, double tons);
+double ana_model_implied_tons(const ana_model_t *m, double run_h, double kwh);
+/* Energy of the interval on the model's gate (NAN when unknown). */
+double ana_interval_kwh(const ana_interval_t *iv, ana_gate gate);
+
+/* ---- residual monitoring ------------------------------------------------- */
+
+/* Two-sided CUSUM on z = (metered - implied tons) / (sigma / b). */
+typedef struct ana_cusum_opts {
+    double k;              /* reference value, in sigmas (default 0.5) */
+    double h;              /* decision interval, in sigmas (default 8) */
+    double min_run_frac;   /* an interval counts when the belt ran this share of it (0.5) */
+    int clear_intervals;   /* counted intervals without a new crossing end a condition (32) */
+    int jump_intervals;    /* a crossing reached within this many intervals is a jump (8) */
+    double z_clip;         /* |z| is clipped here so one bad interval cannot alarm (4) */
+} ana_cusum_opts_t;
+void ana_cusum_opts_default(ana_cusum_opts_t *o);
+
+typedef struct ana_cusum {
+    double hi, lo;         /* upper and lower sums (lo <= 0) */
+    int64_t hi_start, lo_start; /* start of the interval where each sum left zero */
+    int hi_len, lo_len;    /* counted intervals since */
+    double hi_met, hi_imp, lo_met, lo_imp; /* metered and implied t since */
+    int64_t last;          /* start of the last interval seen (resume after it) */
+} ana_cusum_t;
+
+/* One stretch of deviation: metered output above (+1) or below (-1) what the
+ * electricity implies. end == 0 while ongoing. */
+typedef struct ana_episode {
+    int sign;
+    int64_t start, detected, end, last_cross;
+    double metered_t, implied_t; /* over [start, last crossing] */
+    double acc_met, acc_imp;   /* running sums while open */
+    double worst_sum;          /* largest |CUSUM| seen, sigmas */
+    bool jump;                 /* crossed within jump_intervals: a step, else a drift */
+    int quiet;                 /* counted intervals since the last crossing */
+} ana_episode_t;
+
+/* Run the monitor over iv[0..n) in time order, starting from state *cs and
+ * *open (open->sign == 0: none open); both are updated so the daemon can
+ * continue later. Each closed episode, and at the end the open one, is passed
+ * to cb (may be NULL). Returns the number of episodes reported. */
+typedef void (*ana_episode_fn)(const ana_episode_t *e, void *arg);
+int ana_monitor(const ana_model_t *m, const ana_cusum_opts_t *o, const ana_interval_t *iv,
+                size_t n, int interval_s, ana_cusum_t *cs, ana_episode_t *open, ana_episode_fn cb,
+                void *arg);
+/* The relative deviation of an episode, (metered - implied) / implied. */
+double ana_episode_deviation(const ana_episode_t *e);
+
+/* ---- simulated history (scenario tests, benches, the demo) --------------- */
+
+typedef struct ana_sim_opts {
+    int64_t start;        /* epoch s of the first interval */
+    int days;
+    int interval_s;       /* default 900 */
+    uint32_t seed;
+    double rate_tph;      /* belt flow when loaded (default 600 t/h) */
+    double a_kw, b_kwh_t, c_kwh; /* truth: no-load kW, kWh/t, constant per interval */
+    double noise;         /* relative noise of the transport energy (default 0.03) */
+    double other_kw;      /* fans, pumps, hoists on the total gate (default 1500) */
+    double unmetered;     /* share of the total not seen by sub-gates (default 0.04) */
+    /* anomalies of the station's reading relative to the true tonnage */
+    int64_t fault_from;   /* 0: none */
+    double step;          /* reading × (1 + step) from fault_from, e.g. -0.05 */
+    double drift_per_day; /* reading × (1 + drift·days since fault_from) */
+} ana_sim_opts_t;
+void ana_sim_opts_default(ana_sim_opts_t *o);
+/* Fill out[0..n) (n = days · 86400 / interval_s) with a production pattern:
+ * three shifts, a maintenance stop each day, random stops, noise. */
+size_t ana_sim_count(const ana_sim_opts_t *o);
+void ana_sim_intervals(const ana_sim_opts_t *o, ana_interval_t *out, size_t n);
+
+/* ---- mass balance (ANA-4) ------------------------------------------------ */
+
+typedef struct ana_balance {
+    double output;       /* station output x coefficient in force, t */
+    double truck, rail;  /* sales from the weighbridge and rail loading, t */
+    double inv_change;   /* inventory at end - at start, t */
+    double accounted;    /* truck + rail + inv_change */
+    double diff;         /* output - accounted */
+    double rel;          /* |diff| / max(|output|, |accounted|) */
+    bool exceeded;       /* rel > tolerance (and both sides are not ~0) */
+} ana_balance_t;
+void ana_balance(double output, double truck, double rail, double inv_start, double inv_end,
+                 double tolerance, ana_balance_t *out);
+/* Two figures of one quantity, tolerance of the larger. Fills rel; true = exceeded. */
+bool ana_compare(double x, double y, double tolerance, double *rel);
+
+/* ---- capacity (ALM-1) ---------------------------------------------------- */
+
+typedef struct ana_cap_opts {
+    double year_over;      /* year limit = approved x (1 + year_over) (default 0.10) */
+    double month_share;    /* month limit = approved x month_share (default 0.10) */
+    double warn[4];        /* warning levels as shares of a limit (default 0.9) */
+    int n_warn;
+} ana_cap_opts_t;
+void ana_cap_opts_default(ana_cap_opts_t *o);
+
+typedef struct ana_cap_use {
+    double output;         /* to date in the period, t */
+    double limit;          /* t */
+    double share;          /* output / limit */
+    double run_rate;       /* t per day so far */
+    double forecast;       /* at the period's end at the run-rate */
+    int64_t crossing;      /* forecast date (epoch s) of reaching the limit; 0: not this period */
+    int level;             /* 0 below every warning, 1..n_warn warnings, n_warn+1 at/over the limit */
+} ana_cap_use_t;
+/* Use of one period [start, end) at time now, output so far. */
+void ana_capacity_eval(double limit, double output, int64_t start, int64_t end, int64_t now,
+                       const ana_cap_opts_t *o, ana_cap_use_t *out);
+
+/* ---- energy (ANA-2, ANA-3) ----------------------------------------------- */
+
+enum { ANA_TIER_CRIT, ANA_TIER_PEAK, ANA_TIER_FLAT, ANA_TIER_VALLEY, ANA_TIERS };
+const char *ana_tier_name(int tier); /* "critical", "peak", "flat", "valley" */
+
+/* Tariff calendar: a season is a set of months with a 24-character tier
+ * string, one letter per hour from 00:00: C critical peak, P peak, F flat,
+ * V valley (Beijing time). */
+#define ANA_MAX_SEASONS 12
+typedef struct ana_tariff {
+    struct {
+        char name[32];
+        unsigned months;  /* bit m set for month m (1..12) */
+        char tiers[25];
+    } season[ANA_MAX_SEASONS];
+    int n_seasons;
+    double price[ANA_TIERS]; /* yuan per kWh */
+} ana_tariff_t;
+void ana_tariff_default(ana_tariff_t *t);
+/* Validate a tier string; CM_ERR_INVALID names the position of a bad letter. */
+int ana_tariff_check_tiers(const char *tiers, char *err, size_t errlen);
+/* Tier of the hour containing epoch s. */
+int ana_tariff_tier(const ana_tariff_t *t, int64_t epoch);
+/* Add each interval's energy to its tier: kwh[i] over [start[i], +interval_s).
+ * Intervals that straddle an hour are split in proportion. */
+void ana_tou_split(const ana_tariff_t *t, const int64_t *start, const double *kwh, size_t n,
+                   int interval_s, double out[ANA_TIERS]);
+double ana_tou_cost(const ana_tariff_t *t, const double kwh[ANA_TIERS]);
+
+typedef struct ana_energy_opts {
+    double tce_per_kwh;    /* t standard coal per kWh (default 0.0001229, equivalent value) */
+    double co2_per_kwh;    /* t CO2 per kWh (default 0.0005703, national grid average) */
+} ana_energy_opts_t;
+void ana_energy_opts_default(ana_energy_opts_t *o);
+/* kWh per tonne; NAN when tons is ~0. */
+double ana_kwh_per_t(double kwh, double tons);
+/* (now - before) / before; NAN when before is ~0. */
+double ana_change(double now, double before);
+
+/* Meter balance: unmetered share = (total - sum of sub-gates) / total; a jump
+ * is a share differing from the median of the previous days by more than
+ * jump (absolute share, default 0.05). */
+double ana_unmetered_share(double total, double sub);
+bool ana_share_jump(const double *prev, size_t n, double today, double jump, double *median);
+
+/* Power quality against thresholds. */
+typedef struct ana_pq_opts {
+    double pf_min;         /* default 0.90 */
+    double thd_max;        /* voltage THD, % (default 5) */
+    double unbalance_max;  /* voltage unbalance, % (default 2) */
+} ana_pq_opts_t;
+void ana_pq_opts_default(ana_pq_opts_t *o);
+/* Unbalance of three phase values: max deviation from their mean / mean, %. */
+double ana_unbalance(double a, double b, double c);
+/* Bit 1 low PF, bit 2 high THD, bit 4 unbalance (NAN inputs are not checked). */
+int ana_pq_check(const ana_pq_opts_t *o, double pf, double thd, double unbalance);
+
+/* Vibration severity zones A..D (ISO 10816-style), velocity RMS mm/s. */
+typedef struct ana_vib_opts {
+    double ab, bc, cd;     /* zone boundaries (default 2.3, 4.5, 7.1) */
+} ana_vib_opts_t;
+void ana_vib_opts_default(ana_vib_opts_t *o);
+char ana_vib_zone(const ana_vib_opts_t *o, double v); /* 'A'..'D' */
+/* Least-squares trend of y over days x: slope per day; NAN with < 3 points. */
+double ana_trend(const double *x, const double *y, size_t n);
+
+/* Abnormal use. Transport energy while the belt is stopped: kWh above what a
+ * stopped belt draws (model constant + 4 sigma, at least floor_kwh). */
+double ana_stopped_excess(const ana_model_t *m, const ana_interval_t *iv, int interval_s,
+                          double floor_kwh);
+/* Usual profile: median and scaled MAD of history (n values, same time of
+ * day); a value is far when |v - median| > max(k·MAD·1.4826, rel·median). */
+bool ana_profile_far(const double *hist, size_t n, double v, double k, double rel,
+                     double *median, double *mad);
+
+/* ---- configuration (section "analytics" of coalmond.json) --------------- */
+
+typedef struct ana_conf {
+    int interval_s;            /* 900 */
+    int window_days;           /* rolling fit window (28) */
+    int refit_hours;           /* refit schedule (24) */
+    int eval_s;                /* how often the daemon evaluates (300) */
+    ana_cusum_opts_t cusum;
+    double tolerance;          /* mass balance, share of the larger (0.03) */
+    char coef_name[48];        /* coefficient converting output ("raw_to_gross") */
+    ana_cap_opts_t cap;
+    ana_energy_opts_t energy;
+    ana_tariff_t tariff;
+    ana_pq_opts_t pq;
+    ana_vib_opts_t vib;
+    double balance_jump;       /* meter balance jump, share (0.05) */
+    double stopped_floor_kwh;  /* 2 */
+    char output_quantity[48];  /* station counter quantity for history from points ("output_total") */
+    tm_shift_plan_t shifts;
+} ana_conf_t;
+void ana_conf_default(ana_conf_t *c);
+/* Reads section "analytics" (and "shifts") of root; absent keys keep defaults. */
+int ana_conf_from_cfg(const cfg_t *cfg, ana_conf_t *c, char *err, size_t errlen);
+
+/* ---- the store layer ----------------------------------------------------- */
+
+/* Conditions (table ana_condition, read by the alarms engine). */
+typedef struct ana_condition {
+    int64_t id;
+    char type[32];       /* over_production, power_abnormal, output_power, output_power_total,
+                            output_sales, sales_sources, meter_balance, power_quality, vibration */
+    char source[64];     /* gate, device or "mine" */
+    int level;           /* 1 warning, 2 serious, 3 critical */
+    int64_t start, end;  /* epoch s; end 0: ongoing */
+    double value, threshold;
+    char detail[512];    /* JSON object text */
+} ana_condition_t;
+
+/* Intervals in [from, to): history (table ana_interval) where present, and
+ * the collector's tables (station_output_minute, counter_minute) for the rest. */
+int ana_db_intervals(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to,
+                     ana_interval_t **out, size_t *n, char *err, size_t errlen);
+/* Store history intervals (source "import", "demo"), all or nothing; an
+ * interval already stored is replaced. */
+int ana_db_put_intervals(store_t *st, const ana_interval_t *iv, size_t n, int interval_s,
+                         const char *source, char *err, size_t errlen);
+
+/* Fit on the window ending at `to` and store it as a new version (audited). */
+int ana_db_refit(store_t *st, sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t to,
+                 const char *actor, const char *channel, ana_model_t *m, char *err, size_t errlen);
+/* Latest model of gate in force at `at` (0: the newest); CM_ERR_NOTFOUND when none. */
+int ana_db_model(sqlite3 *db, ana_gate gate, int64_t at, ana_model_t *m, char *err, size_t errlen);
+int ana_db_model_get(sqlite3 *db, int64_t id, ana_model_t *m, char *err, size_t errlen);
+cJSON *ana_model_json(const ana_model_t *m);
+/* Every version, newest first: JSON array. */
+int ana_db_models_json(sqlite3 *db, int limit, cJSON **out, char *err, size_t errlen);
+
+/* Approved capacity in force at `at`, t/a; CM_ERR_NOTFOUND when never set. */
+int ana_db_capacity(sqlite3 *db, int64_t at, double *tpa, int64_t *valid_from, char *err,
+                    size_t errlen);
+/* New capacity in force from valid_from (audited, action "capacity.set"). */
+int ana_db_capacity_set(store_t *st, double tpa, int64_t valid_from, const char *actor,
+                        const char *channel, const char *reason, char *err, size_t errlen);
+/* {"current":..., "history":[...], "year":{...}, "month":{...}} at time now. */
+int ana_capacity_json(sqlite3 *db, const ana_conf_t *c, int64_t now, cJSON **out, char *err,
+                      size_t errlen);
+
+/* Output-vs-electricity check over [from, to) with the models in force; the
+ * conditions as a JSON array (not stored). */
+int ana_consistency_check(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to,
+                          cJSON **out, char *err, size_t errlen);
+
+/* The daemon's periodic job: refit when due, monitor new intervals, mass
+ * balance, capacity, meter balance, abnormal use; conditions written to
+ * ana_condition (opened, extended, ended). Safe to call at any rate. */
+int ana_evaluate(store_t *st, sqlite3 *db, const ana_conf_t *c, int64_t now, char *err,
+                 size_t errlen);
+/* Conditions overlapping [from, to), newest first (ongoing ones included). */
+int ana_conditions_json(sqlite3 *db, int64_t from, int64_t to, cJSON **out, char *err,
+                        size_t errlen);
+
+/* Pre-generate `days` of simulated history ending at now and fit the models
+ * (coalmond --demo). */
+int ana_demo_history(store_t *st, const ana_conf_t *c, int days, int64_t now, char *err,
+                     size_t errlen);
+
+/* ---- history CSV (coalmon import history) -------------------------------- */
+
+/* Parse one CSV text; rows appended to *out (malloc'd). Every bad row is
+ * reported through bad(line, field, message) and skipped; a bad header
+ * stops with CM_ERR_INVALID. Columns: time, tons, transport_kwh, total_kwh,
+ * run_min (required), sub_kwh (optional). */
+typedef void (*ana_csv_bad_fn)(int line, const char *field, const char *msg, void *arg);
+int ana_history_parse(const char *text, size_t len, ana_interval_t **out, size_t *n,
+                      ana_csv_bad_fn bad, void *arg, char *err, size_t errlen);
+
+/* ---- reports (RPT-1) ------------------------------------------------------ */
+
+/* kind: "output", "pts", "energy"; period: shift, day, month, year; over
+ * [from, to). Result {"report","period","from","to","columns":[...],
+ * "rows":[[...]...],"notes":{...}}: the same object the dashboard reads. */
+int ana_report(sqlite3 *db, const ana_conf_t *c, const char *kind, tm_period period, int64_t from,
+               int64_t to, cJSON **out, char *err, size_t errlen);
+/* The report as CSV (UTF-8 with BOM, CRLF, header row). */
+char *ana_report_csv(const cJSON *report, size_t *len);
+/* Energy figures over [from, to): per gate kWh, kWh/t, tce, CO2, TOU split
+ * and cost, unmetered share, saving facts. */
+int ana_energy_json(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to, cJSON **out,
+                    char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,213 @@
+/* analytics store layer: intervals from the history table (ana_interval) and
+ * the collector's tables (station_output_minute, station_record,
+ * counter_minute with point/device). Reads only, on the caller's connection;
+ * history is written through store_write(). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analytics/analytics.h"
+
+typedef struct span {
+    int64_t from;
+    int iv;
+    size_t n;
+    ana_interval_t *out;
+} span_t;
+
+static bool table_exists(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *s = NULL;
+    bool yes = false;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1", -1, &s,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        yes = sqlite3_step(s) == SQLITE_ROW;
+    }
+    sqlite3_finalize(s);
+    return yes;
+}
+
+static double add(double acc, double v)
+{
+    return isfinite(acc) ? acc + v : v;
+}
+
+/* Run sql with ?1 = from, ?2 = to, ?3 = interval; each row: index k, then
+ * columns handed to fn. */
+typedef void (*row_fn)(ana_interval_t *iv, sqlite3_stmt *s);
+static int query(sqlite3 *db, const span_t *sp, const char *sql, row_fn fn, char *err,
+                 size_t errlen)
+{
+    sqlite3_stmt *s;
+    int rc = store_prepare(db, sql, &s, err, errlen);
+    if (rc)
+        return rc;
+    int64_t to = sp->from + (int64_t)sp->n * sp->iv;
+    sqlite3_bind_int64(s, 1, sp->from);
+    sqlite3_bind_int64(s, 2, to);
+    sqlite3_bind_int64(s, 3, sp->iv);
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t k = sqlite3_column_int64(s, 0);
+        if (k >= 0 && (size_t)k < sp->n)
+            fn(&sp->out[k], s);
+    }
+    if (step != SQLITE_DONE)
+        rc = cm_fail(err, errlen, CM_ERR_DB, "reading intervals: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static void put_tons(ana_interval_t *iv, sqlite3_stmt *s)
+{
+    iv->tons = sqlite3_column_double(s, 1);
+    if (!isfinite(iv->run_h))
+        iv->run_h = 0; /* the station reported: running time known, maybe zero */
+}
+
+static void put_run(ana_interval_t *iv, sqlite3_stmt *s)
+{
+    iv->run_h = sqlite3_column_double(s, 1) / 60.0;
+}
+
+static void put_energy(ana_interval_t *iv, sqlite3_stmt *s)
+{
+    const char *gate = (const char *)sqlite3_column_text(s, 1);
+    double kwh = sqlite3_column_double(s, 2);
+    if (!gate)
+        return;
+    if (!strcmp(gate, "transport"))
+        iv->transport_kwh = add(iv->transport_kwh, kwh);
+    else if (!strcmp(gate, "mine_total"))
+        iv->total_kwh = add(iv->total_kwh, kwh);
+    if (strcmp(gate, "mine_total"))
+        iv->sub_kwh = add(iv->sub_kwh, kwh);
+}
+
+static double col_or_nan(sqlite3_stmt *s, int i)
+{
+    return sqlite3_column_type(s, i) == SQLITE_NULL ? NAN : sqlite3_column_double(s, i);
+}
+
+/* History replaces what the collector had for the same interval. */
+static void put_history(ana_interval_t *iv, sqlite3_stmt *s)
+{
+    iv->tons = col_or_nan(s, 1);
+    iv->transport_kwh = col_or_nan(s, 2);
+    iv->total_kwh = col_or_nan(s, 3);
+    iv->sub_kwh = col_or_nan(s, 4);
+    double run = col_or_nan(s, 5);
+    iv->run_h = isfinite(run) ? run / 60.0 : NAN;
+    iv->trusted = sqlite3_column_int(s, 6) != 0;
+}
+
+static int from_collector(sqlite3 *db, const span_t *sp, char *err, size_t errlen)
+{
+    int rc = CM_OK;
+    if (table_exists(db, "station_output_minute"))
+        rc = query(db, sp,
+                   "SELECT (minute - ?1) / ?3, sum(tonnes) FROM station_output_minute "
+                   "WHERE minute >= ?1 AND minute < ?2 GROUP BY 1",
+                   put_tons, err, errlen);
+    /* Running minutes: minutes in which the station saw the belt moving. */
+    if (!rc && table_exists(db, "station_record"))
+        rc = query(db, sp,
+                   "SELECT (ts_ms / 60000 * 60 - ?1) / ?3, count(DISTINCT ts_ms / 60000) "
+                   "FROM station_record WHERE ts_ms >= ?1 * 1000 AND ts_ms < ?2 * 1000 "
+                   "AND speed_ms > 0.1 GROUP BY 1",
+                   put_run, err, errlen);
+    if (!rc && table_exists(db, "counter_minute"))
+        rc = query(db, sp,
+                   "SELECT (c.minute - ?1) / ?3, d.gate_type, sum(c.delta) FROM counter_minute c "
+                   "JOIN point p ON p.id = c.point_id JOIN device d ON d.id = p.device_id "
+                   "WHERE p.quantity = 'energy_import' AND d.gate_type IS NOT NULL "
+                   "AND c.minute >= ?1 AND c.minute < ?2 GROUP BY 1, 2",
+                   put_energy, err, errlen);
+    return rc;
+}
+
+int ana_db_intervals(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to,
+                     ana_interval_t **out, size_t *n, char *err, size_t errlen)
+{
+    int iv = c->interval_s;
+    from -= ((from % iv) + iv) % iv;
+    *out = NULL;
+    *n = 0;
+    if (to <= from)
+        return CM_OK;
+    span_t sp = {.from = from, .iv = iv, .n = (size_t)((to - from + iv - 1) / iv)};
+    sp.out = malloc(sp.n * sizeof *sp.out);
+    if (!sp.out)
+        return cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory for %zu intervals", sp.n);
+    for (size_t i = 0; i < sp.n; i++)
+        sp.out[i] = (ana_interval_t){.start = from + (int64_t)i * iv, .tons = NAN,
+                                     .transport_kwh = NAN, .total_kwh = NAN, .sub_kwh = NAN,
+                                     .run_h = NAN, .trusted = true};
+    int rc = from_collector(db, &sp, err, errlen);
+    if (!rc)
+        rc = query(db, &sp,
+                   "SELECT (start - ?1) / ?3, sum(tons), sum(transport_kwh), sum(total_kwh), "
+                   "sum(sub_kwh), sum(run_min), min(trusted) FROM ana_interval "
+                   "WHERE start >= ?1 AND start < ?2 GROUP BY 1",
+                   put_history, err, errlen);
+    if (rc) {
+        free(sp.out);
+        return rc;
+    }
+    *out = sp.out;
+    *n = sp.n;
+    return CM_OK;
+}
+
+typedef struct put_job {
+    const ana_interval_t *iv;
+    size_t n;
+    int interval_s;
+    const char *source;
+} put_job_t;
+
+static void bind_or_null(sqlite3_stmt *s, int i, double v)
+{
+    if (isfinite(v))
+        sqlite3_bind_double(s, i, v);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static int put_fn(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    put_job_t *j = arg;
+    sqlite3_stmt *s;
+    int rc = store_prepare(db,
+                           "INSERT OR REPLACE INTO ana_interval(start, interval_s, tons, "
+                           "transport_kwh, total_kwh, sub_kwh, run_min, trusted, source) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                           &s, err, errlen);
+    for (size_t i = 0; !rc && i < j->n; i++) {
+        const ana_interval_t *v = &j->iv[i];
+        sqlite3_bind_int64(s, 1, v->start);
+        sqlite3_bind_int(s, 2, j->interval_s);
+        bind_or_null(s, 3, v->tons);
+        bind_or_null(s, 4, v->transport_kwh);
+        bind_or_null(s, 5, v->total_kwh);
+        bind_or_null(s, 6, v->sub_kwh);
+        bind_or_null(s, 7, v->run_h * 60.0);
+        sqlite3_bind_int(s, 8, v->trusted);
+        sqlite3_bind_text(s, 9, j->source, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            rc = cm_fail(err, errlen, CM_ERR_DB, "storing interval %zu: %s", i,
+                         sqlite3_errmsg(db));
+        sqlite3_reset(s);
+    }
+    if (s)
+        sqlite3_finalize(s);
+    return rc;
+}
+
+int ana_db_put_intervals(store_t *st, const ana_interval_t *iv, size_t n, int interval_s,
+                         const char *source, char *err, size_t errlen)
+{
+    put_job_t j = {.iv = iv, .n = n, .interval_s = interval_s, .source = source};
+    return store_write(st, put_fn, &j, err, errlen);
+}

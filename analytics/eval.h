@@ -1,0 +1,19 @@
+/* analytics internal: the pieces of ana_evaluate(). */
+#ifndef COALMON_ANALYTICS_EVAL_H
+#define COALMON_ANALYTICS_EVAL_H
+
+#include "analytics/conditions.h"
+
+void ana_episode_condition(const ana_model_t *m, const ana_episode_t *e, int h_sigmas,
+                           ana_condition_t *c);
+char *ana_monitor_state_to_json(ana_cusum_t *cs, ana_episode_t *e, int64_t model);
+void ana_monitor_state_from_json(const char *text, ana_cusum_t *cs, ana_episode_t *e,
+                                 int64_t *model);
+/* Monitor new intervals of gate up to `to`; conditions and state into w. */
+int ana_eval_monitor(sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t to, ana_write_t *w,
+                     char *err, size_t errlen);
+/* Mass balance, sales sources, capacity, meter balance at `now` into w. */
+int ana_eval_periods(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_write_t *w, char *err,
+                     size_t errlen);
+
+#endif

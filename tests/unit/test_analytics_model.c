@@ -1,0 +1,286 @@
+/* analytics: the output-vs-electricity model and its residual monitor (ANA-1,
+ * ALM-3, issue #6): hand-checked fits and CUSUM steps, then scenario months
+ * on simulated data (clean, under-reporting scale, drift, step after a
+ * calibration, the total gate as second opinion). Detection delays are printed. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "analytics/analytics.h"
+
+#define DAY 86400
+
+static ana_interval_t mk(int64_t t, double run_h, double tons, double kwh)
+{
+    return (ana_interval_t){.start = t, .tons = tons, .transport_kwh = kwh, .total_kwh = kwh * 3,
+                            .sub_kwh = NAN, .run_h = run_h, .trusted = true};
+}
+
+/* Exact data E = 80 run + 0.5 t + 3: the fit returns these numbers. */
+static void fit_recovers_exact_coefficients(void **state)
+{
+    ana_interval_t iv[40];
+    for (int i = 0; i < 40; i++) {
+        double run = 0.25 * ((i % 5) / 4.0);
+        double tons = run * 400 + (i % 7) * 3.0;
+        iv[i] = mk(i * 900, run, tons, 80 * run + 0.5 * tons + 3);
+    }
+    ana_model_t m;
+    char err[256];
+    assert_int_equal(ana_fit(iv, 40, ANA_GATE_TRANSPORT, 900, &m, err, sizeof err), 0);
+    assert_true(fabs(m.a - 80) < 1e-6);
+    assert_true(fabs(m.b - 0.5) < 1e-6);
+    assert_true(fabs(m.c - 3) < 1e-6);
+    assert_int_equal(m.n, 40);
+    assert_int_equal(m.window_from, 0);
+    assert_int_equal(m.window_to, 40 * 900);
+    /* 80 kWh at 0.25 h: (80 - 20 - 3) / 0.5 = 114 t implied. */
+    assert_true(fabs(ana_model_implied_tons(&m, 0.25, 80) - 114) < 1e-6);
+    assert_true(fabs(ana_model_energy(&m, 0.25, 114) - 80) < 1e-6);
+}
+
+/* Three wild intervals (a counter jump) do not bend a robust fit. */
+static void fit_ignores_outliers(void **state)
+{
+    ana_interval_t iv[60];
+    for (int i = 0; i < 60; i++) {
+        double run = 0.05 + 0.2 * ((i * 7) % 11) / 10.0;
+        double tons = run * 500 * (0.7 + 0.3 * ((i * 3) % 5) / 4.0);
+        double e = 90 * run + 0.45 * tons + 2 + ((i % 3) - 1) * 0.2;
+        iv[i] = mk(i * 900, run, tons, e);
+    }
+    iv[10].transport_kwh = 900;
+    iv[20].transport_kwh = 0;
+    iv[30].transport_kwh = 1500;
+    ana_model_t m;
+    char err[256];
+    assert_int_equal(ana_fit(iv, 60, ANA_GATE_TRANSPORT, 900, &m, err, sizeof err), 0);
+    assert_true(fabs(m.b - 0.45) < 0.01);
+    assert_true(fabs(m.a - 90) < 3);
+    assert_true(m.n_outliers >= 3);
+}
+
+static void fit_refuses_data_that_cannot_tell(void **state)
+{
+    ana_interval_t iv[30];
+    char err[256];
+    ana_model_t m;
+    for (int i = 0; i < 30; i++) /* tonnage exactly proportional to running time */
+        iv[i] = mk(i * 900, 0.25 * (i % 4) / 3.0, 100 * (i % 4) / 3.0, 10 + i % 4);
+    assert_int_equal(ana_fit(iv, 30, ANA_GATE_TRANSPORT, 900, &m, err, sizeof err),
+                     CM_ERR_INVALID);
+    assert_non_null(strstr(err, "lock-step"));
+    assert_int_equal(ana_fit(iv, 5, ANA_GATE_TRANSPORT, 900, &m, err, sizeof err), CM_ERR_INVALID);
+    assert_non_null(strstr(err, "at least 12"));
+    for (int i = 0; i < 30; i++)
+        iv[i].trusted = false; /* untrusted data is never fitted */
+    assert_int_equal(ana_fit(iv, 30, ANA_GATE_TRANSPORT, 900, &m, err, sizeof err), CM_ERR_INVALID);
+}
+
+typedef struct seen {
+    ana_episode_t e[64];
+    int n;
+} seen_t;
+
+static void collect(const ana_episode_t *e, void *arg)
+{
+    seen_t *s = arg;
+    if (s->n < 64)
+        s->e[s->n++] = *e;
+}
+
+/* Model E = t (a = c = 0, b = 1, sigma 1): z = metered - energy. With k 0.5,
+ * h 2: z = +1 adds 0.5 a step and crosses at the 5th; z = +3 crosses at once. */
+static void cusum_steps_by_hand(void **state)
+{
+    ana_model_t m = {.gate = ANA_GATE_TRANSPORT, .a = 0, .b = 1, .c = 0, .sigma = 1};
+    ana_cusum_opts_t o;
+    ana_cusum_opts_default(&o);
+    o.k = 0.5;
+    o.h = 2;
+    o.clear_intervals = 3;
+    o.jump_intervals = 2;
+    ana_interval_t iv[12];
+    double z[12] = {1, 1, 1, 1, 1, 0, 0, 0, 0, -3, 0, 0};
+    for (int i = 0; i < 12; i++)
+        iv[i] = mk(i * 900, 0.25, 100 + z[i], 100);
+    ana_cusum_t cs = {0};
+    ana_episode_t open = {0};
+    seen_t s = {0};
+    int n = ana_monitor(&m, &o, iv, 5, 900, &cs, &open, collect, &s);
+    assert_int_equal(n, 1); /* open, reported as ongoing */
+    assert_int_equal(s.e[0].sign, 1);
+    assert_int_equal(s.e[0].start, 0);
+    assert_int_equal(s.e[0].detected, 5 * 900);
+    assert_int_equal(s.e[0].end, 0);
+    assert_false(s.e[0].jump); /* five intervals to cross: a drift */
+    assert_true(fabs(ana_episode_deviation(&s.e[0]) - 5.0 / 500.0) < 1e-12);
+    /* Resume: three quiet intervals close it (end = its last crossing), then
+     * z = -3 opens a downward jump. */
+    s.n = 0;
+    n = ana_monitor(&m, &o, iv + 5, 7, 900, &cs, &open, collect, &s);
+    assert_int_equal(n, 2);
+    assert_int_equal(s.e[0].sign, 1);
+    assert_int_equal(s.e[0].end, 5 * 900);
+    assert_int_equal(s.e[1].sign, -1);
+    assert_int_equal(s.e[1].start, 9 * 900);
+    assert_true(s.e[1].jump);
+    assert_int_equal(cs.last, 11 * 900);
+}
+
+/* ---- scenario months ---------------------------------------------------- */
+
+typedef struct scenario {
+    ana_model_t model;
+    seen_t seen;
+    ana_interval_t *iv;
+    size_t n;
+} scenario_t;
+
+/* Fit on 28 clean days, then monitor `days` more generated with opts. */
+static void run_scenario(scenario_t *sc, ana_gate gate, uint32_t seed, int days, double step,
+                         double drift, int fault_day)
+{
+    ana_sim_opts_t o;
+    ana_sim_opts_default(&o);
+    o.days = 28;
+    o.seed = seed;
+    size_t nt = ana_sim_count(&o);
+    ana_interval_t *train = malloc(nt * sizeof *train);
+    assert_non_null(train);
+    ana_sim_intervals(&o, train, nt);
+    char err[256];
+    assert_int_equal(ana_fit(train, nt, gate, 900, &sc->model, err, sizeof err), 0);
+    free(train);
+    o.start += 28 * DAY;
+    o.days = days;
+    o.seed = seed * 7919u + 1;
+    o.step = step;
+    o.drift_per_day = drift;
+    o.fault_from = fault_day >= 0 ? o.start + (int64_t)fault_day * DAY + 3 * 3600 : 0;
+    sc->n = ana_sim_count(&o);
+    sc->iv = malloc(sc->n * sizeof *sc->iv);
+    assert_non_null(sc->iv);
+    ana_sim_intervals(&o, sc->iv, sc->n);
+    ana_cusum_opts_t co;
+    ana_cusum_opts_default(&co);
+    ana_cusum_t cs = {0};
+    ana_episode_t open = {0};
+    memset(&sc->seen, 0, sizeof sc->seen);
+    ana_monitor(&sc->model, &co, sc->iv, sc->n, 900, &cs, &open, collect, &sc->seen);
+    if (o.fault_from)
+        for (int i = 0; i < sc->seen.n; i++)
+            if (sc->seen.e[i].detected >= o.fault_from) {
+                printf("    %s gate, step %+.0f%%, drift %+.2f%%/day: detected %.1f h after the "
+                       "fault (deviation %+.1f%%, %s)\n",
+                       ana_gate_name(gate), step * 100, drift * 100,
+                       (sc->seen.e[i].detected - o.fault_from) / 3600.0,
+                       ana_episode_deviation(&sc->seen.e[i]) * 100,
+                       sc->seen.e[i].jump ? "jump" : "drift");
+                break;
+            }
+}
+
+static int64_t first_after(const scenario_t *sc, int64_t t, int sign)
+{
+    for (int i = 0; i < sc->seen.n; i++)
+        if (sc->seen.e[i].detected >= t && sc->seen.e[i].sign == sign)
+            return sc->seen.e[i].detected;
+    return -1;
+}
+
+static void clean_months_raise_at_most_one_condition(void **state)
+{
+    int total = 0;
+    for (uint32_t seed = 1; seed <= 5; seed++) {
+        scenario_t sc;
+        run_scenario(&sc, ANA_GATE_TRANSPORT, seed, 30, 0, 0, -1);
+        printf("    clean month, seed %u: %d condition(s); model a=%.1f b=%.3f c=%.1f sigma=%.2f\n",
+               seed, sc.seen.n, sc.model.a, sc.model.b, sc.model.c, sc.model.sigma);
+        assert_true(sc.seen.n <= 1);
+        total += sc.seen.n;
+        free(sc.iv);
+    }
+    assert_true(total <= 2);
+}
+
+static void under_reporting_scale_caught_within_a_day(void **state)
+{
+    for (uint32_t seed = 11; seed <= 15; seed++) {
+        scenario_t sc;
+        run_scenario(&sc, ANA_GATE_TRANSPORT, seed, 10, -0.05, 0, 3);
+        int64_t fault = sc.iv[0].start + 3 * DAY + 3 * 3600;
+        int64_t det = first_after(&sc, fault, -1);
+        assert_true(det > 0);
+        assert_true(det - fault <= DAY);
+        /* the size is close to the truth */
+        for (int i = 0; i < sc.seen.n; i++)
+            if (sc.seen.e[i].detected == det)
+                assert_true(fabs(ana_episode_deviation(&sc.seen.e[i]) + 0.05) < 0.025);
+        free(sc.iv);
+    }
+}
+
+static void drifting_scale_caught(void **state)
+{
+    scenario_t sc; /* -0.5 % a day: -5 % after ten days */
+    run_scenario(&sc, ANA_GATE_TRANSPORT, 21, 20, 0, -0.005, 2);
+    int64_t fault = sc.iv[0].start + 2 * DAY + 3 * 3600;
+    int64_t det = first_after(&sc, fault, -1);
+    assert_true(det > 0);
+    assert_true(det - fault <= 10 * DAY);
+    free(sc.iv);
+}
+
+static void step_after_calibration_caught_and_sized(void **state)
+{
+    scenario_t sc; /* a "calibration" that makes the scale read 8 % high */
+    run_scenario(&sc, ANA_GATE_TRANSPORT, 31, 10, 0.08, 0, 4);
+    int64_t fault = sc.iv[0].start + 4 * DAY + 3 * 3600;
+    int64_t det = first_after(&sc, fault, 1);
+    assert_true(det > 0 && det - fault <= DAY / 2);
+    for (int i = 0; i < sc.seen.n; i++)
+        if (sc.seen.e[i].detected == det) {
+            assert_true(sc.seen.e[i].jump);
+            assert_true(fabs(ana_episode_deviation(&sc.seen.e[i]) - 0.08) < 0.03);
+            assert_int_equal(sc.seen.e[i].end, 0); /* still going at the end of the data */
+        }
+    free(sc.iv);
+}
+
+/* The total gate carries fans and pumps: a coarser check that still sees a
+ * large error, and stays quiet on a clean month. */
+static void total_gate_second_opinion(void **state)
+{
+    scenario_t sc;
+    run_scenario(&sc, ANA_GATE_TOTAL, 41, 30, 0, 0, -1);
+    assert_true(sc.seen.n <= 1);
+    free(sc.iv);
+    run_scenario(&sc, ANA_GATE_TOTAL, 42, 10, -0.20, 0, 3);
+    int64_t fault = sc.iv[0].start + 3 * DAY + 3 * 3600;
+    int64_t det = first_after(&sc, fault, -1);
+    assert_true(det > 0 && det - fault <= 2 * DAY);
+    free(sc.iv);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(fit_recovers_exact_coefficients),
+        cmocka_unit_test(fit_ignores_outliers),
+        cmocka_unit_test(fit_refuses_data_that_cannot_tell),
+        cmocka_unit_test(cusum_steps_by_hand),
+        cmocka_unit_test(clean_months_raise_at_most_one_condition),
+        cmocka_unit_test(under_reporting_scale_caught_within_a_day),
+        cmocka_unit_test(drifting_scale_caught),
+        cmocka_unit_test(step_after_calibration_caught_and_sized),
+        cmocka_unit_test(total_gate_second_opinion),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
