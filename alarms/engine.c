@@ -1,0 +1,177 @@
+/* The engine object: configuration, the evaluation timer, hooks, listeners. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "alarms/internal.h"
+
+struct alarm_engine {
+    store_t *st;
+    alarm_opts_t opts;
+    struct event_base *base;
+    struct event *timer;
+    alarm_hooks_t *hooks;
+    alarm_change_fn on_change;
+    void *on_change_arg;
+    char last_err[256]; /* a failing evaluation is logged once, not every tick */
+};
+
+typedef struct cfg_settings {
+    alarm_setting_t set[ALARM_T_MAX + 1];
+    bool given[ALARM_T_MAX + 1];
+    int changed;
+} cfg_settings_t;
+
+static int read_types(const cfg_sec_t *alarms, cfg_settings_t *cs, char *err, size_t errlen)
+{
+    cfg_sec_t types;
+    int rc = cfg_section(alarms, "types", &types, err, errlen);
+    if (rc || !types.node)
+        return rc;
+    if (!cJSON_IsObject(types.node))
+        return cfg_error(alarms, "types", err, errlen, "expected an object keyed by alarm type");
+    const cJSON *item;
+    cJSON_ArrayForEach(item, types.node)
+    {
+        int type;
+        if (alarm_type_parse(item->string, &type))
+            return cfg_error(&types, item->string, err, errlen,
+                             "unknown alarm type (over_production ... motor_vibration)");
+        alarm_setting_default(type, &cs->set[type]);
+        char field[64], why[256];
+        if (alarm_setting_apply_json(&cs->set[type], item, field, sizeof field, why, sizeof why)) {
+            cfg_sec_t sub;
+            if (cfg_section(&types, item->string, &sub, err, errlen) == CM_OK)
+                return cfg_error(&sub, field, err, errlen, "%s", why);
+            return CM_ERR_CONFIG;
+        }
+        cs->given[type] = true;
+    }
+    return CM_OK;
+}
+
+/* Settings named in the configuration win at start, through the audited path:
+ * a value edited in the file between starts is a parameter change (ALM-5). */
+static int apply_cfg_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    cfg_settings_t *cs = arg;
+    for (int t = 1; t <= ALARM_T_MAX; t++) {
+        if (!cs->given[t])
+            continue;
+        bool changed;
+        int rc = alarm_setting_put(db, &cs->set[t], "coalmond", "config", "configuration at start",
+                                   &changed, err, errlen);
+        if (rc)
+            return rc;
+        cs->changed += changed;
+    }
+    return CM_OK;
+}
+
+alarm_engine_t *alarm_engine_new(store_t *st, const cfg_t *cfg, char *err, size_t errlen)
+{
+    alarm_engine_t *e = calloc(1, sizeof *e);
+    if (!e) {
+        cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    e->st = st;
+    e->opts.tick_ms = 500;
+    cfg_settings_t cs = {0};
+    int rc = CM_OK;
+    if (cfg) {
+        cfg_sec_t root = cfg_root(cfg), al;
+        long long tick;
+        rc = cfg_section(&root, "alarms", &al, err, errlen);
+        if (!rc)
+            rc = cfg_get_int(&al, "tick_ms", false, 500, 50, 60000, &tick, err, errlen);
+        if (!rc) {
+            e->opts.tick_ms = (int)tick;
+            rc = read_types(&al, &cs, err, errlen);
+        }
+    }
+    if (!rc && !(e->hooks = alarm_hooks_new(cfg, err, errlen)))
+        rc = CM_ERR_CONFIG;
+    if (!rc)
+        rc = store_write(st, apply_cfg_job, &cs, err, errlen);
+    if (rc) {
+        alarm_engine_free(e);
+        return NULL;
+    }
+    if (cs.changed)
+        log_info("alarms", "%d alarm setting(s) changed by the configuration (audited)", cs.changed);
+    return e;
+}
+
+void alarm_engine_free(alarm_engine_t *e)
+{
+    if (!e)
+        return;
+    if (e->timer)
+        event_free(e->timer);
+    alarm_hooks_free(e->hooks);
+    free(e);
+}
+
+int alarm_engine_tick(alarm_engine_t *e, int64_t now_ms, int *n, char *err, size_t errlen)
+{
+    tick_ctx_t *t = calloc(1, sizeof *t); /* large: keep it off the loop's stack */
+    if (!t)
+        return cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
+    t->now_ms = now_ms;
+    int rc = store_write(e->st, alarm_tick_job, t, err, errlen);
+    if (n)
+        *n = rc ? 0 : t->total;
+    if (!rc && t->total) {
+        alarm_hooks_fire(e->hooks, e->base, t->trans, t->ntrans);
+        alarm_engine_changed(e);
+    }
+    free(t);
+    return rc;
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    alarm_engine_t *e = arg;
+    char err[256];
+    if (alarm_engine_tick(e, tm_now_ms(), NULL, err, sizeof err)) {
+        if (strcmp(err, e->last_err) != 0)
+            log_error("alarms", "evaluation failed: %s", err);
+        snprintf(e->last_err, sizeof e->last_err, "%s", err);
+    } else if (e->last_err[0]) {
+        log_info("alarms", "evaluation works again");
+        e->last_err[0] = '\0';
+    }
+    alarm_hooks_reap(e->hooks);
+}
+
+int alarm_engine_start(alarm_engine_t *e, struct event_base *base, char *err, size_t errlen)
+{
+    e->base = base;
+    e->timer = event_new(base, -1, EV_PERSIST, on_timer, e);
+    struct timeval tv = {e->opts.tick_ms / 1000, (e->opts.tick_ms % 1000) * 1000};
+    if (!e->timer || event_add(e->timer, &tv))
+        return cm_fail(err, errlen, CM_ERR_NOMEM, "cannot start the alarm timer");
+    event_active(e->timer, EV_TIMEOUT, 0); /* evaluate at once after a restart */
+    return CM_OK;
+}
+
+void alarm_engine_kick(alarm_engine_t *e)
+{
+    if (e && e->timer)
+        event_active(e->timer, EV_TIMEOUT, 0);
+}
+
+void alarm_engine_on_change(alarm_engine_t *e, alarm_change_fn fn, void *arg)
+{
+    e->on_change = fn;
+    e->on_change_arg = arg;
+}
+
+void alarm_engine_changed(alarm_engine_t *e)
+{
+    if (e && e->on_change)
+        e->on_change(e->on_change_arg);
+}

@@ -1,0 +1,215 @@
+/* Parameters held in the configuration: at each start, what changed since
+ * the last start goes through the audited path (channel "config"), so an
+ * edited device setting, meter map or analytics section raises ALM-5 like a
+ * change made from the command line. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alarms/internal.h"
+
+#define MAX_ITEMS 256
+
+typedef struct item {
+    char target[128];
+    char *value; /* owned */
+} item_t;
+
+typedef struct snap {
+    item_t items[MAX_ITEMS];
+    int n, changes;
+} snap_t;
+
+static int add_item(snap_t *s, const char *target, char *value, char *err, size_t errlen)
+{
+    if (!value)
+        return cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
+    if (s->n == MAX_ITEMS) {
+        free(value);
+        return cm_fail(err, errlen, CM_ERR_CONFIG, "more than %d configured parameters", MAX_ITEMS);
+    }
+    snprintf(s->items[s->n].target, sizeof s->items[0].target, "%s", target);
+    s->items[s->n++].value = value;
+    return CM_OK;
+}
+
+/* The file's text stands for the map: any edit to it is a change. */
+static char *map_digest(const char *dir, const char *model)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.json", dir, model);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return strdup("(missing)");
+    uint64_t h = 1469598103934665603ull; /* FNV-1a: a fingerprint, not security */
+    size_t len = 0;
+    int c;
+    while ((c = fgetc(f)) != EOF) {
+        h = (h ^ (unsigned char)c) * 1099511628211ull;
+        len++;
+    }
+    fclose(f);
+    char buf[80];
+    snprintf(buf, sizeof buf, "fnv1a64:%016llx bytes:%zu", (unsigned long long)h, len);
+    return strdup(buf);
+}
+
+static int collect_devices(const cfg_t *cfg, snap_t *s, char *err, size_t errlen)
+{
+    cfg_sec_t root = cfg_root(cfg), col;
+    int n = 0;
+    char maps[512], dir[1024];
+    int rc = cfg_section(&root, "collector", &col, err, errlen);
+    if (!rc)
+        rc = cfg_get_string(&col, "meter_maps", false, "meters", maps, sizeof maps, err, errlen);
+    if (!rc)
+        rc = cfg_array_len(&col, "devices", &n, err, errlen);
+    if (rc)
+        return rc;
+    snprintf(dir, sizeof dir, "%s%s%s", maps[0] == '/' ? "" : cfg_dir(cfg), maps[0] == '/' ? "" : "/",
+             maps);
+    for (int i = 0; !rc && i < n; i++) {
+        cfg_sec_t dev;
+        char name[96], model[96], target[128];
+        rc = cfg_array_item(&col, "devices", i, &dev, err, errlen);
+        if (!rc)
+            rc = cfg_get_string(&dev, "name", false, "", name, sizeof name, err, errlen);
+        if (!rc)
+            rc = cfg_get_string(&dev, "model", false, "", model, sizeof model, err, errlen);
+        if (rc || !name[0])
+            continue;
+        snprintf(target, sizeof target, "device:%s", name);
+        rc = add_item(s, target, cJSON_PrintUnformatted(dev.node), err, errlen);
+        bool seen = false;
+        for (int k = 0; k < s->n; k++)
+            seen |= strncmp(s->items[k].target, "meter_map:", 10) == 0 &&
+                    strcmp(s->items[k].target + 10, model) == 0;
+        if (!rc && model[0] && !seen) {
+            snprintf(target, sizeof target, "meter_map:%s", model);
+            rc = add_item(s, target, map_digest(dir, model), err, errlen);
+        }
+    }
+    return rc;
+}
+
+/* Whole sections whose keys are model settings and capacities. */
+static int collect_sections(const cfg_t *cfg, snap_t *s, char *err, size_t errlen)
+{
+    static const char *const sections[] = {"analytics", "intake", "shifts", NULL};
+    cfg_sec_t root = cfg_root(cfg);
+    int rc = CM_OK;
+    for (int i = 0; !rc && sections[i]; i++) {
+        cfg_sec_t sec;
+        rc = cfg_section(&root, sections[i], &sec, err, errlen);
+        if (rc || !sec.node)
+            continue;
+        char target[64];
+        snprintf(target, sizeof target, "config:%s", sections[i]);
+        rc = add_item(s, target, cJSON_PrintUnformatted(sec.node), err, errlen);
+    }
+    return rc;
+}
+
+static int old_value(sqlite3 *db, const char *target, char **out, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    int rc = store_prepare(db, "SELECT value FROM alarm_param_snapshot WHERE target = ?", &st, err,
+                           errlen);
+    if (rc)
+        return rc;
+    alarm_bind_text(st, 1, target);
+    *out = sqlite3_step(st) == SQLITE_ROW ? strdup((const char *)sqlite3_column_text(st, 0)) : NULL;
+    sqlite3_finalize(st);
+    return CM_OK;
+}
+
+static int snapshot_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    snap_t *s = arg;
+    sqlite3_stmt *st;
+    int rc = store_prepare(db, "SELECT count(*) FROM alarm_param_snapshot", &st, err, errlen);
+    if (rc)
+        return rc;
+    bool first = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0;
+    sqlite3_finalize(st);
+    for (int i = 0; !rc && i < s->n; i++) {
+        char *old = NULL;
+        rc = old_value(db, s->items[i].target, &old, err, errlen);
+        bool changed = false;
+        const char *action = strncmp(s->items[i].target, "device:", 7) == 0 ? "device.config"
+                             : strncmp(s->items[i].target, "meter_map:", 10) == 0 ? "meter_map.config"
+                                                                                   : "config.section";
+        if (!rc && !first)
+            rc = alarm_param_change(db, "coalmond", "config", action, s->items[i].target, old,
+                                    s->items[i].value, "configuration changed between starts",
+                                    &changed, err, errlen);
+        free(old);
+        s->changes += changed;
+        if (!rc)
+            rc = store_prepare(db,
+                               "INSERT INTO alarm_param_snapshot(target, value) VALUES (?, ?)"
+                               " ON CONFLICT(target) DO UPDATE SET value = excluded.value,"
+                               " ts = unixepoch() WHERE value <> excluded.value",
+                               &st, err, errlen);
+        if (!rc) {
+            alarm_bind_text(st, 1, s->items[i].target);
+            alarm_bind_text(st, 2, s->items[i].value);
+            rc = alarm_step_done(db, st, err, errlen);
+        }
+    }
+    /* Parameters that left the configuration are changes too. */
+    if (!rc && !first)
+        rc = store_prepare(db, "SELECT target, value FROM alarm_param_snapshot", &st, err, errlen);
+    if (!rc && !first) {
+        char gone[16][128];
+        int ngone = 0;
+        while (ngone < 16 && sqlite3_step(st) == SQLITE_ROW) {
+            const char *t = (const char *)sqlite3_column_text(st, 0);
+            bool present = false;
+            for (int i = 0; i < s->n && !present; i++)
+                present = strcmp(s->items[i].target, t) == 0;
+            if (!present)
+                snprintf(gone[ngone++], sizeof gone[0], "%s", t);
+        }
+        sqlite3_finalize(st);
+        for (int i = 0; !rc && i < ngone; i++) {
+            char *old = NULL;
+            rc = old_value(db, gone[i], &old, err, errlen);
+            if (!rc)
+                rc = store_audit(db, "coalmond", "config", "config.removed", gone[i], old, NULL,
+                                 "removed from the configuration", err, errlen);
+            free(old);
+            s->changes++;
+            if (!rc)
+                rc = store_prepare(db, "DELETE FROM alarm_param_snapshot WHERE target = ?", &st,
+                                   err, errlen);
+            if (!rc) {
+                alarm_bind_text(st, 1, gone[i]);
+                rc = alarm_step_done(db, st, err, errlen);
+            }
+        }
+    }
+    return rc;
+}
+
+int alarm_config_snapshot(store_t *st, const cfg_t *cfg, int *changes, char *err, size_t errlen)
+{
+    snap_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
+    /* A marker, so "first start" stays true only once even with nothing configured. */
+    int rc = add_item(s, "_snapshot", strdup("v1"), err, errlen);
+    if (!rc)
+        rc = collect_devices(cfg, s, err, errlen);
+    if (!rc)
+        rc = collect_sections(cfg, s, err, errlen);
+    if (!rc)
+        rc = store_write(st, snapshot_job, s, err, errlen);
+    if (changes)
+        *changes = rc ? 0 : s->changes;
+    for (int i = 0; i < s->n; i++)
+        free(s->items[i].value);
+    free(s);
+    return rc;
+}

@@ -1,0 +1,430 @@
+/* Producers' tables, read by cursor inside the evaluation's transaction, and
+ * the generic condition API (alarm_input). A cursor moves in the same
+ * transaction as the observations it made, so nothing is read twice or lost. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alarms/internal.h"
+
+#define BATCH 2000 /* rows per source per evaluation; the rest next time */
+
+static int cursor_get(sqlite3 *db, const char *name, int64_t *id, char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    int rc = store_prepare(db, "SELECT last_id FROM alarm_cursor WHERE name = ?", &s, err, errlen);
+    if (rc)
+        return rc;
+    alarm_bind_text(s, 1, name);
+    *id = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    return CM_OK;
+}
+
+static int cursor_set(sqlite3 *db, const char *name, int64_t id, char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    int rc = store_prepare(db,
+                           "INSERT INTO alarm_cursor(name, last_id) VALUES (?, ?)"
+                           " ON CONFLICT(name) DO UPDATE SET last_id = excluded.last_id",
+                           &s, err, errlen);
+    if (rc)
+        return rc;
+    alarm_bind_text(s, 1, name);
+    sqlite3_bind_int64(s, 2, id);
+    return alarm_step_done(db, s, err, errlen);
+}
+
+static const char *col_text(sqlite3_stmt *s, int col)
+{
+    return (const char *)sqlite3_column_text(s, col);
+}
+
+/* ---- device_comm: a device that stays offline stays alarmed (ALM-8) ------ */
+
+static int ingest_comm(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    int rc = store_prepare(db,
+                           "SELECT d.name, c.since_ms, c.detail FROM device_comm c"
+                           " JOIN device d ON d.id = c.device_id WHERE c.state = 'offline'",
+                           &s, err, errlen);
+    if (rc)
+        return rc;
+    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+        char since[24], detail[400];
+        int64_t since_ms = sqlite3_column_int64(s, 1);
+        tm_format_bj(since_ms / 1000, since, sizeof since);
+        snprintf(detail, sizeof detail, "%s 自 %s 通信中断%s%s", col_text(s, 0), since,
+                 col_text(s, 2) ? ": " : "", col_text(s, 2) ? col_text(s, 2) : "");
+        obs_t o = {.type = ALARM_T_COMM, .source = col_text(s, 0), .detail = detail,
+                   .first_ms = since_ms, .ts_ms = t->now_ms, .mode = OBS_LEVEL};
+        rc = alarm_observe(db, t, &o, err, errlen);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* ---- device_event: faults, power loss, counter and sensor trouble --------- */
+
+static bool word_in(const char *w, const char *const *list)
+{
+    for (int i = 0; w && list[i]; i++)
+        if (strcmp(w, list[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool state_is_off(const char *st)
+{
+    static const char *const off[] = {"off", "clear", "cleared", "ok", "0", "restored", "normal",
+                                      "mains", NULL};
+    return word_in(st, off);
+}
+
+/* The part of a detail before its ':' names which fault of a device it is
+ * ("belt_slip: ...", "out_of_range flow: ..."): each gets its own alarm. */
+static void detail_key(const char *detail, char *key, size_t len)
+{
+    const char *colon = detail ? strchr(detail, ':') : NULL;
+    size_t n = colon ? (size_t)(colon - detail) : 0;
+    snprintf(key, len, "%.*s", (int)(n < len ? n : len - 1), detail ? detail : "");
+}
+
+/* Which alarm a device event makes (0: none), whether it is a state or a
+ * one-off, and what distinguishes it among the device's conditions
+ * (docs/collector.md: fault, power, plausibility, counter_*, identity). */
+static int event_type(const char *kind, const char *state, const char *detail, obs_mode *mode,
+                      char *key, size_t keylen)
+{
+    static const char *const stateful_fault[] = {"fault", "fault_bits", "plausibility", NULL};
+    static const char *const oneoff_fault[] = {"counter_reset", "counter_jump", "identity",
+                                               "sensor_stuck", "stuck", "sensor_range",
+                                               "out_of_range", NULL};
+    key[0] = '\0';
+    *mode = state_is_off(state) ? OBS_OFF : OBS_ON;
+    if (word_in(kind, stateful_fault)) {
+        detail_key(detail, key, keylen);
+        /* The station's vibration sensors out of range: the motor, not the sensor. */
+        return strstr(key, "vib") ? ALARM_T_VIBRATION : ALARM_T_DEVICE_FAULT;
+    }
+    if (kind && (strcmp(kind, "power") == 0 || strcmp(kind, "power_loss") == 0))
+        return ALARM_T_POWER_LOSS;
+    if (kind && strcmp(kind, "vibration") == 0)
+        return ALARM_T_VIBRATION;
+    if (word_in(kind, oneoff_fault)) {
+        *mode = OBS_EVENT;
+        snprintf(key, keylen, "%s%s%s", kind, state ? " " : "", state ? state : "");
+        return ALARM_T_DEVICE_FAULT;
+    }
+    return 0; /* comm (read from device_comm), backfill, and kinds we do not alarm on */
+}
+
+static int ingest_device_events(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
+{
+    int64_t cur;
+    int rc = cursor_get(db, "device_event", &cur, err, errlen);
+    sqlite3_stmt *s;
+    if (!rc)
+        rc = store_prepare(db,
+                           "SELECT e.id, e.ts_ms, e.kind, e.state, e.detail, d.name FROM device_event e"
+                           " JOIN device d ON d.id = e.device_id WHERE e.id > ? ORDER BY e.id LIMIT ?",
+                           &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, cur);
+    sqlite3_bind_int(s, 2, BATCH);
+    int64_t last = cur;
+    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+        last = sqlite3_column_int64(s, 0);
+        obs_mode mode;
+        char key[96], source[200], detail[512];
+        const char *dev = col_text(s, 5), *st = col_text(s, 3), *what = col_text(s, 4);
+        int type = event_type(col_text(s, 2), st, what, &mode, key, sizeof key);
+        if (!type)
+            continue;
+        snprintf(source, sizeof source, "%s%s%s", dev, key[0] ? ":" : "", key);
+        snprintf(detail, sizeof detail, "%s %s %s%s%s", dev, alarm_type_label(type),
+                 st ? st : "", what ? ": " : "", what ? what : "");
+        obs_t o = {.type = type, .source = source, .device = dev, .detail = detail,
+                   .ts_ms = sqlite3_column_int64(s, 1), .mode = mode};
+        rc = alarm_observe(db, t, &o, err, errlen);
+    }
+    sqlite3_finalize(s);
+    return !rc && last != cur ? cursor_set(db, "device_event", last, err, errlen) : rc;
+}
+
+/* ---- audit_log: every parameter change raises ALM-5 ----------------------- */
+
+static int ingest_audit(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
+{
+    int64_t cur;
+    int rc = cursor_get(db, "audit_log", &cur, err, errlen);
+    sqlite3_stmt *s;
+    if (!rc)
+        rc = store_prepare(db,
+                           "SELECT id, ts, actor, channel, action, target, old_value, new_value,"
+                           " reason FROM audit_log WHERE id > ? ORDER BY id LIMIT ?",
+                           &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, cur);
+    sqlite3_bind_int(s, 2, BATCH);
+    int64_t last = cur;
+    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+        last = sqlite3_column_int64(s, 0);
+        /* Accounts are not parameters (their changes stay in the audit log). */
+        if (strncmp(col_text(s, 4), "user.", 5) == 0)
+            continue;
+        const char *old_v = col_text(s, 6), *new_v = col_text(s, 7), *why = col_text(s, 8);
+        char detail[1024];
+        snprintf(detail, sizeof detail, "%s %s: %s → %s (%s 经 %s%s%s)", col_text(s, 4),
+                 col_text(s, 5), old_v ? old_v : "∅", new_v ? new_v : "∅", col_text(s, 2),
+                 col_text(s, 3), why ? "; " : "", why ? why : "");
+        /* A station's own report is the most suspicious channel: nobody here made it. */
+        obs_t o = {.type = ALARM_T_PARAMETER, .source = col_text(s, 5), .detail = detail,
+                   .level = strcmp(col_text(s, 3), "station") == 0 ? ALARM_SERIOUS : 0,
+                   .ts_ms = sqlite3_column_int64(s, 1) * 1000, .mode = OBS_EVENT};
+        rc = alarm_observe(db, t, &o, err, errlen);
+    }
+    sqlite3_finalize(s);
+    return !rc && last != cur ? cursor_set(db, "audit_log", last, err, errlen) : rc;
+}
+
+/* ---- alarm_input: the generic condition API -------------------------------- */
+
+static int ingest_input(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
+{
+    int64_t cur;
+    int rc = cursor_get(db, "alarm_input", &cur, err, errlen);
+    sqlite3_stmt *s;
+    if (!rc)
+        rc = store_prepare(db,
+                           "SELECT id, ts_ms, type, source, device, state, level, value, detail"
+                           " FROM alarm_input WHERE id > ? ORDER BY id LIMIT ?",
+                           &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, cur);
+    sqlite3_bind_int(s, 2, BATCH);
+    int64_t last = cur;
+    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+        last = sqlite3_column_int64(s, 0);
+        const char *st = col_text(s, 5);
+        obs_t o = {.type = sqlite3_column_int(s, 2), .source = col_text(s, 3),
+                   .device = col_text(s, 4), .level = sqlite3_column_int(s, 6),
+                   .has_value = sqlite3_column_type(s, 7) != SQLITE_NULL,
+                   .value = sqlite3_column_double(s, 7), .detail = col_text(s, 8),
+                   .ts_ms = sqlite3_column_int64(s, 1),
+                   .mode = strcmp(st, "off") == 0 ? OBS_OFF : strcmp(st, "event") == 0 ? OBS_EVENT
+                                                                                        : OBS_ON};
+        rc = alarm_observe(db, t, &o, err, errlen);
+    }
+    sqlite3_finalize(s);
+    /* Consumed rows are kept a day for inspection, then go. */
+    if (!rc && last != cur)
+        rc = cursor_set(db, "alarm_input", last, err, errlen);
+    if (!rc && last != cur) {
+        rc = store_prepare(db, "DELETE FROM alarm_input WHERE id <= ? AND ts_ms < ?", &s, err,
+                           errlen);
+        if (!rc) {
+            sqlite3_bind_int64(s, 1, last);
+            sqlite3_bind_int64(s, 2, t->now_ms - 86400000);
+            rc = alarm_step_done(db, s, err, errlen);
+        }
+    }
+    return rc;
+}
+
+/* ---- ana_condition: analytics' episodes (docs/analytics.md) ----------------- */
+
+static bool table_exists(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *s;
+    if (store_prepare(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", &s, NULL,
+                      0))
+        return false;
+    alarm_bind_text(s, 1, name);
+    bool yes = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
+    return yes;
+}
+
+static int ana_type(const char *t)
+{
+    static const struct {
+        const char *name;
+        int type;
+    } map[] = {
+        {"over_production", ALARM_T_OVER_PRODUCTION}, {"power_abnormal", ALARM_T_ABNORMAL_POWER},
+        {"meter_balance", ALARM_T_ABNORMAL_POWER},    {"output_power", ALARM_T_OUTPUT_VS_POWER},
+        {"output_power_total", ALARM_T_OUTPUT_VS_POWER}, {"output_sales", ALARM_T_OUTPUT_VS_SALES},
+        {"sales_sources", ALARM_T_OUTPUT_VS_SALES},   {"power_quality", ALARM_T_POWER_QUALITY},
+        {"vibration", ALARM_T_VIBRATION},
+    };
+    for (size_t i = 0; t && i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(t, map[i].name) == 0)
+            return map[i].type;
+    return 0;
+}
+
+/* An episode is present while its end is NULL: it is seen again at every
+ * evaluation (no count), and once it ends the hysteresis runs. The device
+ * whose data it rests on is the source itself, or the meter of that gate. */
+static int ingest_analytics(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
+{
+    if (!table_exists(db, "ana_condition"))
+        return CM_OK;
+    sqlite3_stmt *s;
+    int rc = store_prepare(
+        db,
+        "SELECT c.type, c.source, c.level, c.start, c.value, c.detail, c.threshold,"
+        " (SELECT d.name FROM device d WHERE d.name = c.source OR d.gate_type = c.source OR"
+        "  (c.source = 'total' AND d.gate_type = 'mine_total') ORDER BY d.name = c.source DESC"
+        "  LIMIT 1)"
+        " FROM ana_condition c WHERE c.end IS NULL",
+        &s, err, errlen);
+    if (rc) /* a table of another shape than documented: say so once per tick, skip */
+        return CM_OK;
+    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+        int type = ana_type(col_text(s, 0));
+        if (!type)
+            continue;
+        char detail[600];
+        snprintf(detail, sizeof detail, "%s %s: %s", col_text(s, 0), col_text(s, 1),
+                 col_text(s, 5) ? col_text(s, 5) : "");
+        obs_t o = {.type = type, .source = col_text(s, 1), .device = col_text(s, 7),
+                   .level = sqlite3_column_int(s, 2),
+                   .has_value = sqlite3_column_type(s, 4) != SQLITE_NULL,
+                   .value = sqlite3_column_double(s, 4), .detail = detail,
+                   .first_ms = sqlite3_column_int64(s, 3) * 1000, .ts_ms = t->now_ms,
+                   .mode = OBS_LEVEL};
+        rc = alarm_observe(db, t, &o, err, errlen);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int alarm_ingest(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
+{
+    int rc = ingest_comm(db, t, err, errlen);
+    if (!rc)
+        rc = ingest_device_events(db, t, err, errlen);
+    if (!rc)
+        rc = ingest_audit(db, t, err, errlen);
+    if (!rc)
+        rc = ingest_input(db, t, err, errlen);
+    if (!rc)
+        rc = ingest_analytics(db, t, err, errlen);
+    return rc;
+}
+
+/* ---- writing a condition ---------------------------------------------------- */
+
+int alarm_condition_put(sqlite3 *db, const alarm_cond_t *c, char *err, size_t errlen)
+{
+    if (!alarm_type_name(c->type))
+        return cm_fail(err, errlen, CM_ERR_INVALID, "type: unknown alarm type %d", c->type);
+    if (!c->source || !*c->source || strlen(c->source) > 150)
+        return cm_fail(err, errlen, CM_ERR_INVALID, "source: required, at most 150 bytes");
+    const char *st = c->state ? c->state : "on";
+    if (strcmp(st, "on") && strcmp(st, "off") && strcmp(st, "event"))
+        return cm_fail(err, errlen, CM_ERR_INVALID, "state: expected on, off or event");
+    if (c->level < 0 || c->level > 3)
+        return cm_fail(err, errlen, CM_ERR_INVALID, "level: expected 1..3");
+    if (c->has_value && !isfinite(c->value))
+        return cm_fail(err, errlen, CM_ERR_INVALID, "value: expected a finite number");
+    sqlite3_stmt *s;
+    int rc = store_prepare(db,
+                           "INSERT INTO alarm_input(ts_ms, type, source, device, state, level, value,"
+                           " detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, c->ts_ms ? c->ts_ms : tm_now_ms());
+    sqlite3_bind_int(s, 2, c->type);
+    alarm_bind_text(s, 3, c->source);
+    alarm_bind_text(s, 4, c->device && *c->device ? c->device : NULL);
+    alarm_bind_text(s, 5, st);
+    if (c->level)
+        sqlite3_bind_int(s, 6, c->level);
+    else
+        sqlite3_bind_null(s, 6);
+    if (c->has_value)
+        sqlite3_bind_double(s, 7, c->value);
+    else
+        sqlite3_bind_null(s, 7);
+    alarm_bind_text(s, 8, c->detail);
+    return alarm_step_done(db, s, err, errlen);
+}
+
+static int field_err(char *field, size_t fieldlen, const char *name, char *err, size_t errlen,
+                     const char *what)
+{
+    snprintf(field, fieldlen, "%s", name);
+    return cm_fail(err, errlen, CM_ERR_INVALID, "%s: %s", name, what);
+}
+
+static int opt_string(const cJSON *j, const char *key, const char **out, char *field,
+                      size_t fieldlen, char *err, size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!v || cJSON_IsNull(v))
+        return CM_OK;
+    if (!cJSON_IsString(v) || strlen(v->valuestring) > 500)
+        return field_err(field, fieldlen, key, err, errlen, "expected a string of at most 500 bytes");
+    *out = v->valuestring;
+    return CM_OK;
+}
+
+int alarm_cond_from_json(const cJSON *j, alarm_cond_t *c, char *field, size_t fieldlen, char *err,
+                         size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    if (!cJSON_IsObject(j))
+        return field_err(field, fieldlen, "body", err, errlen, "expected a JSON object");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");
+    bool type_ok = false;
+    if (cJSON_IsString(type))
+        type_ok = alarm_type_parse(type->valuestring, &c->type) == CM_OK;
+    else if (cJSON_IsNumber(type) && type->valuedouble >= 1 && type->valuedouble <= ALARM_T_MAX &&
+             type->valuedouble == floor(type->valuedouble)) {
+        c->type = (int)type->valuedouble;
+        type_ok = true;
+    }
+    if (!type_ok)
+        return field_err(field, fieldlen, "type", err, errlen,
+                         "expected an alarm type (1..11 or a name)");
+    int rc = opt_string(j, "source", &c->source, field, fieldlen, err, errlen);
+    if (!rc && (!c->source || !*c->source || strlen(c->source) > 150))
+        return field_err(field, fieldlen, "source", err, errlen, "required, at most 150 bytes");
+    if (!rc)
+        rc = opt_string(j, "device", &c->device, field, fieldlen, err, errlen);
+    if (!rc)
+        rc = opt_string(j, "state", &c->state, field, fieldlen, err, errlen);
+    if (!rc && c->state && strcmp(c->state, "on") && strcmp(c->state, "off") &&
+        strcmp(c->state, "event"))
+        return field_err(field, fieldlen, "state", err, errlen, "expected on, off or event");
+    if (!rc)
+        rc = opt_string(j, "detail", &c->detail, field, fieldlen, err, errlen);
+    const cJSON *lv = cJSON_GetObjectItemCaseSensitive(j, "level");
+    if (!rc && lv && !cJSON_IsNull(lv)) {
+        bool ok = cJSON_IsString(lv) ? alarm_level_parse(lv->valuestring, &c->level) == CM_OK
+                                     : cJSON_IsNumber(lv) && lv->valuedouble >= 1 &&
+                                           lv->valuedouble <= 3 &&
+                                           lv->valuedouble == floor(lv->valuedouble);
+        if (!ok)
+            return field_err(field, fieldlen, "level", err, errlen,
+                             "expected notice, warning, serious or 1..3");
+        if (cJSON_IsNumber(lv))
+            c->level = (int)lv->valuedouble;
+    }
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "value");
+    if (!rc && v && !cJSON_IsNull(v)) {
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+            return field_err(field, fieldlen, "value", err, errlen, "expected a number");
+        c->has_value = true;
+        c->value = v->valuedouble;
+    }
+    return rc;
+}
