@@ -16,6 +16,8 @@ static const noun_t nouns[] = {
     {"meter", cmd_meter, "read a meter once over Modbus TCP (commissioning probe)"},
     {"db", cmd_db, "database: migrate, show the schema version"},
     {"user", cmd_user, "dashboard and API accounts: add, list, passwd, role, disable"},
+    {"uplink", cmd_uplink, "upload queue: status, log, retry; encrypt, decrypt, token by hand"},
+    {"enterprise", cmd_enterprise, "platform: enterprises reporting to us: add, list, import"},
     {NULL, NULL, NULL},
 };
 
