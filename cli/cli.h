@@ -45,5 +45,17 @@ int cmd_db(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_user(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_uplink(cli_ctx_t *ctx, int argc, char **argv);     /* issue #5 */
 int cmd_enterprise(cli_ctx_t *ctx, int argc, char **argv); /* issue #5 */
+/* issue #6, analytics: */
+int cmd_model(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_consistency(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_capacity(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_report(cli_ctx_t *ctx, int argc, char **argv);
+/* `coalmon import history FILE.csv`; argv[1] is "history" (called from cmd_import). */
+int cmd_import_history(cli_ctx_t *ctx, int argc, char **argv);
+/* The analytics configuration (defaults with --db and no config file); CLI_* code. */
+struct ana_conf;
+int cli_ana_conf(cli_ctx_t *ctx, struct ana_conf *c);
+/* Parse --name as Beijing time (def when absent); CLI_USAGE after printing. */
+int cli_time_opt(int argc, char **argv, const char *name, int64_t def, int64_t *out);
 
 #endif

@@ -18,6 +18,10 @@ static const noun_t nouns[] = {
     {"user", cmd_user, "dashboard and API accounts: add, list, passwd, role, disable"},
     {"uplink", cmd_uplink, "upload queue: status, log, retry; encrypt, decrypt, token by hand"},
     {"enterprise", cmd_enterprise, "platform: enterprises reporting to us: add, list, import"},
+    {"model", cmd_model, "output-vs-electricity model: fit, show, list versions"},
+    {"consistency", cmd_consistency, "check output against electricity over stored data"},
+    {"capacity", cmd_capacity, "approved annual capacity: set (audited), show use and forecast"},
+    {"report", cmd_report, "reports: output, pts (production-transport-sales), energy; --csv"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,161 @@
+/* coalmon model fit|show|list: the output-vs-electricity model versions (ANA-1). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "analytics/analytics.h"
+#include "cli/cli.h"
+
+int cli_ana_conf(cli_ctx_t *ctx, struct ana_conf *c)
+{
+    /* With --db and no configuration file, the defaults apply. */
+    if (ctx->db_path && access(ctx->config_path, R_OK) != 0) {
+        ana_conf_default(c);
+        return CLI_OK;
+    }
+    cfg_t *cfg = cli_config(ctx);
+    char err[512];
+    if (!cfg)
+        return CLI_FAIL;
+    if (ana_conf_from_cfg(cfg, c, err, sizeof err))
+        return cli_error(CLI_FAIL, "%s", err);
+    return CLI_OK;
+}
+
+int cli_time_opt(int argc, char **argv, const char *name, int64_t def, int64_t *out)
+{
+    const char *v = cli_opt(argc, argv, name);
+    *out = def;
+    if (!v)
+        return CLI_OK;
+    if (tm_parse_bj(v, out))
+        return cli_error(CLI_USAGE, "%s: '%s' is not yyyy-MM-dd[ HH:mm] (Beijing time)", name, v);
+    return CLI_OK;
+}
+
+static void print_model(const ana_model_t *m, bool json)
+{
+    if (json) {
+        cli_print_json(ana_model_json(m));
+        return;
+    }
+    char from[24], to[24], at[24];
+    tm_format_bj(m->window_from, from, sizeof from);
+    tm_format_bj(m->window_to, to, sizeof to);
+    tm_format_bj(m->fitted_at, at, sizeof at);
+    printf("model v%lld, %s gate, fitted %s\n", (long long)m->id, ana_gate_name(m->gate), at);
+    printf("  energy = %.3f kWh/run-hour (±%.3f) + %.4f kWh/t (±%.4f) + %.3f kWh (±%.3f)\n",
+           m->a, m->se_a, m->b, m->se_b, m->c, m->se_c);
+    printf("  sigma %.3f kWh (running %.3f), R² %.4f, %d intervals of %d s, %d outliers\n",
+           m->sigma, m->sigma_run, m->r2, m->n, m->interval_s, m->n_outliers);
+    printf("  window %s .. %s\n", from, to);
+}
+
+static int fit(cli_ctx_t *ctx, int argc, char **argv)
+{
+    ana_conf_t c;
+    ana_gate gate;
+    int64_t to;
+    if (ana_gate_parse(cli_opt(argc, argv, "--gate"), &gate))
+        return cli_error(CLI_USAGE, "--gate: expected transport or total");
+    int rc = cli_ana_conf(ctx, &c);
+    if (!rc)
+        rc = cli_time_opt(argc, argv, "--to", tm_now_s(), &to);
+    if (rc)
+        return rc;
+    store_t *st = cli_store(ctx);
+    if (!st)
+        return CLI_FAIL;
+    char err[512];
+    sqlite3 *db = store_reader_open(st, err, sizeof err);
+    if (!db)
+        return cli_error(CLI_FAIL, "%s", err);
+    ana_model_t m;
+    rc = ana_db_refit(st, db, &c, gate, to, ctx->actor, "cli", &m, err, sizeof err);
+    store_reader_close(db);
+    if (rc)
+        return cli_error(CLI_FAIL, "model fit: %s", err);
+    print_model(&m, ctx->json);
+    return CLI_OK;
+}
+
+static int show(cli_ctx_t *ctx, int argc, char **argv)
+{
+    ana_gate gate;
+    if (ana_gate_parse(cli_opt(argc, argv, "--gate"), &gate))
+        return cli_error(CLI_USAGE, "--gate: expected transport or total");
+    long long id = 0;
+    if (argc > 2 && argv[2][0] != '-') {
+        char *end;
+        id = strtoll(argv[2], &end, 10);
+        if (*end || id <= 0)
+            return cli_error(CLI_USAGE, "model show: VERSION must be a positive number");
+    }
+    store_t *st = cli_store(ctx);
+    if (!st)
+        return CLI_FAIL;
+    char err[512];
+    sqlite3 *db = store_reader_open(st, err, sizeof err);
+    if (!db)
+        return cli_error(CLI_FAIL, "%s", err);
+    ana_model_t m;
+    int rc = id ? ana_db_model_get(db, id, &m, err, sizeof err)
+                : ana_db_model(db, gate, 0, &m, err, sizeof err);
+    store_reader_close(db);
+    if (rc)
+        return cli_error(CLI_FAIL, "%s", err);
+    print_model(&m, ctx->json);
+    return CLI_OK;
+}
+
+static int list(cli_ctx_t *ctx, int argc, char **argv)
+{
+    store_t *st = cli_store(ctx);
+    if (!st)
+        return CLI_FAIL;
+    char err[512];
+    sqlite3 *db = store_reader_open(st, err, sizeof err);
+    cJSON *a = NULL;
+    int rc = db ? ana_db_models_json(db, 1000, &a, err, sizeof err) : CM_ERR_DB;
+    store_reader_close(db);
+    if (rc)
+        return cli_error(CLI_FAIL, "%s", err);
+    if (ctx->json) {
+        cli_print_json(a);
+        return CLI_OK;
+    }
+    printf("%-8s %-10s %10s %10s %10s %8s %6s  %s\n", "version", "gate", "a kWh/h", "b kWh/t",
+           "c kWh", "R²", "n", "fitted");
+    const cJSON *m;
+    cJSON_ArrayForEach(m, a)
+    {
+        printf("%-8d %-10s %10.3f %10.4f %10.3f %8.4f %6d  %s\n",
+               cJSON_GetObjectItem(m, "version")->valueint,
+               cJSON_GetObjectItem(m, "gate")->valuestring,
+               cJSON_GetObjectItem(m, "a_kwh_per_run_hour")->valuedouble,
+               cJSON_GetObjectItem(m, "b_kwh_per_t")->valuedouble,
+               cJSON_GetObjectItem(m, "c_kwh_per_interval")->valuedouble,
+               cJSON_GetObjectItem(m, "r2")->valuedouble,
+               cJSON_GetObjectItem(m, "intervals")->valueint,
+               cJSON_GetObjectItem(m, "fitted_at")->valuestring);
+    }
+    cJSON_Delete(a);
+    return CLI_OK;
+}
+
+int cmd_model(cli_ctx_t *ctx, int argc, char **argv)
+{
+    const char *act = argc > 1 ? argv[1] : "";
+    if (!strcmp(act, "fit"))
+        return fit(ctx, argc, argv);
+    if (!strcmp(act, "show"))
+        return show(ctx, argc, argv);
+    if (!strcmp(act, "list"))
+        return list(ctx, argc, argv);
+    FILE *out = !strcmp(act, "--help") ? stdout : stderr;
+    fprintf(out, "usage: coalmon model fit [--gate transport|total] [--to TIME]\n"
+                 "       coalmon model show [VERSION] [--gate transport|total] [--json]\n"
+                 "       coalmon model list [--json]\n");
+    return out == stdout ? CLI_OK : CLI_USAGE;
+}

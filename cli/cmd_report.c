@@ -1,0 +1,78 @@
+/* coalmon report output|pts|energy: RPT-1 reports, the same objects the
+ * dashboard and /api/v1/reports read; --csv for spreadsheets. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analytics/analytics.h"
+#include "cli/cli.h"
+
+static void print_table(const cJSON *r)
+{
+    const cJSON *c, *row, *cell;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(r, "columns"))
+        printf("%s%s", c->valuestring, c->next ? "\t" : "\n");
+    cJSON_ArrayForEach(row, cJSON_GetObjectItem(r, "rows"))
+    {
+        cJSON_ArrayForEach(cell, row)
+        {
+            if (cJSON_IsString(cell))
+                printf("%s", cell->valuestring);
+            else if (cJSON_IsNumber(cell))
+                printf("%.10g", cell->valuedouble);
+            else
+                printf("-");
+            printf("%s", cell->next ? "\t" : "\n");
+        }
+    }
+}
+
+int cmd_report(cli_ctx_t *ctx, int argc, char **argv)
+{
+    const char *kind = argc > 1 ? argv[1] : "";
+    if (strcmp(kind, "output") && strcmp(kind, "pts") && strcmp(kind, "energy")) {
+        FILE *out = !strcmp(kind, "--help") ? stdout : stderr;
+        fprintf(out, "usage: coalmon report output|pts|energy --period shift|day|month|year\n"
+                     "                      --from TIME --to TIME [--csv | --json]\n");
+        return out == stdout ? CLI_OK : CLI_USAGE;
+    }
+    tm_period period = TM_DAY;
+    const char *p = cli_opt(argc, argv, "--period");
+    if (p && tm_period_parse(p, &period))
+        return cli_error(CLI_USAGE, "--period: expected shift, day, month, quarter or year");
+    if (!cli_opt(argc, argv, "--from") || !cli_opt(argc, argv, "--to"))
+        return cli_error(CLI_USAGE, "report: --from and --to are required");
+    int64_t from, to;
+    ana_conf_t c;
+    int rc = cli_time_opt(argc, argv, "--from", 0, &from);
+    if (!rc)
+        rc = cli_time_opt(argc, argv, "--to", 0, &to);
+    if (!rc)
+        rc = cli_ana_conf(ctx, &c);
+    if (rc)
+        return rc;
+    store_t *st = cli_store(ctx);
+    if (!st)
+        return CLI_FAIL;
+    char err[512];
+    sqlite3 *db = store_reader_open(st, err, sizeof err);
+    cJSON *r = NULL;
+    rc = db ? ana_report(db, &c, kind, period, from, to, &r, err, sizeof err) : CM_ERR_DB;
+    store_reader_close(db);
+    if (rc)
+        return cli_error(rc == CM_ERR_INVALID ? CLI_USAGE : CLI_FAIL, "report: %s", err);
+    if (cli_flag(argc, argv, "--csv")) {
+        size_t len;
+        char *csv = ana_report_csv(r, &len);
+        if (csv)
+            fwrite(csv, 1, len, stdout);
+        free(csv);
+        cJSON_Delete(r);
+    } else if (ctx->json) {
+        cli_print_json(r);
+    } else {
+        print_table(r);
+        cJSON_Delete(r);
+    }
+    return CLI_OK;
+}
