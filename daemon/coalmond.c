@@ -9,6 +9,7 @@
 #include <event2/event.h>
 
 #include "alarms/alarms.h"
+#include "analytics/analytics.h"
 #include "collector/collector.h"
 #include "sim/sim.h"
 #include "uplink/uplink.h"
@@ -354,6 +355,15 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
         log_error("daemon", "alarms: %s", err);
         goto out;
     }
+    /* issue #6: analytics configuration; the demo pre-generates five weeks of
+     * interval history and fits the models so they exist at once. */
+    static ana_conf_t ana_conf; /* outlives the routes */
+    if (ana_conf_from_cfg(cfg, &ana_conf, err, sizeof err)) {
+        log_error("daemon", "analytics: %s", err);
+        goto out;
+    }
+    if (demo && ana_demo_history(store, &ana_conf, 35, tm_now_s(), err, sizeof err))
+        log_warn("daemon", "analytics demo history: %s", err); /* the demo runs on without */
     if (demo && demo_users(store, err, sizeof err)) {
         log_error("daemon", "demo users: %s", err);
         goto out;
@@ -388,6 +398,10 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
         log_error("daemon", "alarms: cannot register the routes or start the timer");
         goto out;
     }
+    if (web_register_analytics(web, &ctx, &ana_conf)) { /* issue #6 */
+        log_error("daemon", "http: cannot register the analytics routes");
+        goto out;
+    }
 
     prune = event_new(web_base(web), -1, EV_PERSIST, prune_timer, store);
     struct timeval hourly = {3600, 0};
@@ -403,6 +417,7 @@ out:
         event_free(prune);
     /* --- modules stop here, in reverse order of starting --- */
     web_alarms_free(web_alarms); /* before web_free: its timers live on the web's loop */
+    web_analytics_close(); /* issue #6: its timer lives on the web's loop */
     alarm_engine_free(alarms);
     upl_sender_stop(upl);
     col_stop(col);

@@ -1,0 +1,257 @@
+/* web: the analytics API (issue #6, docs/analytics.md) — models, conditions,
+ * the output-vs-electricity check, capacity, energy, RPT-1 reports — and the
+ * timer on the web loop that runs ana_evaluate() every eval_s seconds. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "analytics/analytics.h"
+#include "web/web.h"
+
+static struct {
+    ana_conf_t conf;
+    web_ctx_t *ctx;
+    struct event *timer;
+} A;
+
+/* ?from=&to= as Beijing time; defaults: the last `days` days up to now. */
+static int range(web_req_t *req, int days, int64_t *from, int64_t *to)
+{
+    char v[40];
+    *to = tm_now_s();
+    *from = *to - (int64_t)days * 86400;
+    if (web_query(req, "to", v, sizeof v) == CM_OK && tm_parse_bj(v, to)) {
+        web_reply_error(req, 400, "to", "expected yyyy-MM-dd[ HH:mm] (Beijing time)");
+        return -1;
+    }
+    if (web_query(req, "from", v, sizeof v) == CM_OK && tm_parse_bj(v, from)) {
+        web_reply_error(req, 400, "from", "expected yyyy-MM-dd[ HH:mm] (Beijing time)");
+        return -1;
+    }
+    if (*to <= *from) {
+        web_reply_error(req, 400, "to", "must be after from");
+        return -1;
+    }
+    return 0;
+}
+
+static void reply_rc(web_req_t *req, int rc, cJSON *body, const char *err)
+{
+    if (rc == CM_OK)
+        web_reply_json(req, 200, body);
+    else if (rc == CM_ERR_NOTFOUND)
+        web_reply_error(req, 404, NULL, "%s", err);
+    else if (rc == CM_ERR_INVALID)
+        web_reply_error(req, 422, NULL, "%s", err);
+    else
+        web_reply_error(req, 500, NULL, "%s", err);
+}
+
+static void models(web_req_t *req, void *arg)
+{
+    cJSON *a = NULL;
+    char err[256];
+    int rc = ana_db_models_json(A.ctx->reader, 200, &a, err, sizeof err);
+    reply_rc(req, rc, a, err);
+}
+
+static void models_current(web_req_t *req, void *arg)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int g = ANA_GATE_TRANSPORT; g <= ANA_GATE_TOTAL; g++) {
+        ana_model_t m;
+        if (ana_db_model(A.ctx->reader, (ana_gate)g, 0, &m, NULL, 0) == CM_OK)
+            cJSON_AddItemToObject(o, ana_gate_name((ana_gate)g), ana_model_json(&m));
+        else
+            cJSON_AddNullToObject(o, ana_gate_name((ana_gate)g));
+    }
+    web_reply_json(req, 200, o);
+}
+
+static void models_fit(web_req_t *req, void *arg)
+{
+    cJSON *b = web_body_json(req);
+    if (!b)
+        return;
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(b, "gate");
+    ana_gate gate = ANA_GATE_TRANSPORT;
+    if (g && (!cJSON_IsString(g) || ana_gate_parse(g->valuestring, &gate))) {
+        cJSON_Delete(b);
+        web_reply_error(req, 400, "gate", "expected \"transport\" or \"total\"");
+        return;
+    }
+    cJSON_Delete(b);
+    ana_model_t m;
+    char err[256];
+    const char *actor = web_actor(req);
+    int rc = ana_db_refit(A.ctx->store, A.ctx->reader, &A.conf, gate, tm_now_s(),
+                          actor ? actor : "api", "api", &m, err, sizeof err);
+    reply_rc(req, rc, rc ? NULL : ana_model_json(&m), err);
+}
+
+static void conditions(web_req_t *req, void *arg)
+{
+    int64_t from, to;
+    if (range(req, 30, &from, &to))
+        return;
+    cJSON *a = NULL;
+    char err[256];
+    int rc = ana_conditions_json(A.ctx->reader, from, to, &a, err, sizeof err);
+    reply_rc(req, rc, a, err);
+}
+
+static void consistency(web_req_t *req, void *arg)
+{
+    int64_t from, to;
+    if (range(req, 7, &from, &to))
+        return;
+    if (to - from > 400LL * 86400) {
+        web_reply_error(req, 400, "from", "at most 400 days at once");
+        return;
+    }
+    cJSON *a = NULL;
+    char err[256];
+    int rc = ana_consistency_check(A.ctx->reader, &A.conf, from, to, &a, err, sizeof err);
+    reply_rc(req, rc, a, err);
+}
+
+static void capacity_get(web_req_t *req, void *arg)
+{
+    cJSON *o = NULL;
+    char err[256];
+    int rc = ana_capacity_json(A.ctx->reader, &A.conf, tm_now_s(), &o, err, sizeof err);
+    reply_rc(req, rc, o, err);
+}
+
+static void capacity_post(web_req_t *req, void *arg)
+{
+    cJSON *b = web_body_json(req);
+    if (!b)
+        return;
+    const cJSON *tpa = cJSON_GetObjectItemCaseSensitive(b, "tpa");
+    const cJSON *vf = cJSON_GetObjectItemCaseSensitive(b, "valid_from");
+    const cJSON *reason = cJSON_GetObjectItemCaseSensitive(b, "reason");
+    int64_t from = 0;
+    char err[256];
+    if (!cJSON_IsNumber(tpa) || !(tpa->valuedouble > 0) || tpa->valuedouble > 1e9)
+        web_reply_error(req, 400, "tpa", "expected the approved capacity in t/a, 1..1e9");
+    else if (!cJSON_IsString(vf) || tm_parse_bj(vf->valuestring, &from))
+        web_reply_error(req, 400, "valid_from", "expected yyyy-MM-dd (Beijing time)");
+    else if (reason && !cJSON_IsString(reason))
+        web_reply_error(req, 400, "reason", "expected a string");
+    else {
+        const char *actor = web_actor(req);
+        int rc = ana_db_capacity_set(A.ctx->store, tpa->valuedouble, from, actor ? actor : "api",
+                                     "api", reason ? reason->valuestring : NULL, err, sizeof err);
+        cJSON *o = NULL;
+        if (!rc)
+            rc = ana_capacity_json(A.ctx->reader, &A.conf, tm_now_s(), &o, err, sizeof err);
+        reply_rc(req, rc, o, err);
+    }
+    cJSON_Delete(b);
+}
+
+static void energy(web_req_t *req, void *arg)
+{
+    int64_t from, to;
+    if (range(req, 1, &from, &to))
+        return;
+    cJSON *o = NULL;
+    char err[256];
+    int rc = ana_energy_json(A.ctx->reader, &A.conf, from, to, &o, err, sizeof err);
+    reply_rc(req, rc, o, err);
+}
+
+/* /api/v1/reports/rpt1/{output|pts|energy}?period=&from=&to=&format=csv */
+static void report(web_req_t *req, void *arg)
+{
+    const char *kind = web_path(req) + strlen("/api/v1/reports/rpt1/");
+    if (strcmp(kind, "output") && strcmp(kind, "pts") && strcmp(kind, "energy")) {
+        web_reply_error(req, 404, NULL, "no report '%s' (output, pts, energy)", kind);
+        return;
+    }
+    char v[16], kind_copy[16];
+    snprintf(kind_copy, sizeof kind_copy, "%s", kind);
+    tm_period period = TM_DAY;
+    if (web_query(req, "period", v, sizeof v) == CM_OK && tm_period_parse(v, &period)) {
+        web_reply_error(req, 400, "period", "expected shift, day, month, quarter or year");
+        return;
+    }
+    int64_t from, to;
+    if (range(req, 7, &from, &to))
+        return;
+    cJSON *r = NULL;
+    char err[256];
+    int rc = ana_report(A.ctx->reader, &A.conf, kind_copy, period, from, to, &r, err, sizeof err);
+    if (rc == CM_ERR_INVALID) {
+        web_reply_error(req, 400, "from", "%s", err);
+        return;
+    }
+    if (!rc && web_query(req, "format", v, sizeof v) == CM_OK && !strcmp(v, "csv")) {
+        size_t len;
+        char *csv = ana_report_csv(r, &len);
+        cJSON_Delete(r);
+        if (!csv) {
+            web_reply_error(req, 500, NULL, "out of memory");
+            return;
+        }
+        web_reply_data(req, 200, "text/csv; charset=utf-8", csv, len);
+        free(csv);
+        return;
+    }
+    reply_rc(req, rc, r, err);
+}
+
+/* Not persistent: the next run is scheduled eval_s after this one ends, so
+ * a slow evaluation never queues up behind itself. */
+static void eval_timer(evutil_socket_t fd, short what, void *arg)
+{
+    char err[256];
+    int64_t t0 = tm_mono_ms();
+    if (ana_evaluate(A.ctx->store, A.ctx->reader, &A.conf, tm_now_s(), err, sizeof err))
+        log_error("analytics", "evaluation failed: %s", err);
+    else
+        log_debug("analytics", "evaluation took %lld ms", (long long)(tm_mono_ms() - t0));
+    struct timeval tv = {A.conf.eval_s, 0};
+    event_add(A.timer, &tv);
+}
+
+int web_register_analytics(web_t *w, web_ctx_t *ctx, const struct ana_conf *conf)
+{
+    A.conf = *conf;
+    A.ctx = ctx;
+    int rc = web_route(w, WEB_GET, "/api/v1/models", models, NULL);
+    if (!rc)
+        rc = web_route(w, WEB_GET, "/api/v1/models/current", models_current, NULL);
+    if (!rc)
+        rc = web_route(w, WEB_POST, "/api/v1/models/fit", models_fit, NULL);
+    if (!rc)
+        rc = web_route(w, WEB_GET, "/api/v1/conditions", conditions, NULL);
+    if (!rc)
+        rc = web_route(w, WEB_GET, "/api/v1/consistency", consistency, NULL);
+    if (!rc)
+        rc = web_route(w, WEB_GET, "/api/v1/capacity", capacity_get, NULL);
+    if (!rc)
+        rc = web_route(w, WEB_POST, "/api/v1/capacity", capacity_post, NULL);
+    if (!rc)
+        rc = web_route(w, WEB_GET, "/api/v1/energy", energy, NULL);
+    if (!rc)
+        rc = web_route(w, WEB_GET, "/api/v1/reports/rpt1/*", report, NULL);
+    if (rc)
+        return rc;
+    A.timer = event_new(web_base(w), -1, 0, eval_timer, NULL);
+    if (!A.timer)
+        return CM_ERR_NOMEM;
+    struct timeval soon = {1, 0};
+    event_add(A.timer, &soon); /* first run a second after start, then every eval_s */
+    return CM_OK;
+}
+
+void web_analytics_close(void)
+{
+    if (A.timer)
+        event_free(A.timer);
+    A.timer = NULL;
+}
