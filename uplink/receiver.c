@@ -282,13 +282,17 @@ static int check_records(const upl_request_t *rq, const cJSON *recs, upl_answer_
     const cJSON *r;
     if (cJSON_IsArray(recs) && cJSON_GetArraySize(recs) == 0)
         return answer(ans, 400, "data", "请求体参数不正确: data: empty batch");
+    if (cJSON_IsObject(recs)) {
+        if (upl_validate(rq->prefix, rq->record_type, recs, field, sizeof field, e, sizeof e))
+            return answer(ans, 400, field, "请求体参数不正确: %s", e);
+        return CM_OK;
+    }
     cJSON_ArrayForEach(r, recs)
     {
         if (upl_validate(rq->prefix, rq->record_type, r, field, sizeof field, e, sizeof e)) {
             char where[80];
             snprintf(where, sizeof where, "data[%d].%s", i, field);
-            return answer(ans, 400, cJSON_IsArray(recs) ? where : field,
-                          "请求体参数不正确: %s", e);
+            return answer(ans, 400, where, "请求体参数不正确: %s", e);
         }
         i++;
     }
