@@ -45,6 +45,8 @@ int cmd_db(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_user(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_uplink(cli_ctx_t *ctx, int argc, char **argv);     /* issue #5 */
 int cmd_enterprise(cli_ctx_t *ctx, int argc, char **argv); /* issue #5 */
+int cmd_alarm(cli_ctx_t *ctx, int argc, char **argv);      /* issue #7 */
+int cmd_threshold(cli_ctx_t *ctx, int argc, char **argv);  /* issue #7 */
 /* issue #6, analytics: */
 int cmd_model(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_consistency(cli_ctx_t *ctx, int argc, char **argv);

@@ -22,6 +22,8 @@ static const noun_t nouns[] = {
     {"consistency", cmd_consistency, "check output against electricity over stored data"},
     {"capacity", cmd_capacity, "approved annual capacity: set (audited), show use and forecast"},
     {"report", cmd_report, "reports: output, pts (production-transport-sales), energy; --csv"},
+    {"alarm", cmd_alarm, "alarms: list, show, ack, shelve, clear, history, pending"},
+    {"threshold", cmd_threshold, "alarm settings per type: hold-off, hysteresis, level (audited)"},
     {NULL, NULL, NULL},
 };
 
