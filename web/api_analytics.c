@@ -72,6 +72,8 @@ static void models_current(web_req_t *req, void *arg)
 
 static void models_fit(web_req_t *req, void *arg)
 {
+    if (web_require_role(req, "engineer")) /* a new model changes what alarms */
+        return;
     cJSON *b = web_body_json(req);
     if (!b)
         return;
@@ -127,6 +129,8 @@ static void capacity_get(web_req_t *req, void *arg)
 
 static void capacity_post(web_req_t *req, void *arg)
 {
+    if (web_require_role(req, "engineer")) /* a parameter change (ALM-5) */
+        return;
     cJSON *b = web_body_json(req);
     if (!b)
         return;
