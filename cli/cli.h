@@ -60,4 +60,24 @@ int cli_ana_conf(cli_ctx_t *ctx, struct ana_conf *c);
 /* Parse --name as Beijing time (def when absent); CLI_USAGE after printing. */
 int cli_time_opt(int argc, char **argv, const char *name, int64_t def, int64_t *out);
 
+/* issue #9, intake (cli/cmd_import.c, cmd_ticket.c, cmd_sales.c, cmd_intake_key.c): */
+int cmd_import(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_ticket(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_capture(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_exit_point(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_sales(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_inventory(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_contract(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_coal_type(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_intake_key(cli_ctx_t *ctx, int argc, char **argv);
+/* The intake configuration (defaults with --db and no config file); CLI_* code. */
+struct intake_conf;
+int cli_intake_conf(cli_ctx_t *ctx, struct intake_conf *c);
+/* Print an array of objects as a table of keys (NULL-ended); frees arr. */
+void cli_intake_table(cJSON *arr, const char *const *keys, const int *widths);
+/* A read connection (close with store_reader_close), NULL after printing. */
+sqlite3 *cli_intake_reader(cli_ctx_t *ctx);
+/* --from/--to in Beijing time, default the last span seconds; CLI_* code. */
+int cli_intake_range(int argc, char **argv, int64_t span, int64_t *from, int64_t *to);
+
 #endif

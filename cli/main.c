@@ -24,6 +24,16 @@ static const noun_t nouns[] = {
     {"report", cmd_report, "reports: output, pts (production-transport-sales), energy; --csv"},
     {"alarm", cmd_alarm, "alarms: list, show, ack, shelve, clear, history, pending"},
     {"threshold", cmd_threshold, "alarm settings per type: hold-off, hysteresis, level (audited)"},
+    /* issue #9, intake: */
+    {"import", cmd_import, "import files: tickets (weighbridge CSV), history"},
+    {"ticket", cmd_ticket, "weighbridge tickets: list, show (with corrections)"},
+    {"capture", cmd_capture, "exit captures: list, escapes, match now"},
+    {"exit-point", cmd_exit_point, "exit capture points: add (audited), list"},
+    {"sales", cmd_sales, "figures shift..YTD, RPT-2 reports, rail sales, the mine system's figures"},
+    {"inventory", cmd_inventory, "stockpile surveys: survey, list"},
+    {"contract", cmd_contract, "sales contracts: add (audited), list with deliveries"},
+    {"coal-type", cmd_coal_type, "coal types: add, list"},
+    {"intake-key", cmd_intake_key, "API keys of the weighbridge, cameras, sales system"},
     {NULL, NULL, NULL},
 };
 

@@ -11,7 +11,9 @@
 #include "alarms/alarms.h"
 #include "analytics/analytics.h"
 #include "collector/collector.h"
+#include "intake/intake.h"
 #include "sim/sim.h"
+#include "sim/weighbridge.h"
 #include "uplink/uplink.h"
 #include "web/web.h"
 
@@ -300,6 +302,29 @@ static int demo_users(store_t *st, char *err, size_t errlen)
     return CM_OK;
 }
 
+/* issue #9: the weighbridge and exit cameras post tickets and captures to
+ * ourselves — the last 12 hours at once, then a truck every two minutes or so. */
+static sim_wb_t *demo_weighbridge(store_t *st, int port)
+{
+    char err[256];
+    sim_wb_opts_t o;
+    sim_wb_opts_default(&o);
+    o.port = port;
+    o.trucks_per_hour = 30;
+    o.backfill_hours = 12;
+    o.ocr = 0.08;
+    o.escape = 0.02;
+    o.dup = 0.05;
+    o.badnet = 0.03;
+    o.correct = 0.02;
+    o.empty = 0.05;
+    o.seed = (uint32_t)tm_now_s();
+    sim_wb_t *w = sim_wb_demo_setup(st, o.key, err, sizeof err) ? NULL : sim_wb_start(&o, err, sizeof err);
+    if (!w)
+        log_error("daemon", "demo weighbridge: %s", err);
+    return w;
+}
+
 static void prune_timer(evutil_socket_t fd, short what, void *arg)
 {
     char err[256];
@@ -328,6 +353,8 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
     web_alarms_t *web_alarms = NULL;
     upl_sender_t *upl = NULL; /* issue #5 */
     static upl_cfg_t upl_cfg; /* outlives the web server's routes */
+    static intake_conf_t intake_conf; /* issue #9; outlives the routes */
+    sim_wb_t *wb = NULL;              /* issue #9: the demo's weighbridge */
     web_ctx_t ctx = {.store = store, .role = dc->role, .version = VERSION};
     ctx.reader = store_reader_open(store, err, sizeof err);
     if (!ctx.reader) {
@@ -339,6 +366,10 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
         goto out;
     }
     /* --- modules start here, each with its own error message --- */
+    if (intake_conf_from_cfg(cfg, &intake_conf, err, sizeof err)) {
+        log_error("daemon", "intake: %s", err);
+        goto out;
+    }
     if (upl_cfg_load(cfg, &upl_cfg, err, sizeof err)) { /* refuses keys others can read */
         log_error("daemon", "uplink: %s", err);
         goto out;
@@ -378,6 +409,14 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
         goto out;
     }
     /* --- module routes register here --- */
+    if (web_register_intake(web, &ctx, &intake_conf)) {
+        log_error("daemon", "http: cannot register the intake routes");
+        goto out;
+    }
+    if (demo && strcmp(dc->role, "mine") == 0 && !(wb = demo_weighbridge(store, web_port(web)))) {
+        log_error("daemon", "demo weighbridge: cannot start");
+        goto out;
+    }
     upl_cfg_resolve_self(&upl_cfg, dc->web.host, web_port(web));
     if (web_register_uplink(web, &ctx, &upl_cfg)) {
         log_error("daemon", "http: cannot register the uplink routes");
@@ -416,6 +455,8 @@ out:
     if (prune)
         event_free(prune);
     /* --- modules stop here, in reverse order of starting --- */
+    sim_wb_stop(wb);
+    web_intake_close();
     web_alarms_free(web_alarms); /* before web_free: its timers live on the web's loop */
     web_analytics_close(); /* issue #6: its timer lives on the web's loop */
     alarm_engine_free(alarms);

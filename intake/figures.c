@@ -181,7 +181,7 @@ int intake_figures_json(sqlite3 *db, const intake_conf_t *c, int64_t at, const c
     char day[16];
     snprintf(day, sizeof day, "%04d-%02d-%02d", y, m, d);
     cJSON_AddStringToObject(root, "productionDay", day);
-    cJSON_AddStringToObject(root, "shift", c->plan.names[sh]);
+    cJSON_AddStringToObject(root, "shiftName", c->plan.names[sh]);
     for (int k = 0; k < 5; k++) {
         intake_figures_t f;
         int rc = intake_figures_get(db, c, (tm_period)k, at, coal_type, &f, err, errlen);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "sim/sim.h"
+#include "sim/weighbridge.h"
 
 static volatile sig_atomic_t g_stop;
 
@@ -29,6 +30,7 @@ static void usage(FILE *out)
             "  --control PORT: a line socket for faults (see docs/collector.md): silent S,\n"
             "  exception S, garbage S, drop, outage S, clear, reset, jump KWH, stuck NAME\n"
             "  on|off, zero_speed on|off, fault BIT on|off, battery on|off, run on|off.\n");
+    sim_wb_usage(out); /* issue #9 */
 }
 
 static const char *opt(int argc, char **argv, const char *name, const char *def)
@@ -203,6 +205,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "meter") == 0)
         return run_meter(argc - 1, argv + 1);
+    if (strcmp(argv[1], "weighbridge") == 0) /* issue #9 */
+        return sim_wb_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "station") == 0)
         return run_station(argc - 1, argv + 1);
     usage(stderr);
