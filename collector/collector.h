@@ -199,7 +199,7 @@ enum {
     COL_ST_IDENT_REGS = 14,
     /* live block */
     COL_ST_LIVE = 0x0100,
-    COL_ST_LIVE_REGS = 0x16,
+    COL_ST_LIVE_REGS = 0x14, /* 0x0100..0x0113 */
     /* record buffer */
     COL_ST_OLDEST = 0x0200,  /* u32, oldest sequence number held (0: empty) */
     COL_ST_NEWEST = 0x0202,  /* u32, newest sequence number */

@@ -301,8 +301,9 @@ static int fetch_window(col_link_t *l, col_dev_t *d, uint32_t seq, bool backfill
                            rec->seq);
         double t = 0;
         if (have) {
+            /* Record times have whole seconds: allow for one more. */
             col_counter_verdict v = col_counter_check(last_total, last_ts, rec->total_t,
-                                                      rec->ts_ms, d->max_rate, &t);
+                                                      rec->ts_ms + 1000, d->max_rate, &t);
             if (v != COL_COUNTER_OK)
                 col_event(d, v == COL_COUNTER_RESET ? "counter_reset" : "counter_jump", "total",
                           "record %u: cumulative tonnage %.1f -> %.1f t", rec->seq, last_total,

@@ -37,7 +37,7 @@ struct sim_meter {
 
 enum { Q_UA, Q_UB, Q_UC, Q_UAB, Q_UBC, Q_UCA, Q_IA, Q_IB, Q_IC, Q_P, Q_PA, Q_PB, Q_PC, Q_Q, Q_PF,
        Q_FREQ, Q_EIMP, Q_EEXP, Q_EQ, Q_THDU, Q_THDI, Q_THDUA, Q_THDUB, Q_THDUC, Q_THDIA, Q_THDIB,
-       Q_THDIC, Q_ESHARP, Q_EPEAK, Q_EFLAT, Q_EVALLEY, Q_COUNT };
+       Q_THDIC, Q_ESHARP, Q_EPEAK, Q_EFLAT, Q_EVALLEY, Q_ETOTAL, Q_COUNT };
 
 static const char *const quantity_names[Q_COUNT] = {
     "voltage_a", "voltage_b", "voltage_c", "voltage_ab", "voltage_bc", "voltage_ca", "current_a",
@@ -45,7 +45,8 @@ static const char *const quantity_names[Q_COUNT] = {
     "active_power_c", "reactive_power", "power_factor", "frequency", "energy_import",
     "energy_export", "energy_reactive", "thd_voltage", "thd_current", "thd_voltage_a",
     "thd_voltage_b", "thd_voltage_c", "thd_current_a", "thd_current_b", "thd_current_c",
-    "energy_import_sharp", "energy_import_peak", "energy_import_flat", "energy_import_valley"};
+    "energy_import_sharp", "energy_import_peak", "energy_import_flat", "energy_import_valley",
+    "energy_total"};
 
 static int quantity_index(const char *name)
 {
@@ -130,7 +131,7 @@ static void update_state(meter_state_t *m)
     }
     for (int r = 0; r < 4; r++)
         q[Q_ESHARP + r] = m->rate_kwh[r];
-    q[Q_EIMP] = m->energy_kwh;
+    q[Q_EIMP] = q[Q_ETOTAL] = m->energy_kwh;
     q[Q_EEXP] = 0;
     q[Q_EQ] = m->energy_kvarh;
 }
@@ -147,6 +148,10 @@ static void meter_refresh(void *state, modbus_mapping_t *mp, int64_t now_ms)
         if (qi < 0)
             continue;
         double raw = p->scale != 0 ? (m->q[qi] - p->offset) / p->scale : 0;
+        /* A real register saturates rather than wrapping round. */
+        static const double lo[] = {0, -32768, 0, -2147483648.0, -1e38, -1e300};
+        static const double hi[] = {65535, 32767, 4294967295.0, 2147483647.0, 1e38, 1e300};
+        raw = raw < lo[p->type] ? lo[p->type] : raw > hi[p->type] ? hi[p->type] : raw;
         uint16_t *bank = p->fn == COL_FN_INPUT ? mp->tab_input_registers : mp->tab_registers;
         col_encode(raw, p->type, p->order, bank + p->address);
     }

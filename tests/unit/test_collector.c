@@ -1,0 +1,246 @@
+/* collector: communication-state hysteresis, counter plausibility, station
+ * record coding, configuration errors, and polling against simulated meters
+ * behind one gateway with every fault the simulator has (ACQ-2, ACQ-9..ACQ-11). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "test_collector_util.h"
+
+static void comm_state_has_hysteresis(void **state)
+{
+    col_comm_t c = {0};
+    assert_true(col_comm_step(&c, true, false, 3, 2));
+    assert_int_equal(c.state, COL_ONLINE);
+    assert_true(col_comm_step(&c, false, false, 3, 2));
+    assert_int_equal(c.state, COL_DEGRADED);
+    assert_false(col_comm_step(&c, false, false, 3, 2));
+    assert_true(col_comm_step(&c, false, false, 3, 2));
+    assert_int_equal(c.state, COL_OFFLINE);
+    /* One good answer is not enough to be trusted again. */
+    assert_true(col_comm_step(&c, true, false, 3, 2));
+    assert_int_equal(c.state, COL_DEGRADED);
+    assert_true(col_comm_step(&c, true, false, 3, 2));
+    assert_int_equal(c.state, COL_ONLINE);
+    /* A partial answer degrades, the next full one restores after online_after. */
+    assert_true(col_comm_step(&c, true, true, 3, 2));
+    assert_int_equal(c.state, COL_DEGRADED);
+    assert_false(col_comm_step(&c, true, false, 3, 2));
+    assert_true(col_comm_step(&c, true, false, 3, 2));
+    assert_int_equal(c.state, COL_ONLINE);
+}
+
+static void counter_check_judges_steps(void **state)
+{
+    double d;
+    int64_t t0 = 1000000, t1 = t0 + 60000; /* one minute */
+    assert_int_equal(col_counter_check(1000, t0, 1001, t1, 500, &d), COL_COUNTER_OK);
+    assert_true(d > 0.999 && d < 1.001);
+    /* 500 kW for a minute is 8.3 kWh; 20 kWh is implausible. */
+    assert_int_equal(col_counter_check(1000, t0, 1020, t1, 500, &d), COL_COUNTER_JUMP);
+    assert_true(d == 0);
+    assert_int_equal(col_counter_check(1000, t0, 3, t1, 500, &d), COL_COUNTER_RESET);
+    assert_true(d == 0);
+    /* The last digit wobbling back is not a reset. */
+    assert_int_equal(col_counter_check(123456.7, t0, 123456.69, t1, 500, &d), COL_COUNTER_OK);
+    assert_true(d == 0);
+}
+
+static void station_record_round_trips(void **state)
+{
+    col_st_record_t a = {.seq = 70001, .ts_ms = 1795437609000, .total_t = 51234.5,
+                         .flow_tph = 712.3, .speed_ms = 3.141};
+    uint16_t regs[COL_ST_RECORD_REGS];
+    col_station_record_encode(&a, regs);
+    col_st_record_t b;
+    col_station_record_decode(regs, &b);
+    assert_int_equal(b.seq, a.seq);
+    assert_int_equal(b.ts_ms, a.ts_ms);
+    assert_true(b.total_t > 51234.49 && b.total_t < 51234.51);
+    assert_true(b.flow_tph > 712.29 && b.flow_tph < 712.31);
+    assert_true(b.speed_ms > 3.1409 && b.speed_ms < 3.1411);
+    /* The live block is one request. */
+    col_map_t *m = malloc(sizeof *m);
+    int order[COL_MAX_POINTS];
+    col_request_t req[COL_MAX_POINTS];
+    col_station_map(m);
+    assert_int_equal(col_plan(m, 125, false, order, req), 1);
+    assert_int_equal(req[0].count, COL_ST_LIVE_REGS);
+    free(m);
+}
+
+static void config_errors_name_the_key(void **state)
+{
+    tfix_t *f = tfix_new();
+    static const struct {
+        const char *json, *needle;
+    } cases[] = {
+        {"\"devices\":[{\"name\":\"m\",\"model\":\"chint-dtsu666\",\"transport\":\"rtu\","
+         "\"bus\":\"nope\"}]",
+         "bus"},
+        {"\"buses\":[{\"name\":\"b1\",\"device\":\"/dev/null\",\"framing\":\"9X1\"}]", "framing"},
+        {"\"devices\":[{\"name\":\"a\",\"model\":\"chint-dtsu666\",\"host\":\"h\"},"
+         "{\"name\":\"b\",\"model\":\"chint-dtsu666\",\"host\":\"h\"}]",
+         "share unit 1"},
+        {"\"devices\":[{\"name\":\"s\",\"kind\":\"belt\",\"host\":\"h\"}]", "kind"},
+        {"\"devices\":[{\"name\":\"m\",\"model\":\"chint-dtsu666\",\"host\":\"h\","
+         "\"install_date\":\"2024/01/01\"}]",
+         "install_date"},
+        {"\"devices\":[{\"name\":\"m\",\"model\":\"chint-dtsu666\",\"host\":\"h\","
+         "\"address_shift\":5}]",
+         "address_shift"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[1024], err[512];
+        snprintf(text, sizeof text,
+                 "{\"collector\": {\"meter_maps\": \"" COALMON_CONF_DIR "/meters\", %s}}",
+                 cases[i].json);
+        cfg_t *cfg = cfg_parse("t.json", text, err, sizeof err);
+        if (!cfg)
+            fail_msg("case %zu: %s", i, err);
+        col_t *col = col_start(cfg, f->st, err, sizeof err);
+        cfg_free(cfg);
+        if (col)
+            fail_msg("case %zu accepted", i);
+        if (!strstr(err, cases[i].needle))
+            fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].needle);
+    }
+    tfix_free(f);
+}
+
+/* Three meters behind one gateway plus a unit that never answers. */
+static void gateway_dead_unit_does_not_void_the_others(void **state)
+{
+    tfix_t *f = tfix_new();
+    col_map_t *map = malloc(sizeof *map);
+    char err[256], cfg[4096];
+    assert_int_equal(col_map_load_model(COALMON_CONF_DIR "/meters", "acrel-adl400", map, err,
+                                        sizeof err),
+                     0);
+    sim_meter_opts_t o;
+    sim_meter_opts_default(&o);
+    o.units = 3;
+    o.rated_a = 50;
+    sim_meter_t *m = sim_meter_start(map, &o, err, sizeof err);
+    assert_non_null(m);
+    int port = sim_meter_port(m);
+    snprintf(cfg, sizeof cfg,
+             "{\"meter_maps\": \"" COALMON_CONF_DIR "/meters\", \"devices\": ["
+             "{\"name\":\"g1\",\"model\":\"acrel-adl400\",\"gate_type\":\"mine_total\","
+             "\"host\":\"127.0.0.1\",\"port\":%d,\"unit\":1,\"poll_ms\":200,\"timeout_ms\":300},"
+             "{\"name\":\"g2\",\"model\":\"acrel-adl400\",\"gate_type\":\"underground\","
+             "\"host\":\"127.0.0.1\",\"port\":%d,\"unit\":2,\"poll_ms\":200,\"timeout_ms\":300},"
+             "{\"name\":\"g3\",\"model\":\"acrel-adl400\",\"gate_type\":\"transport\","
+             "\"host\":\"127.0.0.1\",\"port\":%d,\"unit\":3,\"poll_ms\":200,\"timeout_ms\":300},"
+             "{\"name\":\"dead\",\"model\":\"acrel-adl400\",\"host\":\"127.0.0.1\",\"port\":%d,"
+             "\"unit\":9,\"poll_ms\":200,\"timeout_ms\":300,\"offline_after\":2}]}",
+             port, port, port, port);
+    tfix_start(f, cfg);
+    wait_sql(f->db, COMM_STATE_IS "'offline'", "dead", 1, 15000);
+    /* While unit 9 times out, the other three keep being read (the gateway
+     * link is reopened after each timeout, since a late answer would confuse it). */
+    double before = sql_num(f->db, "SELECT count(*) FROM reading r JOIN point p ON"
+                                   " p.id = r.point_id JOIN device d ON d.id = p.device_id"
+                                   " WHERE d.name = ?1", "g3");
+    wait_sql(f->db, "SELECT count(*) FROM reading r JOIN point p ON p.id = r.point_id"
+                    " JOIN device d ON d.id = p.device_id WHERE d.name = ?1",
+             "g3", before + 3 * map->count, 15000);
+    for (int i = 1; i <= 3; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "g%d", i);
+        assert_true(sql_num(f->db, COMM_STATE_IS "'online'", name) == 1);
+    }
+    /* Gates by type, and interval energy from the counters. */
+    int64_t ids[4];
+    int n;
+    assert_int_equal(col_gate_find(f->db, "transport", ids, 4, &n, err, sizeof err), 0);
+    assert_int_equal(n, 1);
+    wait_sql(f->db, "SELECT count(*) FROM counter_minute", NULL, 1, 10000);
+    double kwh = -1;
+    assert_int_equal(col_energy_between(f->db, ids[0], 0, tm_now_s() + 120, &kwh, err,
+                                        sizeof err),
+                     0);
+    assert_true(kwh > 0 && kwh < 10);
+    double peak = -1;
+    assert_int_equal(col_counter_between(f->db, ids[0], "energy_import_peak", 0,
+                                         tm_now_s() + 120, &peak, err, sizeof err),
+                     0);
+    assert_true(peak >= 0);
+    assert_int_equal(col_counter_between(f->db, ids[0], "no_such", 0, 1, &peak, err, sizeof err),
+                     CM_ERR_NOTFOUND);
+    col_bus_stats_t stats[4];
+    assert_int_equal(col_get_stats(f->col, stats, 4), 1);
+    assert_int_equal(stats[0].devices, 4);
+    tfix_free(f);
+    sim_meter_stop(m);
+    free(map);
+}
+
+#define EVENTS_OF "SELECT count(*) FROM device_event WHERE kind = ?1"
+
+/* Each fault of the simulator drives the meter out of "online" and back. */
+static void every_fault_is_seen_and_recovered(void **state)
+{
+    tfix_t *f = tfix_new();
+    col_map_t *map = malloc(sizeof *map);
+    char err[256], cfg[2048];
+    assert_int_equal(col_map_load_model(COALMON_CONF_DIR "/meters", "chint-dtsu666", map, err,
+                                        sizeof err),
+                     0);
+    sim_meter_t *m = sim_meter_start(map, NULL, err, sizeof err);
+    assert_non_null(m);
+    sim_server_t *srv = sim_meter_server(m);
+    snprintf(cfg, sizeof cfg,
+             "{\"meter_maps\": \"" COALMON_CONF_DIR "/meters\", \"devices\": ["
+             "{\"name\":\"m\",\"model\":\"chint-dtsu666\",\"host\":\"127.0.0.1\",\"port\":%d,"
+             "\"poll_ms\":100,\"timeout_ms\":200,\"offline_after\":2,\"online_after\":2,"
+             "\"backoff_max_ms\":400}]}",
+             sim_meter_port(m));
+    tfix_start(f, cfg);
+    wait_sql(f->db, COMM_STATE_IS "'online'", "m", 1, 10000);
+    static const char *const faults[] = {"silent 1", "exception 1", "garbage 1", "outage 1"};
+    double comm_events = sql_num(f->db, EVENTS_OF, "comm");
+    for (size_t i = 0; i < 4; i++) {
+        sim_cmd(srv, faults[i]);
+        wait_sql(f->db, COMM_STATE_IS "'offline'", "m", 1, 10000);
+        wait_sql(f->db, COMM_STATE_IS "'online'", "m", 1, 15000);
+        double now = sql_num(f->db, EVENTS_OF, "comm");
+        if (now < comm_events + 2)
+            fail_msg("fault '%s' left %g comm events (had %g)", faults[i], now, comm_events);
+        comm_events = now;
+    }
+    /* The exception is named in the event's detail. */
+    assert_true(sql_num(f->db, "SELECT count(*) FROM device_event WHERE detail LIKE ?1",
+                        "%server failure%") >= 1);
+    /* A dropped connection is reopened without losing the device. */
+    double readings = sql_num(f->db, "SELECT count(*) FROM reading", NULL);
+    sim_cmd(srv, "drop");
+    wait_sql(f->db, "SELECT count(*) FROM reading", NULL, readings + 3 * map->count, 10000);
+    /* Counter reset and an implausible jump become events, not energy. */
+    sim_cmd(srv, "reset");
+    wait_sql(f->db, EVENTS_OF, "counter_reset", 1, 10000);
+    sim_cmd(srv, "jump 500000");
+    wait_sql(f->db, EVENTS_OF, "counter_jump", 1, 10000);
+    double total = sql_num(f->db, "SELECT sum(delta) FROM counter_minute", NULL);
+    double minmax = sql_num(f->db, "SELECT max(delta) FROM counter_minute", NULL);
+    assert_true(total >= 0 && minmax < 100);
+    tfix_free(f);
+    sim_meter_stop(m);
+    free(map);
+}
+
+int main(void)
+{
+    log_setup("test", LOG_LVL_WARN, false);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(comm_state_has_hysteresis),
+        cmocka_unit_test(counter_check_judges_steps),
+        cmocka_unit_test(station_record_round_trips),
+        cmocka_unit_test(config_errors_name_the_key),
+        cmocka_unit_test(gateway_dead_unit_does_not_void_the_others),
+        cmocka_unit_test(every_fault_is_seen_and_recovered),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
