@@ -61,7 +61,13 @@ static void drop(sse_client_t *c)
 
 static void on_close(struct evhttp_connection *conn, void *arg)
 {
-    drop(arg);
+    sse_client_t *c = arg;
+    /* A browser that went away mid-stream leaves libevent's request detached
+     * from its connection and ours to end (which frees it); at shutdown it is
+     * still attached and the connection frees it. */
+    if (!evhttp_request_get_connection(c->req))
+        evhttp_send_reply_end(c->req);
+    drop(c);
 }
 
 /* Send transitions after `after` to one client (catch-up) or, with c NULL, to all. */
