@@ -70,6 +70,7 @@ int cmd_inventory(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_contract(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_coal_type(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_intake_key(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_device(cli_ctx_t *ctx, int argc, char **argv); /* issue #4: device registry */
 /* The intake configuration (defaults with --db and no config file); CLI_* code. */
 struct intake_conf;
 int cli_intake_conf(cli_ctx_t *ctx, struct intake_conf *c);

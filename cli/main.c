@@ -13,7 +13,7 @@ typedef struct noun {
 } noun_t;
 
 static const noun_t nouns[] = {
-    {"meter", cmd_meter, "read a meter once over Modbus TCP (commissioning probe)"},
+    {"meter", cmd_meter, "read a meter once over Modbus TCP or RTU; list register maps"},
     {"db", cmd_db, "database: migrate, show the schema version"},
     {"user", cmd_user, "dashboard and API accounts: add, list, passwd, role, disable"},
     {"uplink", cmd_uplink, "upload queue: status, log, retry; encrypt, decrypt, token by hand"},
@@ -34,6 +34,7 @@ static const noun_t nouns[] = {
     {"contract", cmd_contract, "sales contracts: add (audited), list with deliveries"},
     {"coal-type", cmd_coal_type, "coal types: add, list"},
     {"intake-key", cmd_intake_key, "API keys of the weighbridge, cameras, sales system"},
+    {"device", cmd_device, "device registry: list, show, history of states (issue #4)"},
     {NULL, NULL, NULL},
 };
 
