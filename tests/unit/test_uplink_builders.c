@@ -1,0 +1,195 @@
+/* UPL-2: records built from stored data are valid against the contract, built
+ * once per interval, and missing data gives no record (the platform sees the gap). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "uplink/uplink.h"
+
+typedef struct fx {
+    char dir[64], path[128];
+    store_t *st;
+    upl_cfg_t cfg;
+    int64_t t0; /* an interval start, Beijing 08:00 */
+} fx_t;
+
+static int seed_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    fx_t *f = arg;
+    int64_t dev, ep, p, st;
+    int rc = store_device_upsert(db, "gate-total", "meter", "chint-dtsu666", "SN1", &dev, err, errlen);
+    rc = rc ? rc : store_point_upsert(db, dev, "ep_imp", "kWh", "energy", &ep, err, errlen);
+    rc = rc ? rc : store_point_upsert(db, dev, "p", "kW", "power", &p, err, errlen);
+    rc = rc ? rc : store_device_upsert(db, "belt-main", "station", "ICS", "SN2", &st, err, errlen);
+    rc = rc ? rc : store_device_set_comm(db, dev, "online", f->t0 * 1000, NULL, err, errlen);
+    rc = rc ? rc : store_coef_set(db, "raw_to_gross", 0.92, f->t0 - 86400, "test", "cli", "init", err, errlen);
+    if (rc)
+        return rc;
+    char sql[512];
+    snprintf(sql, sizeof sql, "UPDATE device SET gate_type = 'mine_total' WHERE id = %lld", (long long)dev);
+    rc = store_exec(db, sql, err, errlen);
+    /* 15 minutes of energy in the first interval, nothing in the second (a gap),
+     * 15 minutes in the third; power 400..414 kW; station tonnes. */
+    for (int m = 0; !rc && m < 45; m++) {
+        if (m >= 15 && m < 30)
+            continue;
+        int64_t minute = f->t0 + 60 * m;
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO counter_minute(point_id, minute, delta, steps) VALUES (%lld, %lld, 2.5, 12);"
+                 "INSERT INTO agg_minute(point_id, minute, n, vmin, vmax, vsum, vlast, last_ts_ms)"
+                 " VALUES (%lld, %lld, 2, %d, %d, %d, %d, %lld);"
+                 "INSERT INTO station_output_minute(device_id, minute, tonnes, records) VALUES (%lld, %lld, 1.5, 12);",
+                 (long long)ep, (long long)minute, (long long)p, (long long)minute, 400 + m % 15,
+                 400 + m % 15, 2 * (400 + m % 15), 400 + m % 15, (long long)minute * 1000,
+                 (long long)st, (long long)minute);
+        rc = store_exec(db, sql, err, errlen);
+    }
+    return rc;
+}
+
+static int setup(void **state)
+{
+    fx_t *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/coalmon-uplb-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+    char err[256];
+    f->st = store_open(f->path, NULL, err, sizeof err);
+    assert_non_null(f->st);
+    upl_cfg_default(&f->cfg);
+    f->cfg.catchup_days = 1;
+    f->t0 = tm_bj_to_epoch(2026, 11, 23, 8, 0, 0);
+    if (store_write(f->st, seed_job, f, err, sizeof err))
+        fail_msg("seed: %s", err);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *f = *state;
+    store_close(f->st);
+    char p[160];
+    const char *sfx[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s%s", f->path, sfx[i]);
+        unlink(p);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+typedef struct build_arg {
+    fx_t *f;
+    int64_t now;
+    int made;
+} build_arg_t;
+
+static int build_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    build_arg_t *a = arg;
+    return upl_build_job(db, NULL, &a->f->cfg, a->now, &a->made, err, errlen);
+}
+
+static int build(fx_t *f, int64_t now)
+{
+    build_arg_t a = {.f = f, .now = now};
+    char err[256];
+    if (store_write(f->st, build_job, &a, err, sizeof err))
+        fail_msg("build: %s", err);
+    return a.made;
+}
+
+/* The outbox records of a type, in order, as parsed JSON (an array). */
+static cJSON *records(fx_t *f, const char *type)
+{
+    char err[128];
+    sqlite3 *db = store_reader_open(f->st, err, sizeof err);
+    sqlite3_stmt *s;
+    assert_int_equal(store_prepare(db, "SELECT body FROM outbox_record WHERE record_type = ? ORDER BY seq",
+                                   &s, err, sizeof err), 0);
+    sqlite3_bind_text(s, 1, type, -1, SQLITE_STATIC);
+    cJSON *arr = cJSON_CreateArray();
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        cJSON *r = cJSON_Parse((const char *)sqlite3_column_text(s, 0));
+        char field[64], e[200];
+        if (upl_validate("cms", type, r, field, sizeof field, e, sizeof e))
+            fail_msg("%s invalid: %s", type, e);
+        cJSON_AddItemToArray(arr, r);
+    }
+    sqlite3_finalize(s);
+    store_reader_close(db);
+    return arr;
+}
+
+static void test_power_gate_and_coal_output_per_interval(void **state)
+{
+    fx_t *f = *state;
+    /* 08:45 + grace: three intervals closed; the middle one has no data. */
+    build(f, f->t0 + 45 * 60 + 120);
+    cJSON *pg = records(f, "powerGate");
+    assert_int_equal(cJSON_GetArraySize(pg), 2);
+    cJSON *r = cJSON_GetArrayItem(pg, 0);
+    assert_string_equal(cJSON_GetObjectItem(r, "startTime")->valuestring, "2026-11-23 08:00:00");
+    assert_string_equal(cJSON_GetObjectItem(r, "endTime")->valuestring, "2026-11-23 08:15:00");
+    assert_int_equal(cJSON_GetObjectItem(r, "gateType")->valueint, 1);
+    assert_float_equal(cJSON_GetObjectItem(r, "kwh")->valuedouble, 15 * 2.5, 1e-9);
+    assert_float_equal(cJSON_GetObjectItem(r, "pAvg")->valuedouble, 407.0, 1e-9);
+    assert_float_equal(cJSON_GetObjectItem(r, "pMax")->valuedouble, 414.0, 1e-9);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(pg, 1), "startTime")->valuestring,
+                        "2026-11-23 08:30:00");
+    cJSON_Delete(pg);
+    cJSON *co = records(f, "coalOutput");
+    assert_int_equal(cJSON_GetArraySize(co), 2);
+    r = cJSON_GetArrayItem(co, 0);
+    assert_float_equal(cJSON_GetObjectItem(r, "tons")->valuedouble, 22.5, 1e-9);
+    assert_float_equal(cJSON_GetObjectItem(r, "grossTons")->valuedouble, 22.5 * 0.92, 1e-9);
+    assert_int_equal(cJSON_GetObjectItem(r, "runSeconds")->valueint, 900);
+    cJSON_Delete(co);
+    /* Built once: a later call adds nothing for the same intervals. */
+    assert_int_equal(build(f, f->t0 + 45 * 60 + 180), 0);
+}
+
+static void test_open_interval_is_not_built_before_grace(void **state)
+{
+    fx_t *f = *state;
+    build(f, f->t0 + 15 * 60 + 30); /* the first interval closed 30 s ago */
+    cJSON *pg = records(f, "powerGate");
+    assert_int_equal(cJSON_GetArraySize(pg), 0);
+    cJSON_Delete(pg);
+    build(f, f->t0 + 15 * 60 + 120);
+    pg = records(f, "powerGate");
+    assert_int_equal(cJSON_GetArraySize(pg), 1);
+    cJSON_Delete(pg);
+}
+
+static void test_device_status_and_coefficient_changes(void **state)
+{
+    fx_t *f = *state;
+    build(f, f->t0);
+    cJSON *ds = records(f, "deviceStatus"), *cf = records(f, "coefficient");
+    assert_int_equal(cJSON_GetArraySize(ds), 1);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ds, 0), "status")->valuestring, "ok");
+    assert_int_equal(cJSON_GetArraySize(cf), 1);
+    assert_float_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(cf, 0), "value")->valuedouble, 0.92, 1e-12);
+    cJSON_Delete(ds);
+    cJSON_Delete(cf);
+    assert_int_equal(build(f, f->t0 + 10), 0); /* nothing changed, nothing new */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_power_gate_and_coal_output_per_interval, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_interval_is_not_built_before_grace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_status_and_coefficient_changes, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
