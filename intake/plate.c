@@ -106,6 +106,9 @@ int intake_plate_check(const char *plate, char *why, size_t whylen)
         return cm_fail(why, whylen, CM_ERR_INVALID,
                        "'%s': the second character must be the issuing letter A-Z", plate);
     int last = n - 1;
+    if (cp[last] == CP_GUA && n != 7)
+        return cm_fail(why, whylen, CM_ERR_INVALID,
+                       "'%s': a trailer plate has 4 characters between the letter and 挂", plate);
     bool trailer = n == 7 && cp[last] == CP_GUA;
     for (int i = 2; i < (trailer ? last : n); i++)
         if (!is_serial(cp[i]))
