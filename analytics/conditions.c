@@ -57,12 +57,13 @@ static int upsert(sqlite3 *db, const ana_condition_t *c, int64_t now_ms, char *e
     sqlite3_stmt *s;
     int rc = store_prepare(
         db,
-        "INSERT INTO ana_condition(type, source, level, start, end, value, threshold, detail, "
-        "created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) "
+        "INSERT INTO ana_condition(type, source, level, start, end, end_due, value, threshold, "
+        "detail, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, ?8, ?9, ?9) "
         "ON CONFLICT(type, source, start) DO UPDATE SET level = excluded.level, "
-        "end = excluded.end, value = excluded.value, threshold = excluded.threshold, "
+        "end = excluded.end_due, end_due = NULL, " /* seen open already: close at once */
+        "value = excluded.value, threshold = excluded.threshold, "
         "detail = excluded.detail, updated_ms = excluded.updated_ms WHERE "
-        "level IS NOT excluded.level OR end IS NOT excluded.end OR "
+        "level IS NOT excluded.level OR coalesce(end, end_due) IS NOT excluded.end_due OR "
         "value IS NOT excluded.value OR detail IS NOT excluded.detail",
         &s, err, errlen);
     if (rc)
@@ -139,11 +140,51 @@ char *ana_state_get(sqlite3 *db, const char *name)
     return v;
 }
 
+/* Rows written last time with a known end have now been seen open once. */
+static int close_due(sqlite3 *db, int64_t now_ms, char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    int rc = store_prepare(db,
+                           "UPDATE ana_condition SET end = end_due, end_due = NULL, "
+                           "updated_ms = ?1 WHERE end IS NULL AND end_due IS NOT NULL",
+                           &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, now_ms);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = cm_fail(err, errlen, CM_ERR_DB, "closing conditions: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Open period conditions whose period is no longer evaluated end now. */
+static int sweep(sqlite3 *db, const ana_condition_t *c, int64_t now_ms, char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    int rc = store_prepare(db,
+                           "UPDATE ana_condition SET end = ?4, updated_ms = ?5 WHERE type = ?1 "
+                           "AND source = ?2 AND start < ?3 AND end IS NULL",
+                           &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(s, 1, c->type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, c->source, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, c->start);
+    sqlite3_bind_int64(s, 4, now_ms / 1000);
+    sqlite3_bind_int64(s, 5, now_ms);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = cm_fail(err, errlen, CM_ERR_DB, "ending old conditions: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    return rc;
+}
+
 static int write_fn(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
     ana_write_t *w = arg;
     int64_t now_ms = tm_now_ms();
-    int rc = CM_OK;
+    int rc = close_due(db, now_ms, err, errlen);
+    for (size_t i = 0; !rc && i < w->sweep.n; i++)
+        rc = sweep(db, &w->sweep.v[i], now_ms, err, errlen);
     for (size_t i = 0; !rc && i < w->put.n; i++)
         rc = upsert(db, &w->put.v[i], now_ms, err, errlen);
     for (size_t i = 0; !rc && i < w->end.n; i++)
@@ -155,8 +196,6 @@ static int write_fn(sqlite3 *db, void *arg, char *err, size_t errlen)
 
 int ana_write_commit(store_t *st, ana_write_t *w, char *err, size_t errlen)
 {
-    if (!w->put.n && !w->end.n && !w->n_state)
-        return CM_OK;
     return store_write(st, write_fn, w, err, errlen);
 }
 
@@ -164,6 +203,7 @@ void ana_write_free(ana_write_t *w)
 {
     ana_cond_list_free(&w->put);
     ana_cond_list_free(&w->end);
+    ana_cond_list_free(&w->sweep);
     for (int i = 0; i < w->n_state; i++)
         free(w->state_value[i]);
     w->n_state = 0;

@@ -47,7 +47,7 @@ static int balance_period(sqlite3 *db, const ana_conf_t *c, const char *kind, in
     ana_balance_t b;
     ana_balance(sum.tons * coef, lg.truck, lg.rail, lg.inv_start, lg.inv_end, c->tolerance, &b);
     ana_condition_t cd;
-    cond_init(&cd, "output_sales", kind, s, e);
+    cond_init(&cd, "output_sales", kind, s, 0); /* present while it does not balance */
     cd.level = 2;
     cd.value = b.output > 0 || b.accounted > 0 ? b.diff / fmax(fabs(b.output), fabs(b.accounted)) : 0;
     cd.threshold = c->tolerance;
@@ -61,7 +61,7 @@ static int balance_period(sqlite3 *db, const ana_conf_t *c, const char *kind, in
     if (!rc && lg.has_pts) {
         double ours = lg.truck + lg.rail, theirs = lg.pts_truck + lg.pts_rail, rel;
         bool off = ana_compare(ours, theirs, c->tolerance, &rel);
-        cond_init(&cd, "sales_sources", kind, s, e);
+        cond_init(&cd, "sales_sources", kind, s, 0);
         cd.level = 1;
         cd.value = theirs != 0 || ours != 0 ? (ours - theirs) / fmax(fabs(ours), fabs(theirs)) : 0;
         cd.threshold = c->tolerance;
@@ -117,6 +117,13 @@ static int capacity_checks(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_wr
     rc = capacity_period(c, "year", tpa * (1 + c->cap.year_over), y.tons, ys, ye, now, w);
     if (!rc)
         rc = capacity_period(c, "month", tpa * c->cap.month_share, m.tons, ms, me, now, w);
+    ana_condition_t sw; /* a new year or month ends the last one's condition */
+    cond_init(&sw, "over_production", "year", ys, 0);
+    if (!rc)
+        rc = ana_cond_add(&w->sweep, &sw);
+    cond_init(&sw, "over_production", "month", ms, 0);
+    if (!rc)
+        rc = ana_cond_add(&w->sweep, &sw);
     return rc;
 }
 
@@ -142,13 +149,14 @@ static int meter_balance(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_writ
     double med;
     bool jump = ana_share_jump(share, 14, share[14], c->balance_jump, &med);
     ana_condition_t cd;
-    cond_init(&cd, "meter_balance", "gate-total", ds - 86400, ds);
+    cond_init(&cd, "meter_balance", "total", ds - 86400, 0);
     cd.level = 1;
     cd.value = share[14];
     cd.threshold = c->balance_jump;
     snprintf(cd.detail, sizeof cd.detail, "{\"unmetered_share\":%.4f,\"usual_share\":%.4f}",
              share[14], med);
-    return jump ? ana_cond_add(&w->put, &cd) : CM_OK;
+    int rc2 = put_or_end(w, jump, &cd);
+    return rc2 ? rc2 : ana_cond_add(&w->sweep, &cd); /* earlier days end */
 }
 
 int ana_eval_periods(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_write_t *w, char *err,
@@ -164,6 +172,16 @@ int ana_eval_periods(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_write_t 
     tm_period_bounds(&c->shifts, TM_MONTH, ms - 1, &ps, &pe);
     if (!rc)
         rc = balance_period(db, c, "month", ps, pe, err, errlen, w);
+    /* Days and months no longer evaluated end their open conditions. */
+    static const char *const types[] = {"output_sales", "sales_sources"};
+    for (int i = 0; !rc && i < 2; i++) {
+        ana_condition_t sw;
+        cond_init(&sw, types[i], "day", ds - 2 * 86400, 0);
+        rc = ana_cond_add(&w->sweep, &sw);
+        cond_init(&sw, types[i], "month", ps, 0);
+        if (!rc)
+            rc = ana_cond_add(&w->sweep, &sw);
+    }
     if (!rc)
         rc = capacity_checks(db, c, now, w, err, errlen);
     if (!rc)
@@ -201,6 +219,10 @@ int ana_evaluate(store_t *st, sqlite3 *db, const ana_conf_t *c, int64_t now, cha
         rc = ana_eval_monitor(db, c, (ana_gate)g, to, &w, err, errlen);
     if (!rc)
         rc = ana_eval_periods(db, c, now, &w, err, errlen);
+    if (!rc)
+        rc = ana_eval_power_quality(db, c, now, &w, err, errlen);
+    if (!rc)
+        rc = ana_eval_vibration(db, c, now, &w, err, errlen);
     if (!rc)
         rc = ana_write_commit(st, &w, err, errlen);
     ana_write_free(&w);

@@ -16,4 +16,13 @@ int ana_eval_monitor(sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t to
 int ana_eval_periods(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_write_t *w, char *err,
                      size_t errlen);
 
+/* Power quality and vibration per device from the last hour of minute aggregates. */
+int ana_eval_power_quality(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_write_t *w,
+                           char *err, size_t errlen);
+int ana_eval_vibration(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_write_t *w, char *err,
+                       size_t errlen);
+/* Total-gate energy of iv[first..n) against the same time of day in iv[0..first). */
+int ana_eval_profile(const ana_conf_t *c, const ana_interval_t *iv, size_t n, size_t first,
+                     ana_write_t *w);
+
 #endif

@@ -20,7 +20,7 @@ void ana_episode_condition(const ana_model_t *m, const ana_episode_t *e, int h_s
 {
     memset(c, 0, sizeof *c);
     snprintf(c->type, sizeof c->type, "%s", cond_type(m->gate));
-    snprintf(c->source, sizeof c->source, "%s", m->gate == ANA_GATE_TOTAL ? "gate-total" : "gate-transport");
+    snprintf(c->source, sizeof c->source, "%s", ana_gate_name(m->gate));
     c->level = m->gate == ANA_GATE_TOTAL ? 1 : 2; /* the total gate is the coarser opinion */
     c->start = e->start;
     c->end = e->end;
@@ -140,7 +140,7 @@ static int stopped_use(const ana_conf_t *c, const ana_model_t *m, const ana_inte
                               .end = iv[j - 1].start + c->interval_s, .value = excess,
                               .threshold = c->stopped_floor_kwh};
         snprintf(cd.type, sizeof cd.type, "power_abnormal");
-        snprintf(cd.source, sizeof cd.source, "gate-transport");
+        snprintf(cd.source, sizeof cd.source, "transport");
         snprintf(cd.detail, sizeof cd.detail,
                  "{\"kind\":\"stopped_belt\",\"kwh\":%.1f,\"excess_kwh\":%.1f,\"intervals\":%zu}",
                  kwh, excess, j - i);
@@ -171,16 +171,25 @@ int ana_eval_monitor(sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t to
         from = to - 7 * 86400; /* after a long stop, do not replay weeks */
     if (from >= to)
         return CM_OK;
-    ana_interval_t *iv;
-    size_t n;
-    rc = ana_db_intervals(db, c, from, to, &iv, &n, err, errlen);
+    ana_interval_t *all;
+    size_t n_all;
+    /* The total gate also needs two weeks before for its usual profile. */
+    int64_t hist = gate == ANA_GATE_TOTAL ? 14 * 86400 : 0;
+    rc = ana_db_intervals(db, c, from - hist, to, &all, &n_all, err, errlen);
     if (rc)
         return rc;
+    size_t first = (size_t)(hist / c->interval_s);
+    if (first > n_all)
+        first = n_all;
+    ana_interval_t *iv = all + first;
+    size_t n = n_all - first;
     ep_sink_t sink = {.m = &m, .h = c->cusum.h, .list = &w->put};
     ana_monitor(&m, &c->cusum, iv, n, c->interval_s, &cs, &open, on_episode, &sink);
     if (!sink.rc && gate == ANA_GATE_TRANSPORT)
         sink.rc = stopped_use(c, &m, iv, n, &w->put);
-    free(iv);
+    if (!sink.rc && gate == ANA_GATE_TOTAL)
+        sink.rc = ana_eval_profile(c, all, n_all, first, w);
+    free(all);
     if (sink.rc)
         return cm_fail(err, errlen, sink.rc, "out of memory collecting conditions");
     if (w->n_state < ANA_MAX_STATE) {

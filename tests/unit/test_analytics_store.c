@@ -1,0 +1,276 @@
+/* analytics over a real store (issue #6): simulated months stored as
+ * history, then ana_evaluate() as the daemon runs it — a clean month raises
+ * nothing; a drifting scale raises output_power, the same whether evaluated
+ * once or day by day; an over-producing month raises over_production; trucks
+ * leaving unrecorded raise output_sales; the sales system disagreeing with
+ * the weighbridge raises sales_sources (ALM-1, ALM-3, ALM-4). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "analytics/analytics.h"
+
+#define DAY 86400
+
+typedef struct fx {
+    char dir[64];
+    store_t *st;
+    sqlite3 *db;
+    ana_conf_t conf;
+    int64_t start; /* first simulated interval */
+    ana_interval_t *iv;
+    size_t n;
+} fx_t;
+
+static int setup(void **state)
+{
+    fx_t *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/cm-ana-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    char path[128], err[256];
+    snprintf(path, sizeof path, "%s/coalmon.db", f->dir);
+    f->st = store_open(path, NULL, err, sizeof err);
+    assert_non_null(f->st);
+    f->db = store_reader_open(f->st, err, sizeof err);
+    assert_non_null(f->db);
+    ana_conf_default(&f->conf);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *f = *state;
+    char path[128];
+    store_reader_close(f->db);
+    store_close(f->st);
+    const char *files[] = {"coalmon.db", "coalmon.db-wal", "coalmon.db-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", f->dir, files[i]);
+        unlink(path);
+    }
+    rmdir(f->dir);
+    free(f->iv);
+    free(f);
+    return 0;
+}
+
+/* 35 days from 2026-03-01 (Beijing); fault from day fault_day 03:00. */
+static void history(fx_t *f, uint32_t seed, double drift, int fault_day)
+{
+    ana_sim_opts_t o;
+    ana_sim_opts_default(&o);
+    o.start = f->start = tm_bj_to_epoch(2026, 3, 1, 0, 0, 0);
+    o.days = 35;
+    o.seed = seed;
+    o.drift_per_day = drift;
+    o.fault_from = fault_day >= 0 ? o.start + (int64_t)fault_day * DAY + 3 * 3600 : 0;
+    f->n = ana_sim_count(&o);
+    f->iv = malloc(f->n * sizeof *f->iv);
+    ana_sim_intervals(&o, f->iv, f->n);
+    char err[256];
+    assert_int_equal(ana_db_put_intervals(f->st, f->iv, f->n, 900, "import", err, sizeof err), 0);
+}
+
+static void evaluate(fx_t *f, int64_t t)
+{
+    char err[256];
+    int rc = ana_evaluate(f->st, f->db, &f->conf, t, err, sizeof err);
+    if (rc)
+        fail_msg("evaluate: %s", err);
+}
+
+static int count(fx_t *f, const char *where)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM ana_condition WHERE %s", where);
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(f->db, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    int n = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return n;
+}
+
+static double tons_between(fx_t *f, int64_t a, int64_t b)
+{
+    double t = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (f->iv[i].start >= a && f->iv[i].start < b)
+            t += f->iv[i].tons;
+    return t;
+}
+
+static void clean_month_raises_nothing(void **state)
+{
+    fx_t *f = *state;
+    history(f, 101, 0, -1);
+    evaluate(f, f->start + 28 * DAY + 120); /* fits the models on four weeks */
+    ana_model_t m;
+    assert_int_equal(ana_db_model(f->db, ANA_GATE_TRANSPORT, 0, &m, NULL, 0), 0);
+    assert_true(fabs(m.b - 0.45) < 0.02);
+    for (int d = 29; d <= 35; d++)
+        evaluate(f, f->start + (int64_t)d * DAY + 120);
+    if (count(f, "1") != 0) {
+        cJSON *a;
+        char err[128];
+        ana_conditions_json(f->db, 0, INT64_MAX / 2, &a, err, sizeof err);
+        char *s = cJSON_Print(a);
+        printf("%s\n", s);
+        free(s);
+        cJSON_Delete(a);
+    }
+    assert_int_equal(count(f, "1"), 0);
+}
+
+static int64_t drift_start(fx_t *f)
+{
+    sqlite3_stmt *s;
+    int64_t t = -1;
+    sqlite3_prepare_v2(f->db,
+                       "SELECT min(start) FROM ana_condition WHERE type = 'output_power' AND "
+                       "source = 'transport' AND value < 0",
+                       -1, &s, NULL);
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+        t = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return t;
+}
+
+static void drifting_scale_day_by_day(void **state)
+{
+    fx_t *f = *state;
+    history(f, 202, -0.01, 29); /* 1 % a day from day 29 */
+    evaluate(f, f->start + 28 * DAY + 120);
+    for (int d = 29; d <= 35; d++)
+        evaluate(f, f->start + (int64_t)d * DAY + 120);
+    int64_t s = drift_start(f);
+    assert_true(s > 0);
+    int64_t fault = f->start + 29 * DAY + 3 * 3600;
+    char when[24];
+    tm_format_bj(s, when, sizeof when);
+    printf("    drift -1 %%/day from day 29 03:00: episode starts %s (%.1f h after)\n", when,
+           (s - fault) / 3600.0);
+    assert_true(s >= fault - 6 * 3600 && s <= fault + 3 * DAY);
+    assert_int_equal(count(f, "type = 'output_power' AND end IS NULL"), 1);
+}
+
+/* The same data evaluated once gives the same episode start: the state
+ * carried between evaluations loses nothing. */
+static void drifting_scale_at_once(void **state)
+{
+    fx_t *f = *state;
+    history(f, 202, -0.01, 29);
+    evaluate(f, f->start + 28 * DAY + 120);
+    evaluate(f, f->start + 35 * DAY + 120);
+    int64_t once = drift_start(f);
+    assert_true(once > 0);
+    /* day by day in a second store */
+    fx_t *g;
+    setup((void **)&g);
+    history(g, 202, -0.01, 29);
+    evaluate(g, g->start + 28 * DAY + 120);
+    for (int d = 29; d <= 35; d++)
+        evaluate(g, g->start + (int64_t)d * DAY + 120);
+    assert_int_equal(drift_start(g), once);
+    teardown((void **)&g);
+}
+
+static void over_producing_month(void **state)
+{
+    fx_t *f = *state;
+    history(f, 303, 0, -1);
+    char err[256];
+    int64_t now = f->start + 25 * DAY + 600; /* 2026-03-26 */
+    double mtd = tons_between(f, f->start, now);
+    /* approved capacity such that the month's limit (10 %) is 95 % of output so far */
+    double tpa = mtd * 0.95 / 0.10;
+    assert_int_equal(ana_db_capacity_set(f->st, tpa, tm_bj_to_epoch(2026, 1, 1, 0, 0, 0), "test",
+                                         "cli", "scenario", err, sizeof err),
+                     0);
+    evaluate(f, now);
+    assert_int_equal(count(f, "type = 'over_production' AND source = 'month' AND level = 3 "
+                              "AND end IS NULL"),
+                     1);
+    assert_int_equal(count(f, "type = 'over_production' AND source = 'year'"), 0);
+    /* warning level: a capacity raised so that the month stands at 93 % */
+    assert_int_equal(ana_db_capacity_set(f->st, mtd / 0.93 / 0.10, tm_bj_to_epoch(2026, 3, 26, 0, 0, 0),
+                                         "test", "cli", "raised", err, sizeof err),
+                     0);
+    evaluate(f, now + 60);
+    assert_int_equal(count(f, "type = 'over_production' AND source = 'month' AND level = 1"), 1);
+    cJSON *cap;
+    assert_int_equal(ana_capacity_json(f->db, &f->conf, now, &cap, err, sizeof err), 0);
+    const cJSON *month = cJSON_GetObjectItem(cap, "month");
+    assert_true(fabs(cJSON_GetObjectItem(month, "share")->valuedouble - 0.93) < 0.001);
+    /* at the run-rate the limit is crossed within the month */
+    assert_true(cJSON_IsString(cJSON_GetObjectItem(month, "crossing")));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cap, "history")), 2);
+    cJSON_Delete(cap);
+}
+
+static int sql_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    return store_exec(db, arg, err, errlen);
+}
+
+static void ticket(fx_t *f, const char *id, int64_t t, double net)
+{
+    char sql[512], err[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO weigh_ticket(ticket_id, version, plate, material, direction, tare_time, "
+             "gross_time, gross, tare, net, weighbridge_id, source, received_at) VALUES "
+             "('%s', 1, '晋A12345', 'raw', 'out', %lld, %lld, %.3f, 20, %.3f, 'WB1', 'test', %lld)",
+             id, (long long)t - 600, (long long)t, net + 20, net, (long long)t);
+    assert_int_equal(store_write(f->st, sql_job, sql, err, sizeof err), 0);
+}
+
+static void trucks_leaving_unrecorded(void **state)
+{
+    fx_t *f = *state;
+    history(f, 404, 0, -1);
+    int64_t d32 = f->start + 32 * DAY, d33 = f->start + 33 * DAY, d34 = f->start + 34 * DAY;
+    double t32 = tons_between(f, d32, d33), t33 = tons_between(f, d33, d34);
+    ticket(f, "T32", d32 + 12 * 3600, t32 * 0.99);  /* 1 % off: within 3 % */
+    ticket(f, "T33", d33 + 12 * 3600, t33 * 0.85);  /* 15 % left without a ticket */
+    char sql[512], err[256];
+    /* the sales system says day 32 sold 20 % more than the weighbridge saw */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO pts_summary(period, period_start, version, output, truck_sales, "
+             "rail_sales, inventory, source, received_at) VALUES ('day', %lld, 1, %.1f, %.1f, 0, "
+             "0, 'test', 0)",
+             (long long)d32, t32, t32 * 0.99 * 1.2);
+    assert_int_equal(store_write(f->st, sql_job, sql, err, sizeof err), 0);
+    evaluate(f, d34 + 3600);
+    assert_int_equal(count(f, "type = 'output_sales' AND source = 'day'"), 1);
+    char where[160];
+    snprintf(where, sizeof where,
+             "type = 'output_sales' AND start = %lld AND end IS NULL AND value > 0.14 AND "
+             "value < 0.16",
+             (long long)d33);
+    assert_int_equal(count(f, where), 1);
+    snprintf(where, sizeof where, "type = 'sales_sources' AND start = %lld", (long long)d32);
+    assert_int_equal(count(f, where), 1);
+    /* two days later the day is no longer evaluated: its condition ends */
+    evaluate(f, d34 + 2 * DAY + 3600);
+    assert_int_equal(count(f, "type = 'output_sales' AND end IS NULL"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(clean_month_raises_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(drifting_scale_day_by_day, setup, teardown),
+        cmocka_unit_test_setup_teardown(drifting_scale_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(over_producing_month, setup, teardown),
+        cmocka_unit_test_setup_teardown(trucks_leaving_unrecorded, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
