@@ -16,7 +16,36 @@ struct alarm_engine {
     alarm_change_fn on_change;
     void *on_change_arg;
     char last_err[256]; /* a failing evaluation is logged once, not every tick */
+    char ignore[ALARM_MAX_IGNORE][32];
+    int nignore;
 };
+
+static const char *const default_ignore[] = {"user.", "uplink.", "enterprise.", "ticket.",
+                                             "contract.", NULL};
+
+/* alarms.parameter_ignore: audit actions (prefixes) that raise no ALM-5. */
+static int read_ignore(const cfg_sec_t *al, alarm_engine_t *e, char *err, size_t errlen)
+{
+    const cJSON *arr = al->node ? cJSON_GetObjectItemCaseSensitive(al->node, "parameter_ignore")
+                                : NULL;
+    if (!arr) {
+        for (int i = 0; default_ignore[i]; i++)
+            snprintf(e->ignore[e->nignore++], sizeof e->ignore[0], "%s", default_ignore[i]);
+        return CM_OK;
+    }
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > ALARM_MAX_IGNORE)
+        return cfg_error(al, "parameter_ignore", err, errlen,
+                         "expected an array of at most %d action prefixes", ALARM_MAX_IGNORE);
+    const cJSON *v;
+    cJSON_ArrayForEach(v, arr)
+    {
+        if (!cJSON_IsString(v) || !*v->valuestring || strlen(v->valuestring) >= sizeof e->ignore[0])
+            return cfg_error(al, "parameter_ignore", err, errlen,
+                             "every item must be a non-empty string of at most 31 bytes");
+        snprintf(e->ignore[e->nignore++], sizeof e->ignore[0], "%s", v->valuestring);
+    }
+    return CM_OK;
+}
 
 typedef struct cfg_settings {
     alarm_setting_t set[ALARM_T_MAX + 1];
@@ -81,6 +110,9 @@ alarm_engine_t *alarm_engine_new(store_t *st, const cfg_t *cfg, char *err, size_
     e->opts.tick_ms = 500;
     cfg_settings_t cs = {0};
     int rc = CM_OK;
+    cfg_sec_t none = {.cfg = cfg, .node = NULL, .path = "alarms"};
+    if (!cfg)
+        rc = read_ignore(&none, e, err, errlen);
     if (cfg) {
         cfg_sec_t root = cfg_root(cfg), al;
         long long tick;
@@ -91,6 +123,8 @@ alarm_engine_t *alarm_engine_new(store_t *st, const cfg_t *cfg, char *err, size_
             e->opts.tick_ms = (int)tick;
             rc = read_types(&al, &cs, err, errlen);
         }
+        if (!rc)
+            rc = read_ignore(&al, e, err, errlen);
     }
     if (!rc && !(e->hooks = alarm_hooks_new(cfg, err, errlen)))
         rc = CM_ERR_CONFIG;
@@ -121,6 +155,8 @@ int alarm_engine_tick(alarm_engine_t *e, int64_t now_ms, int *n, char *err, size
     if (!t)
         return cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
     t->now_ms = now_ms;
+    memcpy(t->ignore, e->ignore, sizeof t->ignore);
+    t->nignore = e->nignore;
     int rc = store_write(e->st, alarm_tick_job, t, err, errlen);
     if (n)
         *n = rc ? 0 : t->total;

@@ -39,8 +39,13 @@ typedef struct alarm_trans {
 } alarm_trans_t;
 
 /* State of one evaluation, passed through the write job. */
+#define ALARM_MAX_IGNORE 16
+
 typedef struct tick_ctx {
     int64_t now_ms;
+    /* audit actions (prefixes) that are operations, not parameters */
+    char ignore[ALARM_MAX_IGNORE][32];
+    int nignore;
     alarm_setting_t set[ALARM_T_MAX + 1];
     alarm_trans_t trans[ALARM_MAX_TRANS];
     int ntrans, total;

@@ -173,8 +173,12 @@ static int ingest_audit(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
     int64_t last = cur;
     while (!rc && sqlite3_step(s) == SQLITE_ROW) {
         last = sqlite3_column_int64(s, 0);
-        /* Accounts are not parameters (their changes stay in the audit log). */
-        if (strncmp(col_text(s, 4), "user.", 5) == 0)
+        /* Accounts, upload retries, ticket corrections are not parameters:
+         * they stay in the audit log only (alarms.parameter_ignore). */
+        bool ignored = false;
+        for (int i = 0; i < t->nignore && !ignored; i++)
+            ignored = strncmp(col_text(s, 4), t->ignore[i], strlen(t->ignore[i])) == 0;
+        if (ignored)
             continue;
         const char *old_v = col_text(s, 6), *new_v = col_text(s, 7), *why = col_text(s, 8);
         char detail[1024];
@@ -279,13 +283,18 @@ static int ingest_analytics(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen
     int rc = store_prepare(
         db,
         "SELECT c.type, c.source, c.level, c.start, c.value, c.detail, c.threshold,"
-        " (SELECT d.name FROM device d WHERE d.name = c.source OR d.gate_type = c.source OR"
-        "  (c.source = 'total' AND d.gate_type = 'mine_total') ORDER BY d.name = c.source DESC"
-        "  LIMIT 1)"
+        " coalesce((SELECT d.name FROM device d WHERE d.name = c.source),"
+        "  (SELECT d.name FROM device d WHERE d.gate_type = c.source OR"
+        "   (c.source = 'total' AND d.gate_type = 'mine_total') ORDER BY d.id LIMIT 1))"
         " FROM ana_condition c WHERE c.end IS NULL",
         &s, err, errlen);
-    if (rc) /* a table of another shape than documented: say so once per tick, skip */
+    if (rc) { /* a table of another shape than documented: say so once, skip it */
+        static bool told; /* only the writer thread runs this */
+        if (!told)
+            log_warn("alarms", "ana_condition not readable, analytics alarms off: %s", err);
+        told = true;
         return CM_OK;
+    }
     while (!rc && sqlite3_step(s) == SQLITE_ROW) {
         int type = ana_type(col_text(s, 0));
         if (!type)

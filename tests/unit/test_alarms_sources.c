@@ -1,0 +1,112 @@
+/* Producers' tables read by the alarm engine (issue #7): the collector's
+ * device_event kinds (docs/collector.md) and analytics' ana_condition
+ * episodes (docs/analytics.md), with rows inserted in their documented shape. */
+#include "alarms_fixture.h"
+
+static int exec_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    return store_exec(db, arg, err, errlen);
+}
+
+static void sql(fx_t *f, const char *text)
+{
+    char err[256];
+    if (store_write(f->st, exec_job, (void *)text, err, sizeof err))
+        fail_msg("%s: %s", text, err);
+}
+
+static void event(fx_t *f, int64_t ts, const char *kind, const char *state, const char *detail)
+{
+    char text[600];
+    snprintf(text, sizeof text,
+             "INSERT INTO device_event(device_id, ts_ms, kind, state, detail) VALUES"
+             " ((SELECT id FROM device WHERE name = 'station-main-belt'), %lld, '%s', '%s', '%s')",
+             (long long)ts, kind, state, detail);
+    sql(f, text); /* test fixture text, no outside input */
+}
+
+static void test_station_faults_power_and_sensors_make_their_alarms(void **state)
+{
+    fx_t *f = *state;
+    int64_t now = tm_now_ms();
+    fx_setting(f, ALARM_T_DEVICE_FAULT, 0, 5);
+    fx_setting(f, ALARM_T_POWER_LOSS, 0, 5);
+    fx_setting(f, ALARM_T_VIBRATION, 0, 5);
+    sql(f, "INSERT INTO device(name, kind) VALUES ('station-main-belt', 'station')");
+    event(f, now, "fault", "raised", "weigh_sensor: 称重传感器故障");
+    event(f, now, "fault", "raised", "belt_slip: 皮带打滑");
+    event(f, now, "power", "battery", "市电中断，电池供电");
+    event(f, now, "plausibility", "raised", "out_of_range vib1: 300.000 outside 0.0..253.8");
+    event(f, now, "counter_reset", "total", "total went from 5 to 0");
+    event(f, now, "backfill", "done", "records 1..10");
+    event(f, now, "comm", "offline", "x"); /* comm comes from device_comm, not events */
+    fx_tick(f, now);
+    assert_true(fx_active(f, ALARM_T_DEVICE_FAULT, "station-main-belt:weigh_sensor") > 0);
+    assert_true(fx_active(f, ALARM_T_DEVICE_FAULT, "station-main-belt:belt_slip") > 0);
+    assert_true(fx_active(f, ALARM_T_POWER_LOSS, "station-main-belt") > 0);
+    assert_true(fx_active(f, ALARM_T_VIBRATION, "station-main-belt:out_of_range vib1") > 0);
+    assert_true(fx_active(f, ALARM_T_DEVICE_FAULT, "station-main-belt:counter_reset total") > 0);
+    assert_int_equal(fx_int(f, "SELECT count(*) FROM alarm", NULL), 5);
+    /* One fault clears; the other stays; power comes back. States stay alarmed while on. */
+    event(f, now + 1000, "fault", "cleared", "weigh_sensor: 称重传感器故障");
+    event(f, now + 1000, "power", "mains", "市电供电");
+    fx_tick(f, now + 60000);
+    assert_int_equal(fx_active(f, ALARM_T_DEVICE_FAULT, "station-main-belt:weigh_sensor"), 0);
+    assert_int_equal(fx_active(f, ALARM_T_POWER_LOSS, "station-main-belt"), 0);
+    assert_true(fx_active(f, ALARM_T_DEVICE_FAULT, "station-main-belt:belt_slip") > 0);
+    /* The one-off counter reset cleared after its quiet time. */
+    assert_int_equal(fx_active(f, ALARM_T_DEVICE_FAULT, "station-main-belt:counter_reset total"), 0);
+}
+
+static bool has_table(fx_t *f, const char *name)
+{
+    return fx_int(f, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", name) == 1;
+}
+
+static void test_analytics_episodes_raise_and_clear(void **state)
+{
+    fx_t *f = *state;
+    if (!has_table(f, "ana_condition"))
+        skip(); /* analytics' migration 0040 not in this tree */
+    int64_t now = tm_now_ms();
+    fx_setting(f, ALARM_T_OUTPUT_VS_POWER, 30, 5);
+    fx_setting(f, ALARM_T_OVER_PRODUCTION, 0, 5);
+    char text[600];
+    snprintf(text, sizeof text,
+             "INSERT INTO ana_condition(type, source, level, start, value, threshold, detail,"
+             " created_ms, updated_ms) VALUES ('output_power', 'transport', 3, %lld, -4.2, 3,"
+             " '{\"z\":-4.2}', %lld, %lld), ('over_production', 'month', 2, %lld, 1.12, 1.1, '{}',"
+             " %lld, %lld), ('something_new', 'x', 1, %lld, 1, 1, '{}', %lld, %lld)",
+             (long long)(now / 1000 - 40), (long long)now, (long long)now,
+             (long long)(now / 1000), (long long)now, (long long)now, (long long)(now / 1000),
+             (long long)now, (long long)now);
+    sql(f, text);
+    fx_tick(f, now);
+    /* Ongoing for 40 s > hold-off 30 s: raised at once; unknown kinds are ignored. */
+    long long id = fx_active(f, ALARM_T_OUTPUT_VS_POWER, "transport");
+    assert_true(id > 0);
+    assert_int_equal(fx_int(f, "SELECT level FROM alarm WHERE type = 3", NULL), 3);
+    assert_true(fx_active(f, ALARM_T_OVER_PRODUCTION, "month") > 0);
+    assert_int_equal(fx_int(f, "SELECT count(*) FROM alarm", NULL), 2);
+    fx_tick(f, now + 60000); /* still ongoing: stays */
+    assert_int_equal(fx_active(f, ALARM_T_OUTPUT_VS_POWER, "transport"), id);
+    snprintf(text, sizeof text, "UPDATE ana_condition SET end = %lld, updated_ms = %lld WHERE"
+                                " type = 'output_power'",
+             (long long)(now / 1000 + 61), (long long)now + 61000);
+    sql(f, text);
+    fx_tick(f, now + 62000);
+    assert_int_equal(fx_active(f, ALARM_T_OUTPUT_VS_POWER, "transport"), id); /* hysteresis */
+    fx_tick(f, now + 67000);
+    assert_int_equal(fx_active(f, ALARM_T_OUTPUT_VS_POWER, "transport"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_station_faults_power_and_sensors_make_their_alarms,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_analytics_episodes_raise_and_clear, fx_setup,
+                                        fx_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
