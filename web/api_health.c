@@ -157,7 +157,7 @@ static void server(web_req_t *req, void *arg)
     cJSON_AddNumberToObject(disk, "free_gb", (double)(long long)(fgb * 10) / 10);
     struct stat st;
     if (stat(store_path(h.ctx->store), &st) == 0)
-        cJSON_AddNumberToObject(disk, "database_mb", (double)(st.st_size / 1024 / 1024));
+        cJSON_AddNumberToObject(disk, "database_mb", (double)(st.st_size / 1024 * 10 / 1024) / 10);
     f = fopen("/proc/uptime", "r");
     double up;
     if (f && fscanf(f, "%lf", &up) == 1)

@@ -1,0 +1,200 @@
+// Browser test of the dispatch dashboard (issue #8): Debian's Chromium,
+// headless, against `coalmond --demo`. Log in, see live values change, open
+// every page, acknowledge an alarm (when the alarms API is there), download a
+// CSV, switch to English. Screenshots go to $COALMON_TEST_OUT (default
+// ./browser-out). Exit 0 when all steps pass.
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { startBrowser, startDemo } from "./lib.mjs";
+
+const OUT = process.env.COALMON_TEST_OUT || path.resolve("browser-out");
+mkdirSync(OUT, { recursive: true });
+const PAGES = ["production", "energy", "sales", "consistency", "alarms", "reports", "devices", "server"];
+
+let demo, browser;
+const errors = [];
+
+async function step(name, fn) {
+  const t0 = Date.now();
+  await fn();
+  console.log(`ok ${name} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+}
+
+// The demo raises real alarms (escaping vehicles) whose pop-up is modal:
+// close it as a dispatcher would before clicking elsewhere.
+async function dismiss(page) {
+  while (await page.locator("#alarm-pop[open]").count()) {
+    await page.click("#alarm-pop-close");
+    await page.waitForTimeout(100);
+  }
+}
+
+async function go(page, name) {
+  await dismiss(page);
+  await page.click(`#nav a[data-page=${name}]`);
+  await page.waitForFunction((n) => document.getElementById("page").dataset.page === n, name);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
+}
+
+async function main() {
+  demo = await startDemo();
+  browser = await startBrowser(OUT);
+  const page = await browser.ctx.newPage();
+  // Record what the page speaks: headless Chromium has no voice to listen to.
+  await page.addInitScript(() => {
+    window.__spoken = [];
+    if (window.speechSynthesis) speechSynthesis.speak = (u) => window.__spoken.push({ text: u.text, lang: u.lang });
+  });
+  page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
+  page.on("console", (m) => { if (m.type() === "error" && !/404|401|Failed to load resource/.test(m.text())) errors.push(m.text()); });
+
+  await step("live values change without reload", async () => {
+    await page.goto(demo.base + "/");
+    await page.getByText("煤矿产量监测").first().waitFor();
+    assert.ok(await page.evaluate(() => !!window.echarts), "ECharts embedded and loaded");
+    const gate = page.locator(".gates .tile .tile-value").first();
+    await gate.waitFor({ timeout: 20000 });
+    const updated = page.locator("#updated");
+    await page.waitForFunction(() => /\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/.test(document.getElementById("updated").textContent), null, { timeout: 20000 });
+    const first = await updated.textContent();
+    await page.waitForFunction((f) => document.getElementById("updated").textContent !== f, first, { timeout: 20000 });
+    const gates = await page.locator(".gates .tile").count();
+    assert.equal(gates, 3, "one power tile per demo gate");
+    // The chart holds points from several polls, so it is fed live.
+    await page.waitForFunction(() => {
+      const c = echarts.getInstanceByDom(document.querySelector(".panel.wide .chart"));
+      const s = c && c.getOption().series;
+      return s && s.length === 3 && s.every((x) => x.data.length >= 2);
+    }, null, { timeout: 20000 });
+    // A tile whose API has not landed says so instead of showing a number.
+    const shift = page.locator('[data-tile="t_shift"]');
+    assert.match(await shift.textContent(), /暂无数据|—/);
+    await shot(page, "01-production");
+  });
+
+  await step("log in as dispatcher", async () => {
+    await dismiss(page);
+    await page.click("#login-btn");
+    await page.fill("#login-dlg input[name=name]", "dispatcher");
+    await page.fill("#login-dlg input[name=password]", "wrong-password");
+    await page.click("#login-dlg button[type=submit]");
+    await page.getByText("用户名或密码错误").waitFor();
+    await page.fill("#login-dlg input[name=password]", demo.passwords.dispatcher);
+    await page.click("#login-dlg button[type=submit]");
+    await page.locator("#who", { hasText: "dispatcher" }).waitFor();
+    const cookies = await browser.ctx.cookies();
+    const c = cookies.find((x) => x.name === "cm_session");
+    assert.ok(c && c.httpOnly && c.sameSite === "Strict", JSON.stringify(c));
+    assert.equal(await page.evaluate(() => document.cookie.includes("cm_session")), false, "not readable by scripts");
+  });
+
+  for (const [i, name] of PAGES.entries()) {
+    await step(`page ${name}`, async () => {
+      await go(page, name);
+      await page.locator("#page .panel").first().waitFor();
+      // Wait until every panel has content: a chart, a table or a "no data" note.
+      await page.waitForFunction(() => [...document.querySelectorAll("#page .panel-body")].every(
+        (b) => b.children.length > 0 || b.textContent.trim()), null, { timeout: 15000 });
+      if (name === "devices") await page.locator("#page table.grid td", { hasText: "DTSU666-DEMO-0001" }).waitFor();
+      if (name === "energy") await page.locator("#page table.grid").first().waitFor();
+      if (name === "server") {
+        await page.waitForFunction(() => document.querySelector("#page .info table"));
+      }
+      await page.waitForTimeout(300); // let the charts finish drawing for the screenshot
+      await shot(page, `${String(i + 2).padStart(2, "0")}-${name}`);
+    });
+  }
+
+  await step("a new alarm pops up, sounds, is spoken, and is acknowledged", async () => {
+    await go(page, "alarms");
+    await dismiss(page);
+    if (!(await page.locator("#sound", { hasText: "关闭声音" }).count())) await page.click("#sound");
+    // An engineer reports a condition through the alarms API (ALM-9 type: raised at once).
+    const login = await fetch(demo.base + "/api/v1/session", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "engineer", password: demo.passwords.engineer }) });
+    assert.equal(login.status, 200);
+    const cookie = login.headers.get("set-cookie").split(";")[0];
+    const { csrf } = await login.json();
+    const r = await fetch(demo.base + "/api/v1/alarms/conditions", {
+      method: "POST", headers: { "Content-Type": "application/json", Cookie: cookie, "X-CSRF-Token": csrf },
+      body: JSON.stringify({ type: "escaping_vehicle", source: "exit-1", state: "event",
+                             detail: "晋A12345 未过磅驶出 1号出口" }) });
+    assert.equal(r.status, 202, await r.text());
+    // Announced: spoken in Chinese and shown in the pop-up.
+    await page.waitForFunction(() => window.__spoken.some((u) => /晋A12345/.test(u.text)), null, { timeout: 30000 });
+    const spoken = await page.evaluate(() => window.__spoken.find((u) => /晋A12345/.test(u.text)));
+    assert.ok(spoken.lang === "zh-CN" && /报警/.test(spoken.text), JSON.stringify(spoken));
+    await page.locator("#alarm-pop[open]").waitFor();
+    await shot(page, "20-alarm-popup");
+    await page.click("#alarm-pop-go");
+    await dismiss(page);
+    const btn = page.locator("#page tr", { hasText: "晋A12345" }).locator(".ack-btn");
+    await btn.waitFor({ timeout: 15000 });
+    await btn.click();
+    await page.click("#ack-dlg button[type=submit]"); // without a comment: refused in the page
+    await page.getByText("请填写处理意见").waitFor();
+    await page.fill("#ack-dlg textarea", "已通知保卫科核查车辆");
+    await page.click("#ack-dlg button[type=submit]");
+    await page.locator("#ack-dlg").waitFor({ state: "hidden" });
+    const list = await page.evaluate(() => fetch("/api/v1/alarms?state=all").then((x) => x.json()));
+    const a = list.alarms.find((x) => x.detail && x.detail.includes("晋A12345"));
+    assert.ok(a && a.ack && a.ack.by === "dispatcher" && a.ack.comment === "已通知保卫科核查车辆", JSON.stringify(a));
+    await page.selectOption("#page select[name=state]", "all");
+    await page.locator("#page td", { hasText: "已通知保卫科核查车辆" }).waitFor();
+    await shot(page, "21-alarm-acked");
+  });
+
+  await step("download the readings report as CSV", async () => {
+    await go(page, "reports");
+    await page.locator("#page table.grid").waitFor();
+    const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#report-csv")]);
+    const file = path.join(OUT, "readings.csv");
+    await dl.saveAs(file);
+    const text = readFileSync(file, "utf8");
+    assert.ok(text.startsWith("\ufeff设备,测点,数值,单位,时间"), text.slice(0, 60));
+    const live = await page.evaluate(() => fetch("/api/v1/live").then((x) => x.json()));
+    const points = live.devices.reduce((n, d) => n + d.points.length, 0);
+    assert.equal(text.trim().split("\r\n").length, 1 + points, "one row per live point");
+    assert.match(text, /全矿总开关,有功功率,\d/);
+  });
+
+  await step("English switch", async () => {
+    await dismiss(page);
+    await page.click("#lang");
+    await page.locator("#nav a[data-page=production]", { hasText: "Production" }).waitFor();
+    await go(page, "production");
+    await page.locator(".gates .tile .tile-value").first().waitFor();
+    await page.waitForTimeout(2500);
+    await dismiss(page);
+    await shot(page, "30-production-en");
+    await page.click("#lang");
+  });
+
+  await step("log out", async () => {
+    await dismiss(page);
+    await page.click("#logout-btn");
+    await page.locator("#login-btn").waitFor();
+    const s = await page.evaluate(() => fetch("/api/v1/session").then((x) => x.json()));
+    assert.equal(s.user, null);
+  });
+
+  assert.deepEqual(browser.outside, [], "nothing is loaded from outside this server");
+  assert.deepEqual(errors, [], "no script errors");
+}
+
+main().then(async () => {
+  await browser.close();
+  assert.equal(await demo.stop(), 0, "coalmond stopped cleanly");
+  console.log(`screenshots in ${OUT}`);
+}, async (e) => {
+  console.error(e);
+  if (demo) console.error(`--- coalmond output ---\n${demo.output().slice(-4000)}`);
+  try { if (browser) await browser.close(); } catch (x) { /* already gone */ }
+  if (demo) await demo.stop();
+  process.exit(1);
+});

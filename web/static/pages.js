@@ -1,0 +1,396 @@
+// Pages of the dashboard. Each page renders from real API answers only: a
+// figure whose API is missing (another module not landed yet) shows "no data
+// yet", never an invented value. Live figures come from /api/v1/live.
+"use strict";
+
+/* ---- small builders ------------------------------------------------------ */
+
+// The Beijing date of a time in ms, "yyyy-MM-dd".
+function dayText(ms) { return new Date(ms + 8 * 3600e3).toISOString().slice(0, 10); }
+
+function tile(key, unit) {
+  const b = el("div", "tile");
+  b.dataset.tile = key;
+  b.append(el("div", "tile-label", t(key)));
+  const v = el("div", "tile-value", "—");
+  const u = el("span", "tile-unit", unit || "");
+  const note = el("div", "tile-note", "");
+  b.append(v, u, note);
+  return { root: b, set(value, sub) { v.textContent = value; note.textContent = sub || ""; b.classList.toggle("empty", value === "—"); } };
+}
+
+function table(head, rows) {
+  const tb = el("table", "grid");
+  const tr = el("tr");
+  for (const h of head) tr.append(el("th", null, h));
+  const thead = el("thead");
+  thead.append(tr);
+  const body = el("tbody");
+  for (const r of rows) {
+    const row = el("tr");
+    for (const c of r) {
+      const td = el("td");
+      if (c instanceof Node) td.append(c); else td.textContent = c === null || c === undefined ? "—" : c;
+      row.append(td);
+    }
+    body.append(row);
+  }
+  tb.append(thead, body);
+  return tb;
+}
+
+function stateBadge(state) { return el("span", "state " + state, t(state)); }
+
+function pointOf(dev, quantity) { return dev.points.find((p) => p.quantity === quantity) || null; }
+
+// Sum of the live points with this unit (e.g. every belt scale's t/h), or null.
+function sumUnit(live, unit) {
+  let sum = null;
+  for (const { point } of livePoints(live))
+    if (point.unit === unit && point.value !== null) sum = (sum || 0) + point.value;
+  return sum;
+}
+
+// A chart fed by an API a later module provides: bars or a line of
+// {items: [{label, value}]}; "no data yet" while the API is absent or empty.
+async function apiSeries(box, path, kind, unit) {
+  const data = await getOrNull(path);
+  const items = data && Array.isArray(data.items) ? data.items : null;
+  if (!items || !items.length) { noData(box, data ? "nodata" : "nodata_api"); return; }
+  const c = chart(box);
+  if (!c) return;
+  c.setOption(baseOption({
+    legend: { show: false },
+    xAxis: axis({ type: "category", data: items.map((i) => i.label) }),
+    yAxis: axis({ type: "value", name: unit || "" }),
+    series: [{ type: kind, data: items.map((i) => i.value), itemStyle: { color: "#3ba7ff" } }],
+  }));
+}
+
+/* ---- production ------------------------------------------------------------ */
+
+App.pages.production = {
+  render(root) {
+    const tiles = el("div", "tiles");
+    const tl = {
+      rate: tile("t_output_rate", "t/h"), speed: tile("t_belt_speed", "m/s"),
+      shift: tile("t_shift", "t"), day: tile("t_day", "t"), month: tile("t_month", "t"),
+      kwht: tile("t_kwh_t", "kWh/t"), online: tile("t_online", ""), alarms: tile("t_alarms", ""),
+    };
+    for (const k in tl) tiles.append(tl[k].root);
+    const gates = el("div", "tiles gates");
+    root.append(tiles, gates);
+    const power = panel(t("c_power"), "wide");
+    const bars = panel(t("c_bars"));
+    const curve = panel(t("c_output"));
+    const tabs = el("div", "tabs");
+    for (const p of ["shift", "day", "month", "year"]) {
+      const b = el("button", null, t(p));
+      b.type = "button";
+      b.addEventListener("click", () => {
+        for (const x of tabs.children) x.classList.toggle("on", x === b);
+        apiSeries(barBox, `/api/v1/production?period=${p}`, "bar", "t");
+      });
+      tabs.append(b);
+    }
+    const barBox = el("div", "chart");
+    bars.body.append(tabs, barBox);
+    const curveBox = el("div", "chart");
+    curve.body.append(curveBox);
+    const powerBox = el("div", "chart");
+    power.body.append(powerBox);
+    root.append(power.root, bars.root, curve.root);
+    tabs.children[1].click();
+    apiSeries(curveBox, "/api/v1/production/curve", "line", "t/h");
+    // Production summary from analytics (shift, day, month, limit, kWh/t).
+    getOrNull("/api/v1/production/summary").then((s) => {
+      const sub = s ? "" : t("nodata");
+      tl.shift.set(s && s.shift_t !== undefined ? fmt(s.shift_t, 1) : "—", sub);
+      tl.day.set(s && s.day_t !== undefined ? fmt(s.day_t, 1) : "—", sub);
+      tl.month.set(s && s.month_t !== undefined ? `${fmt(s.month_t, 0)} / ${fmt(s.month_limit_t, 0)}` : "—", sub);
+      tl.kwht.set(s && s.kwh_per_t !== undefined ? fmt(s.kwh_per_t, 2) : "—", sub);
+    });
+    const c = chart(powerBox);
+    const series = {};
+    const gateTiles = {};
+    App.listeners.push((live) => {
+      const rate = sumUnit(live, "t/h"), speed = sumUnit(live, "m/s");
+      tl.rate.set(rate === null ? "—" : fmt(rate, 1), rate === null ? t("nodata") : "");
+      tl.speed.set(speed === null ? "—" : fmt(speed, 2), speed === null ? t("nodata") : "");
+      const online = live.devices.filter((d) => d.comm.state === "online").length;
+      tl.online.set(`${online} / ${live.devices.length}`);
+      tl.alarms.set(Alarms.known === null ? "—" : String(Alarms.openCount()), Alarms.known === null ? t("nodata") : "");
+      tl.alarms.root.classList.toggle("alert", Alarms.openCount() > 0);
+      const now = Date.parse(live.time);
+      for (const d of live.devices) {
+        const p = pointOf(d, "active_power");
+        if (!p) continue;
+        if (!gateTiles[d.name]) {
+          gateTiles[d.name] = tile("t_power", p.unit);
+          gateTiles[d.name].root.querySelector(".tile-label").textContent = `${deviceLabel(d.name)} ${t("t_power")}`;
+          gates.append(gateTiles[d.name].root);
+        }
+        gateTiles[d.name].set(fmt(p.value, 1), t(d.comm.state));
+        const s = (series[d.name] = series[d.name] || []);
+        if (p.value !== null && (!s.length || s[s.length - 1][0] !== p.ts_ms)) s.push([p.ts_ms || now, p.value]);
+        while (s.length > 600) s.shift();
+      }
+      if (c) c.setOption(baseOption({
+        xAxis: axis({ type: "time" }), yAxis: axis({ type: "value", name: "kW" }),
+        series: Object.keys(series).map((n) => ({ name: deviceLabel(n), type: "line", showSymbol: false, data: series[n] })),
+      }));
+    });
+  },
+};
+
+/* ---- energy ----------------------------------------------------------------- */
+
+App.pages.energy = {
+  render(root) {
+    const e = panel(t("c_energy_gate"));
+    const eBox = el("div", "chart");
+    e.body.append(eBox);
+    const pq = panel(t("c_pq"), "wide");
+    const tou = panel(t("c_tou"));
+    const touBox = el("div", "chart");
+    tou.body.append(touBox);
+    const kwh = panel(t("c_kwh_t"));
+    const kwhBox = el("div", "chart");
+    kwh.body.append(kwhBox);
+    root.append(e.root, tou.root, kwh.root, pq.root);
+    apiSeries(touBox, "/api/v1/energy/tou", "bar", "kWh");
+    apiSeries(kwhBox, "/api/v1/energy/kwh_per_t", "line", "kWh/t");
+    const c = chart(eBox);
+    App.listeners.push((live) => {
+      const gates = live.devices.filter((d) => pointOf(d, "energy_import"));
+      if (!gates.length) { noData(pq.body, "nodata_wait"); return; }
+      if (c) c.setOption(baseOption({
+        legend: { show: false },
+        xAxis: axis({ type: "category", data: gates.map((d) => deviceLabel(d.name)) }),
+        yAxis: axis({ type: "value", name: "kWh" }),
+        series: [{ type: "bar", data: gates.map((d) => pointOf(d, "energy_import").value), itemStyle: { color: "#f5a623" } }],
+      }));
+      const q = (d, k, dg) => { const p = pointOf(d, k); return p ? fmt(p.value, dg) : "—"; };
+      pq.body.replaceChildren(table(
+        [t("d_name"), "Ua", "Ub", "Uc", "Ia", "Ib", "Ic", t("pq_pf"), t("pq_freq"), "P (kW)", "Q (kvar)"],
+        gates.map((d) => [deviceLabel(d.name), q(d, "voltage_a", 1), q(d, "voltage_b", 1), q(d, "voltage_c", 1),
+                          q(d, "current_a", 2), q(d, "current_b", 2), q(d, "current_c", 2),
+                          q(d, "power_factor", 3), q(d, "frequency", 2), q(d, "active_power", 1),
+                          q(d, "reactive_power", 1)])));
+    });
+  },
+};
+
+/* ---- pages whose data comes from intake and analytics ----------------------- */
+
+// A list from an API as a table of chosen columns [key, label key]
+// (all plain columns when none are chosen); "no data yet" while the API is
+// absent. Returns the rows for the caller's tiles.
+async function apiTable(box, path, key, columns) {
+  const data = await getOrNull(path);
+  const rows = Array.isArray(data) ? data : data && Array.isArray(data[key]) ? data[key] : null;
+  if (!rows || !rows.length) { noData(box, data ? "nodata" : "nodata_api"); return rows; }
+  const cols = columns || Object.keys(rows[0]).filter((k) => typeof rows[0][k] !== "object").map((k) => [k, k]);
+  const cell = (v) => (typeof v === "string" && /^\d{4}-\d\d-\d\dT/.test(v) ? timeText(v) : v);
+  box.classList.add("scroll");
+  box.replaceChildren(table(cols.map((c) => t(c[1])), rows.map((r) => cols.map((c) => cell(r[c[0]])))));
+  return rows;
+}
+
+const TICKET_COLS = [["ticketId", "w_ticket"], ["plate", "w_plate"], ["material", "w_material"], ["direction", "w_direction"],
+  ["grossTime", "w_gross_time"], ["gross", "w_gross"], ["tare", "w_tare"], ["net", "w_net"], ["weighbridgeId", "w_bridge"],
+  ["contractId", "w_contract"]];
+const CAPTURE_COLS = [["captureTime", "a_time"], ["pointId", "w_point"], ["direction", "w_direction"], ["plate", "w_plate"],
+  ["load", "w_loaded"], ["state", "a_state"], ["ticketId", "w_ticket"]];
+const ESCAPE_COLS = [["captureTime", "a_time"], ["pointId", "w_point"], ["plate", "w_plate"], ["detail", "a_detail"]];
+
+App.pages.sales = {
+  render(root) {
+    const tiles = el("div", "tiles");
+    const tl = { n: tile("w_tickets_n", ""), net: tile("w_net_sum", "t"), exits: tile("w_exits_n", ""), esc: tile("w_escapes_n", "") };
+    for (const k in tl) tiles.append(tl[k].root);
+    root.append(tiles);
+    const day = `from=${dayText(Date.now())}`;
+    const lists = [["s_tickets", `/api/v1/weighbridge/tickets?limit=500&${day}`, "tickets", TICKET_COLS, tl.n, tl.net],
+                   ["s_exits", `/api/v1/exits/captures?limit=500&${day}`, "captures", CAPTURE_COLS, tl.exits],
+                   ["s_escapes", `/api/v1/exits/escapes?limit=500&${day}`, "escapes", ESCAPE_COLS, tl.esc]];
+    for (const [key, path, field, cols, countTile, sumTile] of lists) {
+      const p = panel(t(key), "wide");
+      root.append(p.root);
+      apiTable(p.body, path, field, cols).then((rows) => {
+        countTile.set(rows ? String(rows.length) : "—", rows ? t("span_1") : t("nodata"));
+        if (sumTile) {
+          const net = rows ? rows.reduce((s, r) => s + (typeof r.net === "number" ? r.net : 0), 0) : null;
+          sumTile.set(net === null ? "—" : fmt(net, 1), rows ? t("span_1") : t("nodata"));
+        }
+      });
+    }
+  },
+};
+
+App.pages.consistency = {
+  render(root) {
+    const fit = panel(t("k_fit"));
+    const fitBox = el("div", "chart");
+    fit.body.append(fitBox);
+    const res = panel(t("k_residual"));
+    const resBox = el("div", "chart");
+    res.body.append(resBox);
+    const models = panel(t("k_models"), "wide");
+    root.append(fit.root, res.root, models.root);
+    apiSeries(fitBox, "/api/v1/models/fit", "line", "kWh");
+    apiSeries(resBox, "/api/v1/models/residual", "line", "");
+    apiTable(models.body, "/api/v1/models", "models");
+  },
+};
+
+/* ---- devices ------------------------------------------------------------------ */
+
+App.pages.devices = {
+  render(root) {
+    const p = panel(t("nav_devices"), "wide");
+    const hist = panel(t("d_history"), "wide");
+    root.append(p.root, hist.root);
+    apiTable(hist.body, "/api/v1/devices/events", "events");
+    App.listeners.push((live) => {
+      if (!live.devices.length) { noData(p.body, "nodata_wait"); return; }
+      p.body.replaceChildren(table(
+        [t("d_name"), t("d_kind"), t("d_model"), t("d_serial"), t("d_state"), t("d_since"), t("d_last_ok"), t("d_detail")],
+        live.devices.map((d) => [deviceLabel(d.name), d.kind, d.model, d.serial, stateBadge(d.comm.state),
+                                 timeText(d.comm.since), timeText(d.comm.last_ok), d.comm.detail])));
+    });
+  },
+};
+
+/* ---- reports: print and CSV ----------------------------------------------------- */
+
+function csvCell(v) {
+  const s = v === null || v === undefined ? "" : String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+// UTF-8 with a byte-order mark, so that Excel opens the Chinese right.
+function downloadCsv(name, head, rows) {
+  const text = "\ufeff" + [head, ...rows].map((r) => r.map(csvCell).join(",")).join("\r\n") + "\r\n";
+  const a = el("a");
+  a.href = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+}
+
+function readingsReport(live) {
+  const head = [t("d_name"), t("point"), t("value"), t("unit"), t("time")];
+  const rows = livePoints(live).map(({ device, point }) =>
+    [deviceLabel(device.name), quantityLabel(point.quantity, point.name),
+     point.value === null ? "" : Number(point.value.toFixed(digitsFor(point.unit))), point.unit, timeText(point.ts)]);
+  return { head, rows };
+}
+
+// Reports: the live readings from /api/v1/live, and RPT-2 reports from the
+// intake module (/api/v1/reports/rpt2/<kind>, JSON {columns, rows}; its CSV
+// comes from the server with format=csv).
+const RPT2 = ["output-summary", "output-detail", "material", "outbound", "vehicles"];
+
+App.pages.reports = {
+  render(root) {
+    const bar = el("div", "report-bar no-print");
+    const pick = el("select");
+    pick.name = "report";
+    for (const k of ["r_readings", ...RPT2]) {
+      const o = el("option", null, k.startsWith("r_") ? t(k) : t("rpt_" + k));
+      o.value = k;
+      pick.append(o);
+    }
+    const span = el("select");
+    span.name = "span";
+    for (const d of [1, 7, 31]) {
+      const o = el("option", null, t("span_" + d));
+      o.value = String(d);
+      span.append(o);
+    }
+    const print = el("button", null, t("r_print"));
+    const csv = el("button", "primary", t("r_csv"));
+    print.type = csv.type = "button";
+    csv.id = "report-csv";
+    bar.append(pick, span, print, csv);
+    const p = panel(t("r_title"), "wide report");
+    root.append(bar, p.root);
+    let current = null;
+    const query = () => {
+      const now = Date.now();
+      return `from=${dayText(now - (Number(span.value) - 1) * 86400e3)}&to=${dayText(now + 86400e3)}`;
+    };
+    const show = async () => {
+      p.root.querySelector("h3").textContent = `${pick.options[pick.selectedIndex].text} · ${timeText(App.live && App.live.time)}`;
+      current = null;
+      span.hidden = pick.value === "r_readings";
+      if (pick.value === "r_readings") {
+        if (!App.live) { noData(p.body, "nodata_wait"); return; }
+        current = readingsReport(App.live);
+      } else {
+        const data = await getOrNull(`/api/v1/reports/rpt2/${pick.value}?${query()}`);
+        if (!data || !Array.isArray(data.columns) || !Array.isArray(data.rows)) { noData(p.body, "nodata_api"); return; }
+        current = { head: data.columns.map((c) => (typeof c === "object" ? c.label || c.name : c)),
+                    rows: data.rows, server: true };
+        if (!current.rows.length) { noData(p.body, "nodata"); return; }
+      }
+      p.body.replaceChildren(table(current.head, current.rows));
+    };
+    pick.addEventListener("change", show);
+    span.addEventListener("change", show);
+    print.addEventListener("click", () => window.print());
+    csv.addEventListener("click", () => {
+      if (!current) return;
+      if (current.server) { location.href = `/api/v1/reports/rpt2/${pick.value}?${query()}&format=csv`; return; }
+      downloadCsv(`coalmon-readings-${(App.live ? App.live.time : "").slice(0, 10)}.csv`, current.head, current.rows);
+    });
+    App.listeners.push(() => { if (!current && pick.value === "r_readings") show(); });
+    show();
+  },
+};
+
+/* ---- server health (QRY-3) ------------------------------------------------------ */
+
+App.pages.server = {
+  render(root) {
+    const gauges = panel(`${t("h_cpu")} · ${t("h_mem")} · ${t("h_disk")}`, "wide");
+    const gBox = el("div", "chart gauges");
+    gauges.body.append(gBox);
+    const hist = panel(t("h_history"), "wide");
+    const hBox = el("div", "chart");
+    hist.body.append(hBox);
+    const info = el("div", "info");
+    root.append(gauges.root, info, hist.root);
+    const g = chart(gBox), h = chart(hBox);
+    const gauge = (name, v, x) => ({
+      type: "gauge", name, center: [x, "58%"], radius: "80%", min: 0, max: 100,
+      axisLine: { lineStyle: { width: 14, color: [[0.7, "#2ecc71"], [0.9, "#f5a623"], [1, "#e74c3c"]] } },
+      pointer: { width: 5 }, axisLabel: { color: "#8fa3bf", fontSize: 10 }, splitLine: { length: 14 },
+      title: { color: "#c9d6e8", offsetCenter: [0, "85%"], fontSize: 16 },
+      detail: { formatter: v === null ? "—" : "{value}%", color: "#fff", fontSize: 22, offsetCenter: [0, "40%"] },
+      data: [{ value: v === null ? 0 : v, name }],
+    });
+    const load = async () => {
+      const s = await getOrNull("/api/v1/server");
+      if (!s) { noData(gauges.body, "error"); return; }
+      if (g) g.setOption({ animation: false, series: [gauge(t("h_cpu"), s.cpu.used_pct, "17%"), gauge(t("h_mem"), s.memory.used_pct, "50%"),
+                                    gauge(t("h_disk"), s.disk.used_pct, "83%")] });
+      info.replaceChildren(table([t("h_host"), t("h_cpu"), t("h_load"), t("h_mem"), t("h_disk"), t("h_db"), t("h_uptime")], [[
+        s.host, `${s.cpu.cores} ${t("h_cores")}`, (s.cpu.load || []).map((x) => x.toFixed(2)).join(" / "),
+        `${fmt(s.memory.available_mb, 0)} MB ${t("h_free")} / ${fmt(s.memory.total_mb, 0)} MB`,
+        `${fmt(s.disk.free_gb, 1)} GB ${t("h_free")} / ${fmt(s.disk.total_gb, 1)} GB (${s.disk.path})`,
+        s.disk.database_mb === undefined ? "—" : `${fmt(s.disk.database_mb, 1)} MB`,
+        `${Math.floor(s.uptime_s / 86400)} d ${Math.floor((s.uptime_s % 86400) / 3600)} h ${Math.floor((s.uptime_s % 3600) / 60)} min`]]));
+      if (h) h.setOption(baseOption({
+        xAxis: axis({ type: "time" }), yAxis: axis({ type: "value", name: "%", min: 0, max: 100 }),
+        series: [["cpu", t("h_cpu")], ["mem", t("h_mem")], ["disk", t("h_disk")]].map(([k, n]) => ({
+          name: n, type: "line", showSymbol: false, data: s.history.map((x) => [x.ts_ms, x[k]]) })),
+      }));
+    };
+    load();
+    this.timer = setInterval(load, 5000);
+  },
+  leave() { clearInterval(this.timer); },
+};
