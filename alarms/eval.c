@@ -30,6 +30,15 @@ int alarm_observe(sqlite3 *db, tick_ctx_t *t, const obs_t *o, char *err, size_t 
         alarm_bind_text(s, 3, o->source);
         return alarm_step_done(db, s, err, errlen);
     }
+    if (o->mode == OBS_GONE) {
+        rc = store_prepare(db, "DELETE FROM alarm_pending WHERE type = ? AND source = ?", &s, err,
+                           errlen);
+        if (rc)
+            return rc;
+        sqlite3_bind_int(s, 1, o->type);
+        alarm_bind_text(s, 2, o->source);
+        return alarm_step_done(db, s, err, errlen);
+    }
     if (set->has_threshold && o->has_value && fabs(o->value) < set->threshold)
         return CM_OK;
     /* A pending row whose condition lapsed (older than clear_after, not latched)

@@ -16,6 +16,7 @@ typedef enum obs_mode {
     OBS_ON,    /* a state began: present until OBS_OFF */
     OBS_OFF,   /* the state ended: the hysteresis starts */
     OBS_LEVEL, /* a state seen again by polling: no count */
+    OBS_GONE,  /* resolved at the source: forget it, its alarm clears now */
 } obs_mode;
 
 typedef struct obs {

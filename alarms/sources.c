@@ -314,6 +314,59 @@ static int ingest_analytics(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen
     return rc;
 }
 
+/* ---- escape_event: intake's escaping vehicles (ALM-9, docs/intake.md) ------- */
+
+/* New rows raise (held until handled or resolved); a late matching ticket
+ * (resolved_at) clears the alarm at once. Source: the plate at the exit. */
+static int ingest_escapes(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
+{
+    if (!table_exists(db, "escape_event"))
+        return CM_OK;
+    int64_t cur, res;
+    int rc = cursor_get(db, "escape_event", &cur, err, errlen);
+    if (!rc)
+        rc = cursor_get(db, "escape_event.resolved", &res, err, errlen);
+    sqlite3_stmt *s;
+    if (!rc)
+        rc = store_prepare(db,
+                           "SELECT id, plate, point_code, capture_time, detail, resolved_at,"
+                           " coalesce(resolved_ticket_id, '') FROM escape_event"
+                           " WHERE id > ?1 OR resolved_at > ?2 ORDER BY id LIMIT ?3",
+                           &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, cur);
+    sqlite3_bind_int64(s, 2, res);
+    sqlite3_bind_int(s, 3, BATCH);
+    int64_t last = cur, last_res = res;
+    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(s, 0);
+        bool resolved = sqlite3_column_type(s, 5) != SQLITE_NULL;
+        char source[160], detail[700];
+        snprintf(source, sizeof source, "%s@%s", col_text(s, 1), col_text(s, 2));
+        snprintf(detail, sizeof detail, "%s", col_text(s, 4));
+        obs_t o = {.type = ALARM_T_ESCAPE, .source = source, .detail = detail,
+                   .ts_ms = sqlite3_column_int64(s, 3) * 1000, .mode = OBS_EVENT};
+        if (id > cur && !resolved) /* seen for the first time */
+            rc = alarm_observe(db, t, &o, err, errlen);
+        if (!rc && resolved) {
+            o.mode = OBS_GONE;
+            rc = alarm_observe(db, t, &o, err, errlen);
+            int64_t r = sqlite3_column_int64(s, 5);
+            last_res = r > last_res ? r : last_res;
+        }
+        last = id > last ? id : last;
+    }
+    sqlite3_finalize(s);
+    if (!rc && last != cur)
+        rc = cursor_set(db, "escape_event", last, err, errlen);
+    /* Resolutions after the newest seen (seconds; two in one second in separate
+     * transactions around an evaluation would leave the second to its hysteresis). */
+    if (!rc && last_res != res)
+        rc = cursor_set(db, "escape_event.resolved", last_res, err, errlen);
+    return rc;
+}
+
 int alarm_ingest(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
 {
     int rc = ingest_comm(db, t, err, errlen);
@@ -325,6 +378,8 @@ int alarm_ingest(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
         rc = ingest_input(db, t, err, errlen);
     if (!rc)
         rc = ingest_analytics(db, t, err, errlen);
+    if (!rc)
+        rc = ingest_escapes(db, t, err, errlen);
     return rc;
 }
 

@@ -14,17 +14,19 @@ typedef struct type_info {
 } type_info_t;
 
 /* Defaults: state-like conditions (offline, power loss) clear quickly once gone;
- * model-based ones wait longer so one good minute does not end an episode. */
+ * model-based ones wait longer so one good minute does not end an episode;
+ * events someone must handle (a parameter changed, a truck escaped) stay a
+ * day unless cleared by hand or resolved at the source. */
 static const type_info_t types[ALARM_T_MAX + 1] = {
     [1] = {"over_production", "超产", {1, 3, 60, 600, false, 0, false, true}, true},
     [2] = {"abnormal_power", "用电异常", {2, 2, 60, 600, false, 0, false, true}, true},
     [3] = {"output_vs_power", "产量与用电不符", {3, 3, 60, 600, false, 0, false, true}, true},
     [4] = {"output_vs_sales", "产量与销售库存不符", {4, 3, 0, 3600, false, 0, true, true}, true},
-    [5] = {"parameter_modified", "参数修改", {5, 2, 0, 3600, false, 0, true, true}, false},
+    [5] = {"parameter_modified", "参数修改", {5, 2, 0, 86400, false, 0, true, true}, false},
     [6] = {"device_fault", "设备故障", {6, 2, 5, 30, false, 0, true, true}, false},
     [7] = {"power_loss", "设备断电", {7, 3, 5, 30, false, 0, false, true}, false},
     [8] = {"comm_interrupted", "通信中断", {8, 2, 5, 10, false, 0, false, true}, false},
-    [9] = {"escaping_vehicle", "车辆逃逸", {9, 3, 0, 600, false, 0, true, true}, false},
+    [9] = {"escaping_vehicle", "车辆逃逸", {9, 3, 0, 86400, false, 0, true, true}, false},
     [10] = {"power_quality", "电能质量", {10, 1, 60, 600, false, 0, false, true}, true},
     [11] = {"motor_vibration", "电机振动", {11, 2, 10, 60, false, 0, false, true}, true},
 };

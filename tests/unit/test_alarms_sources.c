@@ -100,12 +100,53 @@ static void test_analytics_episodes_raise_and_clear(void **state)
     assert_int_equal(fx_active(f, ALARM_T_OUTPUT_VS_POWER, "transport"), 0);
 }
 
+/* ALM-9: an escaping vehicle raises at the next evaluation; a late matching
+ * ticket resolves it and the alarm clears; a second truck is its own alarm. */
+static void test_escaping_vehicle_raised_and_resolved(void **state)
+{
+    fx_t *f = *state;
+    if (!has_table(f, "escape_event"))
+        skip(); /* intake's migration 0020 not in this tree */
+    int64_t now = tm_now_ms();
+    char text[900];
+    sql(f, "INSERT INTO exit_point(code, name) VALUES ('E1', '东门')");
+    for (int i = 0; i < 2; i++) {
+        snprintf(text, sizeof text,
+                 "INSERT INTO exit_capture(capture_id, point_code, direction, plate, capture_time,"
+                 " load, state, source, received_at) VALUES ('C%d', 'E1', 'out', '%s', %lld, 'loaded',"
+                 " 'escape', 'test', %lld);"
+                 "INSERT INTO escape_event(capture_id, plate, point_code, capture_time, detail,"
+                 " created_at) VALUES ('C%d', '%s', 'E1', %lld, '重车无磅单出矿', %lld)",
+                 i, i ? "晋B22222" : "晋A11111", (long long)(now / 1000), (long long)(now / 1000), i,
+                 i ? "晋B22222" : "晋A11111", (long long)(now / 1000), (long long)(now / 1000));
+        sql(f, text);
+    }
+    fx_tick(f, now);
+    long long a = fx_active(f, ALARM_T_ESCAPE, "晋A11111@E1");
+    assert_true(a > 0);
+    assert_true(fx_active(f, ALARM_T_ESCAPE, "晋B22222@E1") > 0);
+    assert_int_equal(fx_int(f, "SELECT level FROM alarm WHERE source = '晋A11111@E1'", NULL),
+                     ALARM_SERIOUS);
+    fx_tick(f, now + 3600 * 1000); /* an hour later, nobody handled it: still there */
+    assert_int_equal(fx_active(f, ALARM_T_ESCAPE, "晋A11111@E1"), a);
+    snprintf(text, sizeof text, "UPDATE escape_event SET resolved_at = %lld, resolved_ticket_id = 'T9'"
+                                " WHERE capture_id = 'C0'", (long long)(now / 1000 + 3601));
+    sql(f, text);
+    fx_tick(f, now + 3602 * 1000);
+    assert_int_equal(fx_active(f, ALARM_T_ESCAPE, "晋A11111@E1"), 0);
+    assert_true(fx_active(f, ALARM_T_ESCAPE, "晋B22222@E1") > 0);
+    fx_tick(f, now + 3603 * 1000); /* the resolution is not applied twice */
+    assert_int_equal(fx_int(f, "SELECT count(*) FROM alarm WHERE type = 9", NULL), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_station_faults_power_and_sensors_make_their_alarms,
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_analytics_episodes_raise_and_clear, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_escaping_vehicle_raised_and_resolved, fx_setup,
                                         fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
