@@ -7,13 +7,24 @@
 
 #include "analytics/conditions.h"
 
+size_t ana_first_at(const ana_interval_t *iv, size_t n, int64_t t)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (iv[mid].start < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 void ana_sum_intervals(const ana_interval_t *iv, size_t n, int64_t from, int64_t to,
                        ana_sums_t *out)
 {
     memset(out, 0, sizeof *out);
-    for (size_t i = 0; i < n; i++) {
-        if (iv[i].start < from || iv[i].start >= to)
-            continue;
+    for (size_t i = ana_first_at(iv, n, from); i < n && iv[i].start < to; i++) {
         if (isfinite(iv[i].tons)) {
             out->tons += iv[i].tons;
             out->n_tons++;

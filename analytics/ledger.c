@@ -48,7 +48,7 @@ int ana_ledger_get(sqlite3 *db, int64_t start, int64_t end, const char *pts_peri
 {
     memset(out, 0, sizeof *out);
     double trucks = 0;
-    bool f1, f2;
+    bool f1 = false, f2 = false;
     int rc = scalar(db,
                     "SELECT sum(net) FROM weigh_ticket_current WHERE direction = 'out' AND "
                     "material IN (SELECT code FROM coal_type) AND gross_time >= ?1 AND "

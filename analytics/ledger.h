@@ -22,11 +22,13 @@ int ana_ledger_get(sqlite3 *db, int64_t start, int64_t end, const char *pts_peri
 /* Coefficient in force at `at`; 1.0 with *found false when none is set. */
 double ana_ledger_coef(sqlite3 *db, const char *name, int64_t at, bool *found);
 
-/* Sum of tons / kWh of intervals (NAN ignored). */
+/* Sum of tons / kWh of the intervals in [from, to) (NAN ignored); iv in time order. */
 typedef struct ana_sums {
     double tons, transport_kwh, total_kwh, sub_kwh, run_h;
     int n_tons, n_sub;
 } ana_sums_t;
+/* Index of the first interval starting at or after t (n when none); iv in time order. */
+size_t ana_first_at(const ana_interval_t *iv, size_t n, int64_t t);
 void ana_sum_intervals(const ana_interval_t *iv, size_t n, int64_t from, int64_t to,
                        ana_sums_t *out);
 

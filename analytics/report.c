@@ -63,8 +63,8 @@ static void tou_of(const ctx_t *x, int64_t s, int64_t e, double out[ANA_TIERS])
 {
     for (int i = 0; i < ANA_TIERS; i++)
         out[i] = 0;
-    for (size_t i = 0; i < x->n; i++) {
-        if (x->iv[i].start < s || x->iv[i].start >= e || !isfinite(x->iv[i].total_kwh))
+    for (size_t i = ana_first_at(x->iv, x->n, s); i < x->n && x->iv[i].start < e; i++) {
+        if (!isfinite(x->iv[i].total_kwh))
             continue;
         double part[ANA_TIERS];
         ana_tou_split(&x->c->tariff, &x->iv[i].start, &x->iv[i].total_kwh, 1, x->c->interval_s,

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include <gsl/gsl_multifit.h>
+
 #include "analytics/analytics.h"
 
 #define DAY 86400
@@ -64,6 +66,42 @@ static void fit_ignores_outliers(void **state)
     assert_true(fabs(m.b - 0.45) < 0.01);
     assert_true(fabs(m.a - 90) < 3);
     assert_true(m.n_outliers >= 3);
+}
+
+/* Our IRLS is GSL's bisquare estimator solved another way: same answer. */
+static void fit_agrees_with_gsl_robust(void **state)
+{
+    ana_sim_opts_t o;
+    ana_sim_opts_default(&o);
+    o.days = 14;
+    size_t n = ana_sim_count(&o);
+    ana_interval_t *iv = malloc(n * sizeof *iv);
+    ana_sim_intervals(&o, iv, n);
+    for (size_t i = 0; i < n; i += 97)
+        iv[i].transport_kwh *= 3; /* counter glitches */
+    ana_model_t m;
+    char err[256];
+    assert_int_equal(ana_fit(iv, n, ANA_GATE_TRANSPORT, 900, &m, err, sizeof err), 0);
+    gsl_matrix *X = gsl_matrix_alloc(n, 3), *cov = gsl_matrix_alloc(3, 3);
+    gsl_vector *y = gsl_vector_alloc(n), *c = gsl_vector_alloc(3);
+    gsl_multifit_robust_workspace *w = gsl_multifit_robust_alloc(gsl_multifit_robust_bisquare, n, 3);
+    for (size_t i = 0; i < n; i++) {
+        gsl_matrix_set(X, i, 0, iv[i].run_h);
+        gsl_matrix_set(X, i, 1, iv[i].tons);
+        gsl_matrix_set(X, i, 2, 1);
+        gsl_vector_set(y, i, iv[i].transport_kwh);
+    }
+    assert_int_equal(gsl_multifit_robust(X, y, c, cov, w), 0);
+    assert_true(fabs(m.a - gsl_vector_get(c, 0)) < 1e-4 * fabs(m.a));
+    assert_true(fabs(m.b - gsl_vector_get(c, 1)) < 1e-4 * fabs(m.b));
+    assert_true(fabs(m.c - gsl_vector_get(c, 2)) < 1e-3 * fabs(m.c));
+    assert_true(m.n_outliers >= (int)(n / 97));
+    gsl_multifit_robust_free(w);
+    gsl_matrix_free(X);
+    gsl_matrix_free(cov);
+    gsl_vector_free(y);
+    gsl_vector_free(c);
+    free(iv);
 }
 
 static void fit_refuses_data_that_cannot_tell(void **state)
@@ -274,6 +312,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fit_recovers_exact_coefficients),
         cmocka_unit_test(fit_ignores_outliers),
+        cmocka_unit_test(fit_agrees_with_gsl_robust),
         cmocka_unit_test(fit_refuses_data_that_cannot_tell),
         cmocka_unit_test(cusum_steps_by_hand),
         cmocka_unit_test(clean_months_raise_at_most_one_condition),
