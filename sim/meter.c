@@ -208,6 +208,7 @@ sim_meter_t *sim_meter_start(const col_map_t *map, const sim_meter_opts_t *o, ch
         sim_server_opts_rtu(&so, m->o.rtu, m->o.baud, m->o.parity);
     else
         sim_server_opts_tcp(&so, m->o.host, m->o.port);
+    so.line_baud = m->o.line_baud;
     m->srv = sim_server_new(&so);
     m->nunits = m->o.units > 0 ? (m->o.units < MAX_UNITS ? m->o.units : MAX_UNITS) : 1;
     static const sim_unit_ops_t ops = {.refresh = meter_refresh, .command = meter_command};

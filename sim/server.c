@@ -155,6 +155,13 @@ static bool serve_tcp_request(sim_server_t *s, int fd)
         close(fd);
         return false;
     }
+    if (rc > 0 && s->o.line_baud > 0) {
+        /* An RS485 gateway forwards the request and the answer over its serial
+         * line: 11 bits a byte, RTU framing (8-byte request, 5 + 2n answer). */
+        int n = query[7] <= 4 ? query[10] << 8 | query[11] : 1;
+        int bytes = 8 + 5 + 2 * (n > 125 ? 125 : n);
+        tm_sleep_ms((int64_t)bytes * 11 * 1000 / s->o.line_baud + 4); /* + t3.5 gaps */
+    }
     if (rc > 0)
         answer(s, fd, query, rc, query[6]);
     return true;

@@ -34,6 +34,7 @@ typedef struct sim_server_opts {
     char device[128]; /* RTU: serial device */
     int baud;
     char parity;
+    int line_baud; /* TCP: >0 answers as late as an RS485 line at this baud behind a gateway would */
 } sim_server_opts_t;
 
 void sim_server_opts_tcp(sim_server_opts_t *o, const char *host, int port);
@@ -91,6 +92,7 @@ typedef struct sim_meter_opts {
     double rated_a;    /* rated current per phase, A (default 200) */
     double energy0;    /* starting imported energy, kWh (default 123456.7) */
     bool frozen;       /* values do not change (interoperability tests) */
+    int line_baud;     /* TCP: emulate the RS485 line time behind a gateway (0: none) */
     uint32_t seed;
 } sim_meter_opts_t;
 
