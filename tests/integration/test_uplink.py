@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sqlite3
+import ssl
 import subprocess
 import threading
 import time
@@ -289,7 +290,52 @@ def test_keys_readable_by_others_refuse_start():
         assert "readable by group or others" in (r.stdout + r.stderr), r.stderr
 
 
+def test_https_verifies_the_certificate():
+    """HTTPS through OpenSSL: delivered when the certificate chains to ca_file and
+    names the host; refused (nothing delivered, attempt logged) when it does not."""
+    Capture.seen = []
+    with Cleanup() as c:
+        d = c.dir()
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                            "-keyout", key, "-out", cert], capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        other = os.path.join(d, "other.pem")
+        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-subj", "/CN=localhost", "-keyout", os.path.join(d, "k2.pem"), "-out", other],
+                           capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        srv = httpserver.ThreadingHTTPServer(("127.0.0.1", 0), Capture)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            url = f"https://localhost:{srv.server_address[1]}"
+            good = {"name": "good", "url": url, "mine_code": MINE, "backfill": True, "ca_file": cert,
+                    "types": ["alarm"]}
+            bad = {"name": "bad", "url": url, "mine_code": MINE, "backfill": True, "ca_file": other,
+                   "types": ["alarm"]}
+            port = free_port()
+            keys = {"good": {"key": MKEY, "iv": MIV}, "bad": {"key": MKEY, "iv": MIV}}
+            mdir, mconf = write_config(c, "mine", port, [good, bad], keys=keys)
+            cli(mconf, "db", "migrate")
+            sent = produce(mdir, 2)
+            start(c, mconf, port, "mine")
+            wait_until(lambda: len(Capture.seen) >= 2, timeout=30, what="two posts over HTTPS")
+            got = {json.loads(openssl(MKEY, MIV, json.loads(b)["data"], decrypt=True))["id"] for _, _, b in Capture.seen}
+            assert got == set(sent), got
+            wait_until(lambda: query(mdir, "SELECT count(*) FROM uplink_log WHERE dest = 'bad' AND code = 0")[0][0] >= 1,
+                       timeout=30, what="a refused attempt toward the untrusted certificate")
+            st = {s["destination"]: s for s in json.loads(cli(mconf, "--json", "uplink", "status"))}
+            assert st["good"]["delivered"] == 2 and st["bad"]["delivered"] == 0 and st["bad"]["pending"] == 2, st
+            assert len(Capture.seen) == 2  # nothing reached the server through the bad link
+        finally:
+            srv.shutdown()
+
+
 if __name__ == "__main__":
     main([test_keys_readable_by_others_refuse_start, test_openssl_interop_receiver_and_overview,
           test_sender_posts_what_openssl_decrypts, test_receiver_down_then_back_every_record_once,
-          test_county_forwards_to_city_unchanged])
+          test_county_forwards_to_city_unchanged, test_https_verifies_the_certificate])
