@@ -215,6 +215,21 @@ static void test_configured_settings_are_applied_audited(void **state)
     cfg_free(c);
 }
 
+/* The commented example configuration stays a valid one for this module. */
+static void test_example_configuration_is_accepted(void **state)
+{
+    fx_t *f = *state;
+    char err[512];
+    cfg_t *c = cfg_load(COALMON_CONF_DIR "/coalmond.json", err, sizeof err);
+    if (!c)
+        fail_msg("%s", err);
+    alarm_engine_free(f->e);
+    f->e = alarm_engine_new(f->st, c, err, sizeof err);
+    if (!f->e)
+        fail_msg("%s", err);
+    cfg_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +245,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_configuration_edits_between_starts_are_audited,
                                         setup_param, fx_teardown),
         cmocka_unit_test_setup_teardown(test_configured_settings_are_applied_audited, setup_param,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_example_configuration_is_accepted, setup_param,
                                         fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
