@@ -231,6 +231,48 @@ static void every_fault_is_seen_and_recovered(void **state)
     free(map);
 }
 
+/* The fewest requests by default; one per point when the quirk asks for it. */
+static void requests_planned_and_one_per_point(void **state)
+{
+    col_map_t *map = malloc(sizeof *map);
+    char err[256], cfg[1024];
+    assert_int_equal(col_map_load_model(COALMON_CONF_DIR "/meters", "eastron-sdm630", map, err,
+                                        sizeof err),
+                     0);
+    int order[COL_MAX_POINTS];
+    col_request_t req[COL_MAX_POINTS];
+    int nreq = col_plan(map, map->max_registers, false, order, req);
+    assert_true(nreq < map->count);
+    for (int one = 0; one <= 1; one++) {
+        sim_meter_opts_t o;
+        sim_meter_opts_default(&o);
+        o.unit = 1;
+        sim_meter_t *m = sim_meter_start(map, &o, err, sizeof err);
+        assert_non_null(m);
+        tfix_t *f = tfix_new();
+        snprintf(cfg, sizeof cfg,
+                 "{\"meter_maps\": \"" COALMON_CONF_DIR "/meters\", \"devices\": ["
+                 "{\"name\":\"m\",\"model\":\"eastron-sdm630\",\"host\":\"127.0.0.1\","
+                 "\"port\":%d,\"poll_ms\":100,\"one_per_point\":%s,\"request_pause_ms\":2,"
+                 "\"connect_pause_ms\":20}]}",
+                 sim_meter_port(m), one ? "true" : "false");
+        tfix_start(f, cfg);
+        wait_sql(f->db, "SELECT count(*) FROM reading", NULL, 4.0 * map->count, 10000);
+        col_stop(f->col);
+        f->col = NULL;
+        tfix_flush(f);
+        double polls = sql_num(f->db, "SELECT count(*) FROM reading", NULL) / map->count;
+        double requests = (double)sim_server_requests(sim_meter_server(m));
+        double want = polls * (one ? map->count : nreq);
+        if (requests != want)
+            fail_msg("one_per_point %d: %g requests for %g polls, wanted %g", one, requests,
+                     polls, want);
+        tfix_free(f);
+        sim_meter_stop(m);
+    }
+    free(map);
+}
+
 int main(void)
 {
     log_setup("test", LOG_LVL_WARN, false);
@@ -241,6 +283,7 @@ int main(void)
         cmocka_unit_test(config_errors_name_the_key),
         cmocka_unit_test(gateway_dead_unit_does_not_void_the_others),
         cmocka_unit_test(every_fault_is_seen_and_recovered),
+        cmocka_unit_test(requests_planned_and_one_per_point),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

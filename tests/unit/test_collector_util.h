@@ -67,6 +67,16 @@ static inline void tfix_start(tfix_t *f, const char *collector_json)
         fail_msg("col_start: %s", err);
 }
 
+static inline int tfix_noop(sqlite3 *db, void *arg, char *err, size_t errlen) { return 0; }
+
+/* Wait until everything queued before now is committed (the writer is FIFO). */
+static inline void tfix_flush(tfix_t *f)
+{
+    char err[128];
+    if (store_write(f->st, tfix_noop, NULL, err, sizeof err))
+        fail_msg("flush: %s", err);
+}
+
 /* First column of the first row as a number (0 when no row). */
 static inline double sql_num(sqlite3 *db, const char *sql, const char *text_arg)
 {
