@@ -55,10 +55,15 @@ int sim_wb_parse_mistakes(sim_wb_opts_t *o, const char *list, char *err, size_t 
 
 /* ---- randomness and the fleet ------------------------------------------------ */
 
+/* xorshift32: consecutive draws of a plain LCG made neighbouring plates alike. */
 static double rnd(uint32_t *s)
 {
-    *s = *s * 1664525u + 1013904223u;
-    return (*s >> 8) / 16777216.0;
+    uint32_t x = *s ? *s : 0x9E3779B9u;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *s = x;
+    return x / 4294967296.0;
 }
 
 static double uniform(uint32_t *s, double a, double b) { return a + (b - a) * rnd(s); }
@@ -160,6 +165,7 @@ static int post(const sim_wb_opts_t *o, const char *path, const cJSON *body, int
 typedef struct truck {
     char plate[40];
     double tare;
+    int last_trip; /* trip number of its last exit */
 } truck_t;
 
 static double r2(double v) { return round(v * 50) / 50; } /* the bridge's 20 kg division */
@@ -252,7 +258,12 @@ static int post_ticket(const sim_wb_opts_t *o, cJSON *t, sim_wb_stats_t *st, uin
 static int one_truck(const sim_wb_opts_t *o, truck_t *fleet, uint32_t *s, int64_t exit_at,
                      int *seq, sim_wb_stats_t *st)
 {
-    truck_t *t = &fleet[(int)(rnd(s) * FLEET)];
+    /* A truck needs a round trip before it is back: none of the last half fleet. */
+    truck_t *t;
+    do
+        t = &fleet[(int)(rnd(s) * FLEET)];
+    while (t->last_trip && st->trucks + 1 - t->last_trip < FLEET / 2);
+    t->last_trip = st->trucks + 1;
     bool empty = rnd(s) < o->empty, escape = !empty && rnd(s) < o->escape;
     int64_t gross_at = exit_at - (int64_t)uniform(s, 120, 420);
     int rc = CM_OK, status = 0;
@@ -302,9 +313,18 @@ int sim_wb_run(const sim_wb_opts_t *o, sim_wb_stats_t *st, volatile int *stop, c
     memset(st, 0, sizeof *st);
     uint32_t s = o->seed * 2654435761u + 1;
     truck_t fleet[FLEET];
+    /* Plates at least three edits apart, as a real fleet of this size almost
+     * always is: one misread must not turn one truck into another. */
     for (int i = 0; i < FLEET; i++) {
-        make_plate(&s, fleet[i].plate, sizeof fleet[i].plate);
+        bool alike;
+        do {
+            make_plate(&s, fleet[i].plate, sizeof fleet[i].plate);
+            alike = false;
+            for (int k = 0; k < i && !alike; k++)
+                alike = intake_plate_similarity(fleet[i].plate, fleet[k].plate) > 0.45;
+        } while (alike);
         fleet[i].tare = r2(uniform(&s, 14.5, 17.8));
+        fleet[i].last_trip = 0;
     }
     int seq = (int)(rnd(&s) * 1000);
     double rate = o->trucks_per_hour > 0 ? o->trucks_per_hour : 30;
