@@ -40,6 +40,35 @@ static const char *col_text(sqlite3_stmt *s, int col)
     return (const char *)sqlite3_column_text(s, col);
 }
 
+/* What to do with one row of a producer table. */
+typedef int (*row_fn)(sqlite3 *db, tick_ctx_t *t, sqlite3_stmt *s, char *err, size_t errlen);
+
+/* Rows of sql (id first; ?1 the cursor, ?2 the batch size) after cursor `name`,
+ * each handed to fn; the cursor moves past them in the same transaction.
+ * *moved (may be NULL) tells the new position when it moved, else 0. */
+static int by_cursor(sqlite3 *db, tick_ctx_t *t, const char *name, const char *sql, row_fn fn,
+                     int64_t *moved, char *err, size_t errlen)
+{
+    int64_t cur;
+    sqlite3_stmt *s;
+    int rc = cursor_get(db, name, &cur, err, errlen);
+    if (!rc)
+        rc = store_prepare(db, sql, &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, cur);
+    sqlite3_bind_int(s, 2, BATCH);
+    int64_t last = cur;
+    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+        last = sqlite3_column_int64(s, 0);
+        rc = fn(db, t, s, err, errlen);
+    }
+    sqlite3_finalize(s);
+    if (moved)
+        *moved = !rc && last != cur ? last : 0;
+    return !rc && last != cur ? cursor_set(db, name, last, err, errlen) : rc;
+}
+
 /* ---- device_comm: a device that stays offline stays alarmed (ALM-8) ------ */
 
 static int ingest_comm(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
@@ -120,124 +149,90 @@ static int event_type(const char *kind, const char *state, const char *detail, o
     return 0; /* comm (read from device_comm), backfill, and kinds we do not alarm on */
 }
 
+static int device_event_row(sqlite3 *db, tick_ctx_t *t, sqlite3_stmt *s, char *err, size_t errlen)
+{
+    obs_mode mode;
+    char key[96], source[200], detail[512];
+    const char *dev = col_text(s, 5), *st = col_text(s, 3), *what = col_text(s, 4);
+    int type = event_type(col_text(s, 2), st, what, &mode, key, sizeof key);
+    if (!type)
+        return CM_OK;
+    snprintf(source, sizeof source, "%s%s%s", dev, key[0] ? ":" : "", key);
+    snprintf(detail, sizeof detail, "%s %s %s%s%s", dev, alarm_type_label(type), st ? st : "",
+             what ? ": " : "", what ? what : "");
+    obs_t o = {.type = type, .source = source, .device = dev, .detail = detail,
+               .ts_ms = sqlite3_column_int64(s, 1), .mode = mode};
+    return alarm_observe(db, t, &o, err, errlen);
+}
+
 static int ingest_device_events(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
 {
-    int64_t cur;
-    int rc = cursor_get(db, "device_event", &cur, err, errlen);
-    sqlite3_stmt *s;
-    if (!rc)
-        rc = store_prepare(db,
-                           "SELECT e.id, e.ts_ms, e.kind, e.state, e.detail, d.name FROM device_event e"
-                           " JOIN device d ON d.id = e.device_id WHERE e.id > ? ORDER BY e.id LIMIT ?",
-                           &s, err, errlen);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(s, 1, cur);
-    sqlite3_bind_int(s, 2, BATCH);
-    int64_t last = cur;
-    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
-        last = sqlite3_column_int64(s, 0);
-        obs_mode mode;
-        char key[96], source[200], detail[512];
-        const char *dev = col_text(s, 5), *st = col_text(s, 3), *what = col_text(s, 4);
-        int type = event_type(col_text(s, 2), st, what, &mode, key, sizeof key);
-        if (!type)
-            continue;
-        snprintf(source, sizeof source, "%s%s%s", dev, key[0] ? ":" : "", key);
-        snprintf(detail, sizeof detail, "%s %s %s%s%s", dev, alarm_type_label(type),
-                 st ? st : "", what ? ": " : "", what ? what : "");
-        obs_t o = {.type = type, .source = source, .device = dev, .detail = detail,
-                   .ts_ms = sqlite3_column_int64(s, 1), .mode = mode};
-        rc = alarm_observe(db, t, &o, err, errlen);
-    }
-    sqlite3_finalize(s);
-    return !rc && last != cur ? cursor_set(db, "device_event", last, err, errlen) : rc;
+    return by_cursor(db, t, "device_event",
+                     "SELECT e.id, e.ts_ms, e.kind, e.state, e.detail, d.name FROM device_event e"
+                     " JOIN device d ON d.id = e.device_id WHERE e.id > ?1 ORDER BY e.id LIMIT ?2",
+                     device_event_row, NULL, err, errlen);
 }
 
 /* ---- audit_log: every parameter change raises ALM-5 ----------------------- */
 
+static int audit_row(sqlite3 *db, tick_ctx_t *t, sqlite3_stmt *s, char *err, size_t errlen)
+{
+    /* Accounts, upload retries, ticket corrections are not parameters:
+     * they stay in the audit log only (alarms.parameter_ignore). */
+    for (int i = 0; i < t->nignore; i++)
+        if (strncmp(col_text(s, 4), t->ignore[i], strlen(t->ignore[i])) == 0)
+            return CM_OK;
+    const char *old_v = col_text(s, 6), *new_v = col_text(s, 7), *why = col_text(s, 8);
+    char detail[1024];
+    snprintf(detail, sizeof detail, "%s %s: %s → %s (%s 经 %s%s%s)", col_text(s, 4), col_text(s, 5),
+             old_v ? old_v : "∅", new_v ? new_v : "∅", col_text(s, 2), col_text(s, 3),
+             why ? "; " : "", why ? why : "");
+    /* A station's own report is the most suspicious channel: nobody here made it. */
+    obs_t o = {.type = ALARM_T_PARAMETER, .source = col_text(s, 5), .detail = detail,
+               .level = strcmp(col_text(s, 3), "station") == 0 ? ALARM_SERIOUS : 0,
+               .ts_ms = sqlite3_column_int64(s, 1) * 1000, .mode = OBS_EVENT};
+    return alarm_observe(db, t, &o, err, errlen);
+}
+
 static int ingest_audit(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
 {
-    int64_t cur;
-    int rc = cursor_get(db, "audit_log", &cur, err, errlen);
-    sqlite3_stmt *s;
-    if (!rc)
-        rc = store_prepare(db,
-                           "SELECT id, ts, actor, channel, action, target, old_value, new_value,"
-                           " reason FROM audit_log WHERE id > ? ORDER BY id LIMIT ?",
-                           &s, err, errlen);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(s, 1, cur);
-    sqlite3_bind_int(s, 2, BATCH);
-    int64_t last = cur;
-    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
-        last = sqlite3_column_int64(s, 0);
-        /* Accounts, upload retries, ticket corrections are not parameters:
-         * they stay in the audit log only (alarms.parameter_ignore). */
-        bool ignored = false;
-        for (int i = 0; i < t->nignore && !ignored; i++)
-            ignored = strncmp(col_text(s, 4), t->ignore[i], strlen(t->ignore[i])) == 0;
-        if (ignored)
-            continue;
-        const char *old_v = col_text(s, 6), *new_v = col_text(s, 7), *why = col_text(s, 8);
-        char detail[1024];
-        snprintf(detail, sizeof detail, "%s %s: %s → %s (%s 经 %s%s%s)", col_text(s, 4),
-                 col_text(s, 5), old_v ? old_v : "∅", new_v ? new_v : "∅", col_text(s, 2),
-                 col_text(s, 3), why ? "; " : "", why ? why : "");
-        /* A station's own report is the most suspicious channel: nobody here made it. */
-        obs_t o = {.type = ALARM_T_PARAMETER, .source = col_text(s, 5), .detail = detail,
-                   .level = strcmp(col_text(s, 3), "station") == 0 ? ALARM_SERIOUS : 0,
-                   .ts_ms = sqlite3_column_int64(s, 1) * 1000, .mode = OBS_EVENT};
-        rc = alarm_observe(db, t, &o, err, errlen);
-    }
-    sqlite3_finalize(s);
-    return !rc && last != cur ? cursor_set(db, "audit_log", last, err, errlen) : rc;
+    return by_cursor(db, t, "audit_log",
+                     "SELECT id, ts, actor, channel, action, target, old_value, new_value, reason"
+                     " FROM audit_log WHERE id > ?1 ORDER BY id LIMIT ?2",
+                     audit_row, NULL, err, errlen);
 }
 
 /* ---- alarm_input: the generic condition API -------------------------------- */
 
+static int input_row(sqlite3 *db, tick_ctx_t *t, sqlite3_stmt *s, char *err, size_t errlen)
+{
+    const char *st = col_text(s, 5);
+    obs_t o = {.type = sqlite3_column_int(s, 2), .source = col_text(s, 3), .device = col_text(s, 4),
+               .level = sqlite3_column_int(s, 6),
+               .has_value = sqlite3_column_type(s, 7) != SQLITE_NULL,
+               .value = sqlite3_column_double(s, 7), .detail = col_text(s, 8),
+               .ts_ms = sqlite3_column_int64(s, 1),
+               .mode = !strcmp(st, "off") ? OBS_OFF : !strcmp(st, "event") ? OBS_EVENT : OBS_ON};
+    return alarm_observe(db, t, &o, err, errlen);
+}
+
 static int ingest_input(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
 {
-    int64_t cur;
-    int rc = cursor_get(db, "alarm_input", &cur, err, errlen);
+    int64_t moved;
+    int rc = by_cursor(db, t, "alarm_input",
+                       "SELECT id, ts_ms, type, source, device, state, level, value, detail"
+                       " FROM alarm_input WHERE id > ?1 ORDER BY id LIMIT ?2",
+                       input_row, &moved, err, errlen);
+    if (rc || !moved)
+        return rc;
+    /* Consumed rows are kept a day for inspection, then go. */
     sqlite3_stmt *s;
-    if (!rc)
-        rc = store_prepare(db,
-                           "SELECT id, ts_ms, type, source, device, state, level, value, detail"
-                           " FROM alarm_input WHERE id > ? ORDER BY id LIMIT ?",
-                           &s, err, errlen);
+    rc = store_prepare(db, "DELETE FROM alarm_input WHERE id <= ? AND ts_ms < ?", &s, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(s, 1, cur);
-    sqlite3_bind_int(s, 2, BATCH);
-    int64_t last = cur;
-    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
-        last = sqlite3_column_int64(s, 0);
-        const char *st = col_text(s, 5);
-        obs_t o = {.type = sqlite3_column_int(s, 2), .source = col_text(s, 3),
-                   .device = col_text(s, 4), .level = sqlite3_column_int(s, 6),
-                   .has_value = sqlite3_column_type(s, 7) != SQLITE_NULL,
-                   .value = sqlite3_column_double(s, 7), .detail = col_text(s, 8),
-                   .ts_ms = sqlite3_column_int64(s, 1),
-                   .mode = strcmp(st, "off") == 0 ? OBS_OFF : strcmp(st, "event") == 0 ? OBS_EVENT
-                                                                                        : OBS_ON};
-        rc = alarm_observe(db, t, &o, err, errlen);
-    }
-    sqlite3_finalize(s);
-    /* Consumed rows are kept a day for inspection, then go. */
-    if (!rc && last != cur)
-        rc = cursor_set(db, "alarm_input", last, err, errlen);
-    if (!rc && last != cur) {
-        rc = store_prepare(db, "DELETE FROM alarm_input WHERE id <= ? AND ts_ms < ?", &s, err,
-                           errlen);
-        if (!rc) {
-            sqlite3_bind_int64(s, 1, last);
-            sqlite3_bind_int64(s, 2, t->now_ms - 86400000);
-            rc = alarm_step_done(db, s, err, errlen);
-        }
-    }
-    return rc;
+    sqlite3_bind_int64(s, 1, moved);
+    sqlite3_bind_int64(s, 2, t->now_ms - 86400000);
+    return alarm_step_done(db, s, err, errlen);
 }
 
 /* ---- ana_condition: analytics' episodes (docs/analytics.md) ----------------- */
