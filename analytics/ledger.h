@@ -32,4 +32,9 @@ size_t ana_first_at(const ana_interval_t *iv, size_t n, int64_t t);
 void ana_sum_intervals(const ana_interval_t *iv, size_t n, int64_t from, int64_t to,
                        ana_sums_t *out);
 
+/* Per gate device: kWh, our time-of-use split and cost, the meter's own
+ * per-rate registers and the relative difference where it keeps them. */
+int ana_gates_json(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to, cJSON **out,
+                   char *err, size_t errlen);
+
 #endif

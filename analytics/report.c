@@ -240,6 +240,38 @@ char *ana_report_csv(const cJSON *report, size_t *len)
     return buf;
 }
 
+/* Period-on-period and year-on-year: the same length before, a year before. */
+static int compare_json(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to,
+                        const ana_sums_t *now, cJSON *o, char *err, size_t errlen)
+{
+    int64_t len = to - from;
+    int64_t spans[2][2] = {{from - len, from}, {from - 365 * 86400, to - 365 * 86400}};
+    const char *names[2] = {"previous", "last_year"};
+    for (int k = 0; k < 2; k++) {
+        ana_interval_t *iv;
+        size_t n;
+        int rc = ana_db_intervals(db, c, spans[k][0], spans[k][1], &iv, &n, err, errlen);
+        if (rc)
+            return rc;
+        ana_sums_t b;
+        ana_sum_intervals(iv, n, spans[k][0], spans[k][1], &b);
+        free(iv);
+        cJSON *p = cJSON_AddObjectToObject(o, names[k]);
+        char t[24];
+        tm_format_bj(spans[k][0], t, sizeof t);
+        cJSON_AddStringToObject(p, "from", t);
+        cJSON_AddItemToObject(p, "total_kwh", num(b.total_kwh));
+        cJSON_AddItemToObject(p, "tons", num(b.tons));
+        cJSON_AddItemToObject(p, "kwh_per_t_total", num(ana_kwh_per_t(b.total_kwh, b.tons)));
+        cJSON_AddItemToObject(p, "total_kwh_change",
+                              num(b.total_kwh > 0 ? ana_change(now->total_kwh, b.total_kwh) : NAN));
+        double k_now = ana_kwh_per_t(now->total_kwh, now->tons),
+               k_then = ana_kwh_per_t(b.total_kwh, b.tons);
+        cJSON_AddItemToObject(p, "kwh_per_t_change", num(ana_change(k_now, k_then)));
+    }
+    return CM_OK;
+}
+
 int ana_energy_json(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to, cJSON **out,
                     char *err, size_t errlen)
 {
@@ -290,6 +322,15 @@ int ana_energy_json(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to, 
     cJSON_AddItemToObject(f, "valley_share", num(tot > 0 ? tou[3] / tot : NAN));
     cJSON_AddItemToObject(f, "no_load_running_hours", num(noload_h));
     cJSON_AddItemToObject(f, "running_hours", num(a.run_h));
+    rc = compare_json(db, c, from, to, &a, o, err, errlen);
+    cJSON *gates = NULL;
+    if (!rc && (rc = ana_gates_json(db, c, from, to, &gates, err, errlen)) == CM_ERR_DB)
+        rc = CM_OK; /* no collector tables (history only): no per-device figures */
+    cJSON_AddItemToObject(o, "devices", gates ? gates : cJSON_CreateArray());
+    if (rc) {
+        cJSON_Delete(o);
+        return rc;
+    }
     *out = o;
     return CM_OK;
 }
