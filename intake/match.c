@@ -208,8 +208,8 @@ static int pass(sqlite3 *db, match_job_t *j, pending_t *p, int n, bool exact_onl
 static int match_job(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
     match_job_t *j = arg;
-    pending_t *p;
-    int n;
+    pending_t *p = NULL;
+    int n = 0;
     memset(&j->st, 0, sizeof j->st);
     int rc = load_open(db, j, &p, &n, err, errlen);
     if (!rc)
