@@ -195,6 +195,42 @@ static void history_csv_rows_and_bad_lines(void **state)
     assert_int_equal(ana_history_parse("", 0, &iv, &n, on_bad, &b, err, sizeof err), CM_ERR_INVALID);
 }
 
+
+/* Configuration errors name the file, the line and the key. */
+static void configuration_errors_name_the_key(void **state)
+{
+    char err[512];
+    const char *good = "{\"analytics\": {\"interval_min\": 5, \"capacity\": {\"warn\": [0.8, 0.95]},\n"
+                       " \"tariff\": {\"seasons\": [{\"months\": [1,2,3,4,5,6,7,8,9,10,11,12],\n"
+                       "  \"tiers\": \"VVVVVVVVFFFFPPPPFFFFVVVV\"}]}}}";
+    cfg_t *cfg = cfg_parse("good.json", good, err, sizeof err);
+    assert_non_null(cfg);
+    ana_conf_t c;
+    assert_int_equal(ana_conf_from_cfg(cfg, &c, err, sizeof err), 0);
+    assert_int_equal(c.interval_s, 300);
+    assert_int_equal(c.cap.n_warn, 2);
+    assert_int_equal(c.tariff.n_seasons, 1);
+    assert_int_equal(ana_tariff_tier(&c.tariff, tm_bj_to_epoch(2026, 5, 1, 13, 0, 0)), ANA_TIER_PEAK);
+    cfg_free(cfg);
+    const char *bad_tiers = "{\"analytics\": {\n \"tariff\": {\"seasons\": [{\"months\": [1],\n"
+                            "  \"tiers\": \"VVVVVVVVFFFFPPPPFFFFVVVX\"}]}}}";
+    cfg = cfg_parse("bad.json", bad_tiers, err, sizeof err);
+    assert_non_null(cfg);
+    assert_int_equal(ana_conf_from_cfg(cfg, &c, err, sizeof err), CM_ERR_CONFIG);
+    assert_non_null(strstr(err, "bad.json:3"));
+    assert_non_null(strstr(err, "tiers"));
+    assert_non_null(strstr(err, "hour 23"));
+    cfg_free(cfg);
+    cfg = cfg_parse("bad.json", "{\"analytics\": {\"interval_min\": 7}}", err, sizeof err);
+    assert_int_equal(ana_conf_from_cfg(cfg, &c, err, sizeof err), CM_ERR_CONFIG);
+    assert_non_null(strstr(err, "interval_min"));
+    cfg_free(cfg);
+    cfg = cfg_parse("bad.json", "{\"analytics\": {\"capacity\": {\"warn\": [1.5]}}}", err, sizeof err);
+    assert_int_equal(ana_conf_from_cfg(cfg, &c, err, sizeof err), CM_ERR_CONFIG);
+    assert_non_null(strstr(err, "warn"));
+    cfg_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +241,7 @@ int main(void)
         cmocka_unit_test(power_quality_and_vibration),
         cmocka_unit_test(abnormal_use),
         cmocka_unit_test(history_csv_rows_and_bad_lines),
+        cmocka_unit_test(configuration_errors_name_the_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

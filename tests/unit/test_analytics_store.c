@@ -263,6 +263,61 @@ static void trucks_leaving_unrecorded(void **state)
     assert_int_equal(count(f, "type = 'output_sales' AND end IS NULL"), 0);
 }
 
+
+/* A meter with a low power factor and a motor in vibration zone D, from
+ * minute aggregates; a stopped belt drawing energy is seen open once, then
+ * closed with its real end. */
+static void device_checks_and_short_conditions(void **state)
+{
+    fx_t *f = *state;
+    history(f, 505, 0, -1);
+    int64_t now = f->start + 30 * DAY;
+    char sql[1024], err[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO device(id, name, kind) VALUES (10, 'gate-fan', 'meter'), "
+             "(11, 'drive-1', 'sensor');"
+             "INSERT INTO point(id, device_id, name, unit, quantity) VALUES "
+             "(100, 10, 'pf', '', 'power_factor'), (101, 10, 'ua', 'V', 'voltage_a'), "
+             "(102, 10, 'ub', 'V', 'voltage_b'), (103, 10, 'uc', 'V', 'voltage_c'), "
+             "(110, 11, 'vel', 'mm/s', 'vibration_velocity');"
+             "WITH RECURSIVE m(t) AS (SELECT %lld UNION ALL SELECT t + 60 FROM m WHERE t < %lld) "
+             "INSERT INTO agg_minute SELECT p.id, t, 1, v, v, v, v, t * 1000 FROM m, "
+             "(SELECT 100 AS id, 0.82 AS v UNION ALL SELECT 101, 231 UNION ALL SELECT 102, 220 "
+             "UNION ALL SELECT 103, 226 UNION ALL SELECT 110, 8.0) p;",
+             (long long)(now - 1800), (long long)(now - 60));
+    assert_int_equal(store_write(f->st, sql_job, sql, err, sizeof err), 0);
+    evaluate(f, now - 5 * DAY); /* fit */
+    /* the belt stopped at 14:00 on day 27 but the gate drew 40 kWh an interval for an hour */
+    for (size_t i = 0; i < f->n; i++)
+        if (f->iv[i].start >= f->start + 27 * DAY + 14 * 3600 &&
+            f->iv[i].start < f->start + 27 * DAY + 15 * 3600) {
+            f->iv[i].run_h = 0;
+            f->iv[i].tons = 0;
+            f->iv[i].transport_kwh = 40;
+        }
+    assert_int_equal(ana_db_put_intervals(f->st, f->iv, f->n, 900, "import", err, sizeof err), 0);
+    evaluate(f, now);
+    assert_int_equal(count(f, "type = 'power_quality' AND source = 'gate-fan' AND end IS NULL"), 1);
+    assert_int_equal(count(f, "type = 'vibration' AND source = 'drive-1' AND level = 2"), 1);
+    char where[200];
+    int64_t s = f->start + 27 * DAY + 14 * 3600;
+    snprintf(where, sizeof where,
+             "type = 'power_abnormal' AND source = 'transport' AND start = %lld AND end IS NULL "
+             "AND end_due = %lld",
+             (long long)s, (long long)(s + 3600));
+    assert_int_equal(count(f, where), 1);
+    evaluate(f, now + 300); /* seen once: now closed with its real end */
+    snprintf(where, sizeof where, "type = 'power_abnormal' AND start = %lld AND end = %lld",
+             (long long)s, (long long)(s + 3600));
+    assert_int_equal(count(f, where), 1);
+    /* power factor and voltages recover: the condition ends */
+    snprintf(sql, sizeof sql, "UPDATE agg_minute SET vsum = CASE point_id WHEN 100 THEN 0.95 ELSE 225 END "
+                                  "WHERE point_id BETWEEN 100 AND 103");
+    assert_int_equal(store_write(f->st, sql_job, sql, err, sizeof err), 0);
+    evaluate(f, now + 600);
+    assert_int_equal(count(f, "type = 'power_quality' AND end IS NULL"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +326,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(drifting_scale_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(over_producing_month, setup, teardown),
         cmocka_unit_test_setup_teardown(trucks_leaving_unrecorded, setup, teardown),
+        cmocka_unit_test_setup_teardown(device_checks_and_short_conditions, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
