@@ -175,7 +175,8 @@ static int command(void *state, int argc, char **argv, int64_t now)
         return on_off(a1, &s->running);
     if (!strcmp(c, "battery")) {
         int rc = on_off(a1, &on);
-        s->power = on;
+        if (!rc)
+            s->power = on;
         return rc;
     }
     if (!strcmp(c, "fault")) {
