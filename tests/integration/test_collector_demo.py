@@ -1,0 +1,55 @@
+"""Issue #4 (ACQ-1): `coalmond --demo` carries the belt-scale station next to
+the three meters: the live API shows its flow and cumulative tonnage, and the
+station's records turn into output per minute."""
+import json
+import os
+import sqlite3
+
+from harness import BIN, Cleanup, free_port, http, main, run, wait_until
+
+
+def test_demo_has_the_station():
+    with Cleanup() as c:
+        data = c.dir()
+        port = free_port()
+        d = c.proc([f"{BIN}/coalmond", "--demo", "--port", str(port), "--data", data], "coalmond-demo")
+        d.wait_output(f"serving http://127.0.0.1:{port}/")
+
+        def station():
+            status, body, _ = http("GET", f"http://127.0.0.1:{port}/api/v1/live")
+            assert status == 200, body
+            st = [x for x in body["devices"] if x["kind"] == "station"]
+            if not st or st[0]["comm"]["state"] != "online":
+                return None
+            pts = {p["name"]: p["value"] for p in st[0]["points"]}
+            return (st[0], pts) if pts.get("total") and pts.get("flow") else None
+
+        dev, pts = wait_until(station, timeout=30, what="the demo station online with values")
+        assert dev["serial"] == "BS1-DEMO-0001", dev
+        assert pts["total"] > 1000 and 0 < pts["flow"] < 2000 and pts["running"] == 1, pts
+        meters = [x for x in http("GET", f"http://127.0.0.1:{port}/api/v1/live")[1]["devices"]
+                  if x["kind"] == "meter"]
+        assert len(meters) >= 3
+        dbp = os.path.join(data, "coalmon.db")
+
+        def records():
+            db = sqlite3.connect(dbp, timeout=10)
+            try:
+                return db.execute("SELECT count(*) FROM station_record").fetchone()[0] >= 3
+            finally:
+                db.close()
+        wait_until(records, timeout=20, what="station records")
+        assert d.stop() == 0, d.output()
+        db = sqlite3.connect(dbp)
+        t = db.execute("SELECT sum(tonnes) FROM station_output_minute").fetchone()[0]
+        assert t is not None and t > 0, t
+        gates = dict(db.execute("SELECT name, gate_type FROM device WHERE kind = 'meter'").fetchall())
+        assert {"mine_total", "underground", "transport"} <= set(gates.values()), gates
+        db.close()
+        r = run([f"{BIN}/coalmon", "--db", dbp, "--json", "device", "list"])
+        assert r.returncode == 0, r.stderr
+        assert any(x["kind"] == "station" and x["firmware"] for x in json.loads(r.stdout))
+
+
+if __name__ == "__main__":
+    main([test_demo_has_the_station])
