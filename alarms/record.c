@@ -60,7 +60,19 @@ static void add_time(cJSON *o, const char *key, int64_t ms)
     cJSON_AddStringToObject(o, key, buf);
 }
 
-/* uplink.md §3 `alarm`: alarmType, level, source, raisedAt, clearedAt?, detail. */
+/* Cut s to at most max bytes without splitting a UTF-8 character. */
+static void utf8_cut(char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max)
+        return;
+    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+        max--;
+    s[max] = '\0';
+}
+
+/* uplink.md §3 `alarm`: alarmType, level, source (≤100), raisedAt, clearedAt?,
+ * detail (≤2000). Longer texts are cut for the wire; the alarm keeps them whole. */
 int alarm_put_upload(sqlite3 *db, int64_t alarm_id, char *err, size_t errlen)
 {
     sqlite3_stmt *s;
@@ -76,7 +88,9 @@ int alarm_put_upload(sqlite3 *db, int64_t alarm_id, char *err, size_t errlen)
         return cm_fail(err, errlen, CM_ERR_NOTFOUND, "no alarm %lld", (long long)alarm_id);
     }
     int type = sqlite3_column_int(s, 0);
-    char id[32], detail[1200];
+    char id[32], detail[1200], source[200];
+    snprintf(source, sizeof source, "%s", (const char *)sqlite3_column_text(s, 2));
+    utf8_cut(source, 100);
     snprintf(id, sizeof id, "%lld", (long long)alarm_id);
     /* Motor vibration has no number upward: say so in the text of a device fault. */
     snprintf(detail, sizeof detail, "%s%s%s", type == ALARM_T_VIBRATION ? alarm_type_label(type) : "",
@@ -85,7 +99,7 @@ int alarm_put_upload(sqlite3 *db, int64_t alarm_id, char *err, size_t errlen)
     cJSON_AddStringToObject(r, "id", id);
     cJSON_AddNumberToObject(r, "alarmType", alarm_type_uplink(type));
     cJSON_AddNumberToObject(r, "level", sqlite3_column_int(s, 1));
-    cJSON_AddStringToObject(r, "source", (const char *)sqlite3_column_text(s, 2));
+    cJSON_AddStringToObject(r, "source", source);
     add_time(r, "raisedAt", sqlite3_column_int64(s, 3));
     if (sqlite3_column_type(s, 4) != SQLITE_NULL)
         add_time(r, "clearedAt", sqlite3_column_int64(s, 4));

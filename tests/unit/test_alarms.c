@@ -2,6 +2,7 @@
  * the lifecycle, a returning condition, inhibition, shelving, restart, and
  * the upload record. Time is driven by the tests (alarm_engine_tick(now)). */
 #include "alarms_fixture.h"
+#include "uplink/uplink.h"
 
 #define S 1000
 
@@ -217,6 +218,39 @@ static void test_upload_record_follows_the_transitions(void **state)
                                " outbox_record", NULL), 1);
 }
 
+/* Every record queued for upload passes the receiver's own validation of the
+ * cms `alarm` type (uplink schema), long sources and vibration included. */
+static void test_upload_records_pass_the_uplink_schema(void **state)
+{
+    fx_t *f = *state;
+    fx_setting(f, ALARM_T_VIBRATION, 0, 5);
+    fx_setting(f, ALARM_T_DEVICE_FAULT, 0, 5);
+    char longsrc[151]; /* 110 characters, 150 bytes: too long either way it is counted */
+    memset(longsrc, 'x', 90);
+    for (int i = 0; i < 20; i++)
+        memcpy(longsrc + 90 + 3 * i, "皮", 3);
+    longsrc[150] = '\0';
+    fx_cond(f, ALARM_T_VIBRATION, "belt-motor", "on", 7.5, f->t0);
+    fx_cond(f, ALARM_T_DEVICE_FAULT, longsrc, "event", 1, f->t0);
+    fx_tick(f, f->t0);
+    fx_tick(f, f->t0 + 60 * S); /* the fault clears: clearedAt */
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(f->db, "SELECT body FROM outbox_record WHERE record_type = 'alarm'",
+                                        -1, &s, NULL), SQLITE_OK);
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        cJSON *rec = cJSON_Parse((const char *)sqlite3_column_text(s, 0));
+        char field[64] = "", err[256] = "";
+        if (upl_validate("cms", "alarm", rec, field, sizeof field, err, sizeof err))
+            fail_msg("record %s: %s: %s", cJSON_GetObjectItem(rec, "id")->valuestring, field, err);
+        assert_true(cJSON_GetObjectItem(rec, "alarmType")->valueint <= 10);
+        cJSON_Delete(rec);
+        n++;
+    }
+    sqlite3_finalize(s);
+    assert_int_equal(n, 2);
+}
+
 /* Inhibition: a derived condition on an offline device is held back, saying why. */
 typedef struct reg {
     int64_t id;
@@ -393,6 +427,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_manual_clear_refused_where_type_forbids, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_upload_record_follows_the_transitions, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_upload_records_pass_the_uplink_schema, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_offline_device_holds_back_derived_alarms, fx_setup,
                                         fx_teardown),
