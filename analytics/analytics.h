@@ -335,6 +335,16 @@ int ana_consistency_check(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_
  * ana_condition (opened, extended, ended). Safe to call at any rate. */
 int ana_evaluate(store_t *st, sqlite3 *db, const ana_conf_t *c, int64_t now, char *err,
                  size_t errlen);
+/* The daemon's evaluation thread: ana_evaluate() a second after start, then
+ * every c->eval_s (c is copied), on its own read connection. kick asks for a
+ * run now (new data, a refit on demand). stop joins the thread and frees it;
+ * NULL is accepted by all three. Any thread. */
+typedef struct ana_runner ana_runner_t;
+ana_runner_t *ana_runner_start(store_t *st, const ana_conf_t *c, char *err, size_t errlen);
+void ana_runner_kick(ana_runner_t *r);
+int64_t ana_runner_runs(ana_runner_t *r); /* evaluations completed */
+void ana_runner_stop(ana_runner_t *r);
+
 /* Conditions overlapping [from, to), newest first (ongoing ones included). */
 int ana_conditions_json(sqlite3 *db, int64_t from, int64_t to, cJSON **out, char *err,
                         size_t errlen);

@@ -350,6 +350,7 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
     web_t *web = NULL;
     struct event *prune = NULL;
     alarm_engine_t *alarms = NULL; /* issue #7 */
+    ana_runner_t *ana_run = NULL;  /* issue #6: the evaluation thread */
     web_alarms_t *web_alarms = NULL;
     upl_sender_t *upl = NULL; /* issue #5 */
     static upl_cfg_t upl_cfg; /* outlives the web server's routes */
@@ -395,6 +396,10 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
     }
     if (demo && ana_demo_history(store, &ana_conf, 35, tm_now_s(), err, sizeof err))
         log_warn("daemon", "analytics demo history: %s", err); /* the demo runs on without */
+    if (!(ana_run = ana_runner_start(store, &ana_conf, err, sizeof err))) {
+        log_error("daemon", "analytics: %s", err);
+        goto out;
+    }
     if (demo && demo_users(store, err, sizeof err)) {
         log_error("daemon", "demo users: %s", err);
         goto out;
@@ -437,7 +442,7 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
         log_error("daemon", "alarms: cannot register the routes or start the timer");
         goto out;
     }
-    if (web_register_analytics(web, &ctx, &ana_conf)) { /* issue #6 */
+    if (web_register_analytics(web, &ctx, &ana_conf, ana_run)) { /* issue #6 */
         log_error("daemon", "http: cannot register the analytics routes");
         goto out;
     }
@@ -458,7 +463,7 @@ out:
     sim_wb_stop(wb);
     web_intake_close();
     web_alarms_free(web_alarms); /* before web_free: its timers live on the web's loop */
-    web_analytics_close(); /* issue #6: its timer lives on the web's loop */
+    ana_runner_stop(ana_run); /* issue #6 */
     alarm_engine_free(alarms);
     upl_sender_stop(upl);
     col_stop(col);

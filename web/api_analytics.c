@@ -1,11 +1,9 @@
 /* web: the analytics API (issue #6, docs/analytics.md) — models, conditions,
- * the output-vs-electricity check, capacity, energy, RPT-1 reports — and the
- * timer on the web loop that runs ana_evaluate() every eval_s seconds. */
+ * the output-vs-electricity check, capacity, energy, RPT-1 reports. The
+ * evaluation itself runs on the analytics thread (ana_runner_*). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <event2/event.h>
 
 #include "analytics/analytics.h"
 #include "web/web.h"
@@ -13,7 +11,7 @@
 static struct {
     ana_conf_t conf;
     web_ctx_t *ctx;
-    struct event *timer;
+    ana_runner_t *runner; /* may be NULL: then nothing is kicked */
 } A;
 
 /* ?from=&to= as Beijing time; defaults: the last `days` days up to now. */
@@ -90,6 +88,8 @@ static void models_fit(web_req_t *req, void *arg)
     const char *actor = web_actor(req);
     int rc = ana_db_refit(A.ctx->store, A.ctx->reader, &A.conf, gate, tm_now_s(),
                           actor ? actor : "api", "api", &m, err, sizeof err);
+    if (!rc)
+        ana_runner_kick(A.runner); /* monitor with the new model now */
     reply_rc(req, rc, rc ? NULL : ana_model_json(&m), err);
 }
 
@@ -208,24 +208,12 @@ static void report(web_req_t *req, void *arg)
     reply_rc(req, rc, r, err);
 }
 
-/* Not persistent: the next run is scheduled eval_s after this one ends, so
- * a slow evaluation never queues up behind itself. */
-static void eval_timer(evutil_socket_t fd, short what, void *arg)
-{
-    char err[256];
-    int64_t t0 = tm_mono_ms();
-    if (ana_evaluate(A.ctx->store, A.ctx->reader, &A.conf, tm_now_s(), err, sizeof err))
-        log_error("analytics", "evaluation failed: %s", err);
-    else
-        log_debug("analytics", "evaluation took %lld ms", (long long)(tm_mono_ms() - t0));
-    struct timeval tv = {A.conf.eval_s, 0};
-    event_add(A.timer, &tv);
-}
-
-int web_register_analytics(web_t *w, web_ctx_t *ctx, const struct ana_conf *conf)
+int web_register_analytics(web_t *w, web_ctx_t *ctx, const struct ana_conf *conf,
+                           struct ana_runner *runner)
 {
     A.conf = *conf;
     A.ctx = ctx;
+    A.runner = runner;
     int rc = web_route(w, WEB_GET, "/api/v1/models", models, NULL);
     if (!rc)
         rc = web_route(w, WEB_GET, "/api/v1/models/current", models_current, NULL);
@@ -243,19 +231,5 @@ int web_register_analytics(web_t *w, web_ctx_t *ctx, const struct ana_conf *conf
         rc = web_route(w, WEB_GET, "/api/v1/energy", energy, NULL);
     if (!rc)
         rc = web_route(w, WEB_GET, "/api/v1/reports/rpt1/*", report, NULL);
-    if (rc)
-        return rc;
-    A.timer = event_new(web_base(w), -1, 0, eval_timer, NULL);
-    if (!A.timer)
-        return CM_ERR_NOMEM;
-    struct timeval soon = {1, 0};
-    event_add(A.timer, &soon); /* first run a second after start, then every eval_s */
-    return CM_OK;
-}
-
-void web_analytics_close(void)
-{
-    if (A.timer)
-        event_free(A.timer);
-    A.timer = NULL;
+    return rc;
 }

@@ -220,11 +220,12 @@ int web_register_uplink(web_t *w, web_ctx_t *ctx, const struct upl_cfg *cfg);
 /* ---- analytics (web/api_analytics.c, issue #6, docs/analytics.md) --------
  * GET /api/v1/models, /api/v1/models/current, POST /api/v1/models/fit,
  * GET /api/v1/conditions, /api/v1/consistency, GET|POST /api/v1/capacity,
- * GET /api/v1/energy, GET /api/v1/reports/rpt1/{output|pts|energy}. Also a
- * timer on the web loop running ana_evaluate() every conf->eval_s (conf is
- * copied); web_analytics_close() frees it before web_free(). */
+ * GET /api/v1/energy, GET /api/v1/reports/rpt1/{output|pts|energy}. conf is
+ * copied; runner (may be NULL) is kicked after a refit on demand and must
+ * outlive the server. */
 struct ana_conf;
-int web_register_analytics(web_t *w, web_ctx_t *ctx, const struct ana_conf *conf);
-void web_analytics_close(void);
+struct ana_runner;
+int web_register_analytics(web_t *w, web_ctx_t *ctx, const struct ana_conf *conf,
+                           struct ana_runner *runner);
 
 #endif
