@@ -9,7 +9,7 @@ import math
 import os
 import random
 
-from harness import BIN, Cleanup, free_port, http, main, run
+from harness import BIN, Cleanup, free_port, http, main, run, wait_until
 
 START = "2026-01-01 00:00"  # Beijing time; intervals of 15 min
 DAYS = 35
@@ -113,6 +113,10 @@ def test_history_model_consistency_reports():
         assert len(rep["rows"]) == 1 and rep["rows"][0][0] == "2026-01", rep
         assert run(cli + ["report", "output", "--period", "week", "--from", "2026-01-01", "--to", "2026-01-02"]).returncode == 2
 
+        # A capacity cut from November: the year so far is over 110 % of it.
+        r = run(cli + ["capacity", "set", "200000", "--from", "2026-11-01", "--reason", "减产核定"])
+        assert r.returncode == 0, r.stderr
+
         # The daemon serves the same objects.
         port = free_port()
         conf = os.path.join(d, "coalmond.json")
@@ -134,7 +138,16 @@ def test_history_model_consistency_reports():
         s, body, _ = http("GET", f"{base}/energy?from=2026-01-29%2000:00&to=2026-01-30")
         assert s == 200 and body["tons"] > 0 and body["kwh_per_t_transport"] > 0.45, body
         s, body, _ = http("GET", f"{base}/capacity")
-        assert s == 200 and body["approved_tpa"] == 1200000, body
+        assert s == 200 and body["approved_tpa"] == 200000 and len(body["history"]) == 3, body
+        assert body["year"]["output_t"] > body["year"]["limit_t"] == 220000, body["year"]
+        # The evaluation thread raises the over-production condition for the alarms engine.
+        def over():
+            s, body, _ = http("GET", f"{base}/conditions?from=2026-01-01")
+            assert s == 200, body
+            return [c for c in body if c["type"] == "over_production" and c["source"] == "year"]
+        conds = wait_until(over, timeout=30, what="an over_production condition")
+        assert conds[0]["level"] == 3 and conds[0]["ongoing"] and conds[0]["threshold"] == 220000, conds
+        assert conds[0]["detail"]["share"] > 1, conds
         assert p.stop() == 0, p.output()
 
 
