@@ -24,10 +24,7 @@ async function step(name, fn) {
 // The demo raises real alarms (escaping vehicles) whose pop-up is modal:
 // close it as a dispatcher would before clicking elsewhere.
 async function dismiss(page) {
-  while (await page.locator("#alarm-pop[open]").count()) {
-    await page.click("#alarm-pop-close");
-    await page.waitForTimeout(100);
-  }
+  await page.evaluate(() => { const d = document.getElementById("alarm-pop"); if (d.open) d.close(); });
 }
 
 async function go(page, name) {
@@ -51,6 +48,11 @@ async function main() {
   });
   page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
   page.on("console", (m) => { if (m.type() === "error" && !/404|401|Failed to load resource/.test(m.text())) errors.push(m.text()); });
+
+  // A pop-up may come at any moment: close it before any click, as a dispatcher would.
+  const popup = page.locator("#alarm-pop[open]");
+  const closePopup = () => dismiss(page);
+  await page.addLocatorHandler(popup, closePopup);
 
   await step("live values change without reload", async () => {
     await page.goto(demo.base + "/");
@@ -113,6 +115,7 @@ async function main() {
     await go(page, "alarms");
     await dismiss(page);
     if (!(await page.locator("#sound", { hasText: "关闭声音" }).count())) await page.click("#sound");
+    await page.removeLocatorHandler(popup); // this step looks at the pop-up itself
     // An engineer reports a condition through the alarms API (ALM-9 type: raised at once).
     const login = await fetch(demo.base + "/api/v1/session", {
       method: "POST", headers: { "Content-Type": "application/json" },
@@ -133,6 +136,7 @@ async function main() {
     await shot(page, "20-alarm-popup");
     await page.click("#alarm-pop-go");
     await dismiss(page);
+    await page.addLocatorHandler(popup, closePopup);
     const btn = page.locator("#page tr", { hasText: "晋A12345" }).locator(".ack-btn");
     await btn.waitFor({ timeout: 15000 });
     await btn.click();
