@@ -7,12 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "uplink/builders.h"
 #include "uplink/uplink.h"
 
-#define GRACE_S 90 /* the last minute's readings are committed by then */
+#define GRACE_S UPL_GRACE_S
 #define MAX_INTERVALS_PER_CALL 96
 
-static bool has_table(sqlite3 *db, const char *name)
+bool upl_has_table(sqlite3 *db, const char *name)
 {
     sqlite3_stmt *s;
     bool yes = false;
@@ -39,7 +40,7 @@ static bool has_column(sqlite3 *db, const char *table, const char *col)
     return yes;
 }
 
-static int state_get(sqlite3 *db, const char *name, int64_t *v, bool *found, char *err, size_t errlen)
+int upl_state_get(sqlite3 *db, const char *name, int64_t *v, bool *found, char *err, size_t errlen)
 {
     sqlite3_stmt *s;
     int rc = store_prepare(db, "SELECT done_until FROM uplink_builder WHERE name = ?", &s, err, errlen);
@@ -53,7 +54,7 @@ static int state_get(sqlite3 *db, const char *name, int64_t *v, bool *found, cha
     return CM_OK;
 }
 
-static int state_set(sqlite3 *db, const char *name, int64_t v, char *err, size_t errlen)
+int upl_state_set(sqlite3 *db, const char *name, int64_t v, char *err, size_t errlen)
 {
     sqlite3_stmt *s;
     int rc = store_prepare(db, "INSERT INTO uplink_builder(name, done_until) VALUES (?, ?)"
@@ -68,7 +69,7 @@ static int state_set(sqlite3 *db, const char *name, int64_t v, char *err, size_t
     return rc;
 }
 
-static int put(sqlite3 *db, const char *type, cJSON *rec, bool replace, int *made, char *err,
+int upl_put(sqlite3 *db, const char *type, cJSON *rec, bool replace, int *made, char *err,
                size_t errlen)
 {
     const char *id = upl_record_id(rec);
@@ -78,7 +79,7 @@ static int put(sqlite3 *db, const char *type, cJSON *rec, bool replace, int *mad
     return rc;
 }
 
-static void add_bj(cJSON *o, const char *key, int64_t epoch)
+void upl_add_bj(cJSON *o, const char *key, int64_t epoch)
 {
     char t[24];
     tm_format_bj(epoch, t, sizeof t);
@@ -148,7 +149,7 @@ static bool interval_energy(sqlite3 *db, int64_t dev, const char *point, int64_t
     return have;
 }
 
-static double round3(double v)
+double upl_round3(double v)
 {
     return round(v * 1000.0) / 1000.0;
 }
@@ -171,15 +172,17 @@ static int build_gates(sqlite3 *db, int64_t a, int64_t b, int *made, char *err, 
         cJSON_AddStringToObject(r, "id", id);
         cJSON_AddStringToObject(r, "gateId", name);
         cJSON_AddNumberToObject(r, "gateType", gate_code((const char *)sqlite3_column_text(s, 2)));
-        add_bj(r, "startTime", a);
-        add_bj(r, "endTime", b);
-        cJSON_AddNumberToObject(r, "kwh", round3(kwh));
-        if (interval_energy(db, dev, "eq_imp", a, b, &kwh))
-            cJSON_AddNumberToObject(r, "kvarh", round3(kwh));
+        upl_add_bj(r, "startTime", a);
+        upl_add_bj(r, "endTime", b);
+        cJSON_AddNumberToObject(r, "kwh", upl_round3(kwh));
+        /* Reactive energy: the imported counter, or quadrant I where a meter map names it so. */
+        if (interval_energy(db, dev, "eq_imp", a, b, &kwh) ||
+            interval_energy(db, dev, "eq_q1", a, b, &kwh))
+            cJSON_AddNumberToObject(r, "kvarh", upl_round3(kwh));
         point_stats(db, dev, "p", a, b, &mean, &max, &n);
         if (n) {
-            cJSON_AddNumberToObject(r, "pAvg", round3(mean));
-            cJSON_AddNumberToObject(r, "pMax", round3(max));
+            cJSON_AddNumberToObject(r, "pAvg", upl_round3(mean));
+            cJSON_AddNumberToObject(r, "pMax", upl_round3(max));
         }
         static const char *const avg[][2] = {{"pf", "pf"}, {"ua", "ua"}, {"ub", "ub"}, {"uc", "uc"},
                                              {"ia", "ia"}, {"ib", "ib"}, {"ic", "ic"},
@@ -187,9 +190,9 @@ static int build_gates(sqlite3 *db, int64_t a, int64_t b, int *made, char *err, 
         for (size_t i = 0; i < sizeof avg / sizeof avg[0]; i++) {
             point_stats(db, dev, avg[i][0], a, b, &mean, &max, &n);
             if (n)
-                cJSON_AddNumberToObject(r, avg[i][1], round3(mean));
+                cJSON_AddNumberToObject(r, avg[i][1], upl_round3(mean));
         }
-        rc = put(db, "powerGate", r, false, made, err, errlen);
+        rc = upl_put(db, "powerGate", r, false, made, err, errlen);
     }
     sqlite3_finalize(s);
     return rc;
@@ -218,9 +221,9 @@ static int build_stations(sqlite3 *db, int64_t a, int64_t b, int *made, char *er
         make_id(id, sizeof id, name, a);
         cJSON_AddStringToObject(r, "id", id);
         cJSON_AddStringToObject(r, "stationId", name);
-        add_bj(r, "startTime", a);
-        add_bj(r, "endTime", b);
-        cJSON_AddNumberToObject(r, "tons", round3(tons));
+        upl_add_bj(r, "startTime", a);
+        upl_add_bj(r, "endTime", b);
+        cJSON_AddNumberToObject(r, "tons", upl_round3(tons));
         cJSON_AddNumberToObject(r, "runSeconds", 60 * sqlite3_column_int(s, 4));
         sqlite3_stmt *q;
         if (sqlite3_prepare_v2(db,
@@ -234,17 +237,17 @@ static int build_stations(sqlite3 *db, int64_t a, int64_t b, int *made, char *er
             sqlite3_bind_int64(q, 3, b);
             if (sqlite3_step(q) == SQLITE_ROW) {
                 if (sqlite3_column_type(q, 0) != SQLITE_NULL)
-                    cJSON_AddNumberToObject(r, "cumTons", round3(sqlite3_column_double(q, 0)));
+                    cJSON_AddNumberToObject(r, "cumTons", upl_round3(sqlite3_column_double(q, 0)));
                 if (sqlite3_column_type(q, 1) != SQLITE_NULL)
-                    cJSON_AddNumberToObject(r, "beltSpeed", round3(sqlite3_column_double(q, 1)));
+                    cJSON_AddNumberToObject(r, "beltSpeed", upl_round3(sqlite3_column_double(q, 1)));
             }
             sqlite3_finalize(q);
         }
         if (store_coef_get(db, "raw_to_gross", a, &coef, NULL, 0) == CM_OK) {
             cJSON_AddNumberToObject(r, "coefficient", coef);
-            cJSON_AddNumberToObject(r, "grossTons", round3(tons * coef));
+            cJSON_AddNumberToObject(r, "grossTons", upl_round3(tons * coef));
         }
-        rc = put(db, "coalOutput", r, false, made, err, errlen);
+        rc = upl_put(db, "coalOutput", r, false, made, err, errlen);
     }
     sqlite3_finalize(s);
     return rc;
@@ -256,15 +259,15 @@ static int build_intervals(sqlite3 *db, const upl_cfg_t *c, int64_t now, int *ma
 {
     int64_t step = (int64_t)c->interval_min * 60, done;
     bool found;
-    int rc = state_get(db, "interval", &done, &found, err, errlen);
+    int rc = upl_state_get(db, "interval", &done, &found, err, errlen);
     if (rc)
         return rc;
     /* First start or a long stop: catch up at most catchup_days. */
     if (!found || now - done > (int64_t)c->catchup_days * 86400 + step)
         done = now - (int64_t)c->catchup_days * 86400;
     done -= ((done + TM_BEIJING_OFFSET_S) % step + step) % step; /* Beijing interval edges */
-    bool gates = has_table(db, "counter_minute") && has_column(db, "device", "gate_type");
-    bool stations = has_table(db, "station_output_minute") && has_table(db, "station_record");
+    bool gates = upl_has_table(db, "counter_minute") && has_column(db, "device", "gate_type");
+    bool stations = upl_has_table(db, "station_output_minute") && upl_has_table(db, "station_record");
     int n = 0;
     while (!rc && done + step + GRACE_S <= now && n++ < MAX_INTERVALS_PER_CALL) {
         if (gates)
@@ -273,7 +276,7 @@ static int build_intervals(sqlite3 *db, const upl_cfg_t *c, int64_t now, int *ma
             rc = build_stations(db, done, done + step, made, err, errlen);
         done += step;
     }
-    return rc ? rc : state_set(db, "interval", done, err, errlen);
+    return rc ? rc : upl_state_set(db, "interval", done, err, errlen);
 }
 
 /* ---- changes: device state, coefficients ------------------------------------- */
@@ -300,10 +303,10 @@ static int build_device_status(sqlite3 *db, int *made, char *err, size_t errlen)
         cJSON_AddStringToObject(r, "status", !strcmp(state, "online")     ? "ok"
                                              : !strcmp(state, "degraded") ? "fault"
                                                                           : "offline");
-        add_bj(r, "since", since / 1000);
+        upl_add_bj(r, "since", since / 1000);
         if (sqlite3_column_type(s, 5) != SQLITE_NULL)
             cJSON_AddStringToObject(r, "detail", (const char *)sqlite3_column_text(s, 5));
-        rc = put(db, "deviceStatus", r, false, made, err, errlen);
+        rc = upl_put(db, "deviceStatus", r, false, made, err, errlen);
     }
     sqlite3_finalize(s);
     return rc;
@@ -313,7 +316,7 @@ static int build_coefficients(sqlite3 *db, int *made, char *err, size_t errlen)
 {
     int64_t done = 0;
     bool found;
-    int rc = state_get(db, "coefficient", &done, &found, err, errlen);
+    int rc = upl_state_get(db, "coefficient", &done, &found, err, errlen);
     sqlite3_stmt *s;
     if (!rc)
         rc = store_prepare(db, "SELECT id, name, value, valid_from, set_by, reason FROM coefficient"
@@ -329,14 +332,14 @@ static int build_coefficients(sqlite3 *db, int *made, char *err, size_t errlen)
         cJSON_AddStringToObject(r, "id", id);
         cJSON_AddStringToObject(r, "name", (const char *)sqlite3_column_text(s, 1));
         cJSON_AddNumberToObject(r, "value", sqlite3_column_double(s, 2));
-        add_bj(r, "validFrom", sqlite3_column_int64(s, 3));
+        upl_add_bj(r, "validFrom", sqlite3_column_int64(s, 3));
         cJSON_AddStringToObject(r, "setBy", (const char *)sqlite3_column_text(s, 4));
         if (sqlite3_column_type(s, 5) != SQLITE_NULL)
             cJSON_AddStringToObject(r, "reason", (const char *)sqlite3_column_text(s, 5));
-        rc = put(db, "coefficient", r, false, made, err, errlen);
+        rc = upl_put(db, "coefficient", r, false, made, err, errlen);
     }
     sqlite3_finalize(s);
-    return rc ? rc : state_set(db, "coefficient", done, err, errlen);
+    return rc ? rc : upl_state_set(db, "coefficient", done, err, errlen);
 }
 
 int upl_build_job(sqlite3 *db, const cfg_t *cfg, const upl_cfg_t *c, int64_t now_s, int *made,
@@ -348,5 +351,7 @@ int upl_build_job(sqlite3 *db, const cfg_t *cfg, const upl_cfg_t *c, int64_t now
         rc = build_device_status(db, made, err, errlen);
     if (!rc)
         rc = build_coefficients(db, made, err, errlen);
+    if (!rc)
+        rc = upl_build_summaries(db, cfg, c, now_s, made, err, errlen);
     return rc;
 }

@@ -223,6 +223,7 @@ int upl_cfg_load(const cfg_t *cfg, upl_cfg_t *c, char *err, size_t errlen)
         rc = cfg_get_string(&root, "role", false, "mine", role, sizeof role, err, errlen);
     if (!rc)
         rc = read_receiver(&up, !strcmp(role, "platform"), c, err, errlen);
+    c->build = strcmp(role, "platform") != 0;
     if (rc)
         return rc;
     int *fields[] = {&c->tick_ms,     &c->timeout_s,   &c->backoff_min_s, &c->backoff_max_s,

@@ -74,7 +74,7 @@ static int housekeeping_job(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
     struct upl_sender *s = arg;
     int made = 0, added = 0, rc = CM_OK;
-    if (s->cfg)
+    if (s->cfg && s->c.build)
         rc = upl_build_job(db, s->cfg, &s->c, tm_now_s(), &made, err, errlen);
     if (!rc)
         rc = upl_queue_fanout_job(db, &s->c, &added, err, errlen);

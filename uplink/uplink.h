@@ -118,6 +118,7 @@ typedef struct upl_cfg {
     size_t max_record_bytes;
     int silent_after_s;   /* an enterprise with no contact for this long is silent */
     char forward_to[256]; /* comma-separated destination names that get what we receive */
+    bool build;           /* role "mine": run the record builders (a platform only forwards) */
 } upl_cfg_t;
 
 void upl_cfg_default(upl_cfg_t *c);

@@ -184,12 +184,56 @@ static void test_device_status_and_coefficient_changes(void **state)
     assert_int_equal(build(f, f->t0 + 10), 0); /* nothing changed, nothing new */
 }
 
+static int sales_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    fx_t *f = arg;
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO weigh_ticket(ticket_id, version, plate, material, direction, tare_time,"
+             " gross_time, gross, tare, net, weighbridge_id, source, received_at) VALUES"
+             " ('T1', 1, 'JINA12345', 'raw', 'out', %lld, %lld, 45, 15, 30, 'wb1', 'test', %lld),"
+             " ('T2', 1, 'JINA12346', 'gangue', 'out', %lld, %lld, 45, 15, 30, 'wb1', 'test', %lld);"
+             "INSERT INTO rail_sale(batch_id, wagons, coal_type, tons, loaded_at, source)"
+             " VALUES ('R1', 2, 'raw', 100, %lld, 'test');"
+             "INSERT INTO inventory_survey(surveyed_at, stockpile, coal_type, tons, source) VALUES"
+             " (%lld, 'yard', 'raw', 500, 'test'), (%lld, 'yard', 'raw', 450, 'test');",
+             (long long)f->t0 + 3000, (long long)f->t0 + 3600, (long long)f->t0 + 3600,
+             (long long)f->t0 + 3000, (long long)f->t0 + 3600, (long long)f->t0 + 3600,
+             (long long)f->t0 + 7200, (long long)f->t0 - 3600, (long long)f->t0 + 4 * 3600);
+    return store_exec(db, sql, err, errlen);
+}
+
+static void test_daily_summary_at_shift_end(void **state)
+{
+    fx_t *f = *state;
+    char err[256];
+    if (store_write(f->st, sales_job, f, err, sizeof err))
+        fail_msg("%s", err);
+    build(f, f->t0 + 8 * 3600 - 60); /* 15:59: the day shift (早班 08-16) is still open */
+    cJSON *ds = records(f, "dailySummary");
+    int before = cJSON_GetArraySize(ds);
+    cJSON_Delete(ds);
+    build(f, f->t0 + 8 * 3600 + 120);
+    ds = records(f, "dailySummary");
+    assert_int_equal(cJSON_GetArraySize(ds), before + 1);
+    cJSON *r = cJSON_GetArrayItem(ds, before);
+    assert_string_equal(cJSON_GetObjectItem(r, "id")->valuestring, "shift-2026-11-23-2");
+    assert_string_equal(cJSON_GetObjectItem(r, "shift")->valuestring, "早班");
+    assert_float_equal(cJSON_GetObjectItem(r, "output")->valuedouble, 45, 1e-9);
+    assert_float_equal(cJSON_GetObjectItem(r, "truckSales")->valuedouble, 30, 1e-9); /* not gangue */
+    assert_float_equal(cJSON_GetObjectItem(r, "railSales")->valuedouble, 100, 1e-9);
+    assert_float_equal(cJSON_GetObjectItem(r, "inventory")->valuedouble, 450, 1e-9);
+    assert_float_equal(cJSON_GetObjectItem(r, "kwh")->valuedouble, 75, 1e-9);
+    cJSON_Delete(ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_power_gate_and_coal_output_per_interval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_interval_is_not_built_before_grace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_status_and_coefficient_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_daily_summary_at_shift_end, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

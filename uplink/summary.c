@@ -1,0 +1,115 @@
+/* dailySummary records (uplink.md §3) at every shift end and production-day
+ * end: output from the belt-scale station, truck sales from weighbridge
+ * tickets, rail sales, inventory from the latest stockpile surveys, energy of
+ * the mine-total gates. Read from the collector's and intake's tables; built
+ * only when those tables exist. */
+#include <stdio.h>
+#include <string.h>
+
+#include "uplink/builders.h"
+
+static double sum_of(sqlite3 *db, const char *sql, int64_t a, int64_t b, bool *ok)
+{
+    sqlite3_stmt *s;
+    double v = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+        *ok = false;
+        return 0;
+    }
+    sqlite3_bind_int64(s, 1, a);
+    sqlite3_bind_int64(s, 2, b);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_double(s, 0);
+    else
+        *ok = false;
+    sqlite3_finalize(s);
+    return v;
+}
+
+/* One summary over [a, b); shift < 0 is the whole day. */
+static int summary(sqlite3 *db, const tm_shift_plan_t *plan, int64_t a, int64_t b, int shift,
+                   int *made, char *err, size_t errlen)
+{
+    bool ok = true;
+    double out = sum_of(db, "SELECT coalesce(sum(tonnes), 0) FROM station_output_minute"
+                            " WHERE minute >= ? AND minute < ?", a, b, &ok);
+    /* Sales are coal leaving by the bridge; gangue and other material are not sales. */
+    double truck = sum_of(db, "SELECT coalesce(sum(net), 0) FROM weigh_ticket_current WHERE"
+                              " direction = 'out' AND material NOT IN ('gangue', 'other') AND"
+                              " gross_time >= ? AND gross_time < ?", a, b, &ok);
+    double rail = sum_of(db, "SELECT coalesce(sum(tons), 0) FROM rail_sale WHERE loaded_at >= ?"
+                             " AND loaded_at < ?", a, b, &ok);
+    double inv = sum_of(db, "SELECT coalesce(sum(tons), 0) FROM inventory_survey s WHERE"
+                            " ?1 = ?1 AND surveyed_at = (SELECT max(surveyed_at) FROM inventory_survey"
+                            " u WHERE u.stockpile = s.stockpile AND u.coal_type = s.coal_type AND"
+                            " u.surveyed_at < ?2)", a, b, &ok);
+    double kwh = sum_of(db, "SELECT coalesce(sum(c.delta), 0) FROM counter_minute c JOIN point p ON"
+                            " p.id = c.point_id JOIN device d ON d.id = p.device_id WHERE"
+                            " d.gate_type = 'mine_total' AND p.name = 'ep_imp' AND c.minute >= ?"
+                            " AND c.minute < ?", a, b, &ok);
+    if (!ok)
+        return cm_fail(err, errlen, CM_ERR_DB, "summary: %s", sqlite3_errmsg(db));
+    int y, m, d, sh;
+    tm_production_day(plan, a, &y, &m, &d, &sh);
+    char id[64], date[16];
+    snprintf(date, sizeof date, "%04d-%02d-%02d", y, m, d);
+    if (shift < 0)
+        snprintf(id, sizeof id, "day-%s", date);
+    else
+        snprintf(id, sizeof id, "shift-%s-%d", date, shift + 1);
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "id", id);
+    cJSON_AddStringToObject(r, "date", date);
+    if (shift >= 0)
+        cJSON_AddStringToObject(r, "shift", plan->names[shift]);
+    cJSON_AddNumberToObject(r, "output", upl_round3(out));
+    cJSON_AddNumberToObject(r, "truckSales", upl_round3(truck));
+    cJSON_AddNumberToObject(r, "railSales", upl_round3(rail));
+    cJSON_AddNumberToObject(r, "inventory", upl_round3(inv));
+    cJSON_AddNumberToObject(r, "kwh", upl_round3(kwh));
+    if (out > 0)
+        cJSON_AddNumberToObject(r, "kwhPerTon", upl_round3(kwh / out));
+    /* replace: a ticket posted late changes the figures; the record is sent again. */
+    return upl_put(db, "dailySummary", r, true, made, err, errlen);
+}
+
+int upl_build_summaries(sqlite3 *db, const cfg_t *cfg, const upl_cfg_t *c, int64_t now,
+                        int *made, char *err, size_t errlen)
+{
+    static const char *const need[] = {"station_output_minute", "weigh_ticket", "rail_sale",
+                                       "inventory_survey", "counter_minute"};
+    for (size_t i = 0; i < sizeof need / sizeof *need; i++)
+        if (!upl_has_table(db, need[i]))
+            return CM_OK;
+    tm_shift_plan_t plan;
+    tm_shift_plan_default(&plan);
+    if (cfg) {
+        cfg_sec_t root = cfg_root(cfg);
+        int rc = tm_shift_plan_from_cfg(&root, "shifts", &plan, err, errlen);
+        if (rc)
+            return rc;
+    }
+    int64_t done, a, b, da, db_;
+    bool found;
+    int rc = upl_state_get(db, "summary", &done, &found, err, errlen);
+    if (rc)
+        return rc;
+    if (!found || now - done > (int64_t)c->catchup_days * 86400 + 86400)
+        done = now - (int64_t)c->catchup_days * 86400;
+    tm_period_bounds(&plan, TM_SHIFT, done, &a, &b);
+    if (a != done) /* not on a shift boundary: start with the next whole shift */
+        a = b;
+    for (int n = 0; !rc && n < 200; n++) {
+        tm_period_bounds(&plan, TM_SHIFT, a, &a, &b);
+        if (b + UPL_GRACE_S > now)
+            break;
+        int y, m, d, sh;
+        tm_production_day(&plan, a, &y, &m, &d, &sh);
+        rc = summary(db, &plan, a, b, sh, made, err, errlen);
+        tm_period_bounds(&plan, TM_DAY, a, &da, &db_);
+        if (!rc && b == db_)
+            rc = summary(db, &plan, da, db_, -1, made, err, errlen);
+        a = b;
+    }
+    return rc ? rc : upl_state_set(db, "summary", a, err, errlen);
+}
