@@ -34,10 +34,21 @@ typedef struct child {
     int64_t deadline_ms;
 } child_t;
 
+#define MAX_POSTS 16
+
+/* A webhook in flight. Its connection is ours to free, outside libevent's
+ * callbacks: when done (reap) or at the end (free), whatever the outcome. */
+typedef struct post {
+    struct evhttp_connection *conn;
+    bool done;
+    char url[256];
+} post_t;
+
 struct alarm_hooks {
     hook_t hooks[ALARM_MAX_HOOKS];
     int n;
     child_t children[MAX_CHILDREN];
+    post_t posts[MAX_POSTS];
 };
 
 static int read_events(const cfg_sec_t *h, hook_t *k, char *err, size_t errlen)
@@ -138,6 +149,9 @@ void alarm_hooks_free(alarm_hooks_t *h)
 {
     if (!h)
         return;
+    for (int i = 0; i < MAX_POSTS; i++)
+        if (h->posts[i].conn)
+            evhttp_connection_free(h->posts[i].conn); /* cancels a request still in flight */
     for (int i = 0; i < h->n; i++)
         for (int a = 0; h->hooks[i].argv[a]; a++)
             free(h->hooks[i].argv[a]);
@@ -204,28 +218,38 @@ static void spawn_command(alarm_hooks_t *h, const hook_t *k, const alarm_trans_t
 
 static void webhook_done(struct evhttp_request *req, void *arg)
 {
-    char *url = arg;
+    post_t *p = arg;
     int code = req ? evhttp_request_get_response_code(req) : 0;
     if (code < 200 || code > 299)
-        log_warn("alarms", "webhook %s answered %d", url, code);
-    free(url);
+        log_warn("alarms", "webhook %s answered %d", p->url, code);
+    p->done = true;
 }
 
-static void post_webhook(struct event_base *base, const hook_t *k, const alarm_trans_t *t)
+static void post_webhook(alarm_hooks_t *h, struct event_base *base, const hook_t *k,
+                         const alarm_trans_t *t)
 {
+    post_t *p = NULL;
+    for (int i = 0; i < MAX_POSTS && !p; i++)
+        if (!h->posts[i].conn)
+            p = &h->posts[i];
+    if (!p) {
+        log_warn("alarms", "webhook %s skipped for alarm %lld: %d posts in flight", k->url,
+                 (long long)t->alarm_id, MAX_POSTS);
+        return;
+    }
     struct evhttp_uri *uri = evhttp_uri_parse(k->url);
     const char *host = uri ? evhttp_uri_get_host(uri) : NULL;
-    char *body = trans_json(t), *url = strdup(k->url);
-    struct evhttp_connection *conn = NULL;
+    char *body = trans_json(t);
     struct evhttp_request *req = NULL;
-    if (host && body && url) {
+    if (host && body) {
         int port = evhttp_uri_get_port(uri);
-        conn = evhttp_connection_base_new(base, NULL, host, (ev_uint16_t)(port > 0 ? port : 80));
+        p->conn = evhttp_connection_base_new(base, NULL, host, (ev_uint16_t)(port > 0 ? port : 80));
     }
-    if (conn) {
-        evhttp_connection_set_timeout(conn, k->timeout_s);
-        evhttp_connection_free_on_completion(conn);
-        req = evhttp_request_new(webhook_done, url);
+    if (p->conn) {
+        evhttp_connection_set_timeout(p->conn, k->timeout_s);
+        p->done = false;
+        snprintf(p->url, sizeof p->url, "%s", k->url);
+        req = evhttp_request_new(webhook_done, p);
     }
     if (req) {
         struct evkeyvalq *hd = evhttp_request_get_output_headers(req);
@@ -237,16 +261,15 @@ static void post_webhook(struct event_base *base, const hook_t *k, const alarm_t
         char target[512];
         snprintf(target, sizeof target, "%s%s%s", path && *path ? path : "/", query ? "?" : "",
                  query ? query : "");
-        if (evhttp_make_request(conn, req, EVHTTP_REQ_POST, target) == 0)
-            url = NULL; /* webhook_done frees it */
-        else
+        if (evhttp_make_request(p->conn, req, EVHTTP_REQ_POST, target) != 0) {
             log_warn("alarms", "webhook %s could not be sent", k->url);
+            p->done = true; /* make_request freed req */
+        }
     } else {
         log_warn("alarms", "webhook %s: cannot make the request", k->url);
-        if (conn)
-            evhttp_connection_free(conn);
+        if (p->conn)
+            p->done = true;
     }
-    free(url);
     cJSON_free(body);
     if (uri)
         evhttp_uri_free(uri);
@@ -272,13 +295,18 @@ void alarm_hooks_fire(alarm_hooks_t *h, struct event_base *base, const alarm_tra
             if (h->hooks[k].argv[0])
                 spawn_command(h, &h->hooks[k], &t[i]);
             if (h->hooks[k].url[0] && base)
-                post_webhook(base, &h->hooks[k], &t[i]);
+                post_webhook(h, base, &h->hooks[k], &t[i]);
         }
 }
 
 void alarm_hooks_reap(alarm_hooks_t *h)
 {
     int64_t now = tm_mono_ms();
+    for (int i = 0; h && i < MAX_POSTS; i++)
+        if (h->posts[i].conn && h->posts[i].done) {
+            evhttp_connection_free(h->posts[i].conn);
+            h->posts[i].conn = NULL;
+        }
     for (int i = 0; h && i < MAX_CHILDREN; i++) {
         child_t *c = &h->children[i];
         if (!c->pid)

@@ -111,11 +111,35 @@ typedef struct ident_job {
     char serial[20], firmware[16];
 } ident_job_t;
 
+/* Firmware the station reports changed since last read: a device parameter
+ * changed (ALM-5), audited in this transaction, channel "station" (issue #7).
+ * A serial that differs from the configured one is the "identity" event. */
+static int audit_firmware(sqlite3 *db, const ident_job_t *j, char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    int rc = store_prepare(db, "SELECT name, firmware FROM device WHERE id = ?", &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, j->device_id);
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 1) &&
+        strcmp((const char *)sqlite3_column_text(s, 1), j->firmware) != 0) {
+        char target[128];
+        snprintf(target, sizeof target, "device:%s", (const char *)sqlite3_column_text(s, 0));
+        rc = store_audit(db, "station", "station", "device.firmware", target,
+                         (const char *)sqlite3_column_text(s, 1), j->firmware,
+                         "reported by the station", err, errlen);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
 static int ident_write(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
     ident_job_t *j = arg;
     sqlite3_stmt *s;
-    int rc = store_prepare(db, "UPDATE device SET serial = ?2, firmware = ?3 WHERE id = ?1", &s,
+    int rc = audit_firmware(db, j, err, errlen);
+    if (!rc)
+        rc = store_prepare(db, "UPDATE device SET serial = ?2, firmware = ?3 WHERE id = ?1", &s,
                            err, errlen);
     if (rc)
         return rc;

@@ -231,5 +231,39 @@ def test_meter_stopped_alarm_raised_streamed_acked_cleared_uploaded():
         assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", rec["raisedAt"]) and rec["clearedAt"] >= rec["raisedAt"], rec
 
 
+def test_station_reported_firmware_change_raises_parameter_modified():
+    """ALM-5 from a station: the firmware it reports differs from what it
+    reported before (set back in the database between two starts)."""
+    with Cleanup() as c:
+        data = c.dir()
+        db = os.path.join(data, "coalmon.db")
+        port, mport, sport, cport = (free_port() for _ in range(4))
+        station = c.proc([f"{BIN}/coalmon-sim", "station", "--port", str(sport), "--control", str(cport)],
+                         "sim-station")
+        station.wait_output("control on")
+        cfg = os.path.join(data, "coalmond.json")
+        write_config(cfg, data, port, mport, sport, os.path.join(data, "hook.log"), free_port())
+        base = f"http://127.0.0.1:{port}"
+        for round in range(2):
+            d = c.proc([f"{BIN}/coalmond", "-c", cfg], f"coalmond-{round}")
+            d.wait_output(f"serving http://127.0.0.1:{port}/", timeout=60)
+            con = sqlite3.connect(db)
+            wait_until(lambda: con.execute("SELECT firmware FROM device WHERE name = 'station-main-belt'"
+                                           " AND firmware IS NOT NULL AND firmware <> '0.9'").fetchone(),
+                       timeout=30, what="the station's identity read")
+            con.close()
+            if round == 0:
+                assert d.stop() == 0, d.output()
+                con = sqlite3.connect(db)
+                con.execute("UPDATE device SET firmware = '0.9' WHERE name = 'station-main-belt'")
+                con.commit()
+                con.close()
+        a = wait_until(lambda: alarm_of(base, "parameter_modified", "device:station-main-belt", "active"),
+                       timeout=15, what="ALM-5 from the station")
+        assert a["level"] == "serious" and "device.firmware" in a["detail"] and "0.9" in a["detail"], a
+        assert d.stop() == 0, d.output()
+
+
 if __name__ == "__main__":
-    main([test_meter_stopped_alarm_raised_streamed_acked_cleared_uploaded])
+    main([test_meter_stopped_alarm_raised_streamed_acked_cleared_uploaded,
+          test_station_reported_firmware_change_raises_parameter_modified])
