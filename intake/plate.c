@@ -1,5 +1,6 @@
 /* Chinese vehicle plates: normalising, format check, and how alike two
  * recognised plates are (exit cameras misread characters). */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,15 +70,20 @@ int intake_plate_normalize(const char *in, char *out, size_t outlen)
     return CM_OK;
 }
 
+static uint32_t g_prov[40];
+static int g_nprov;
+static pthread_once_t g_prov_once = PTHREAD_ONCE_INIT;
+
+static void build_provinces(void)
+{
+    g_nprov = utf8_decode("京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼", g_prov, 40);
+}
+
 static bool is_province(uint32_t c)
 {
-    static uint32_t prov[40];
-    static int n = -1;
-    if (n < 0) /* decoded once; the same on every call, so a race only repeats work */
-        n = utf8_decode("京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼", prov,
-                        40);
-    for (int i = 0; i < n; i++)
-        if (prov[i] == c)
+    pthread_once(&g_prov_once, build_provinces);
+    for (int i = 0; i < g_nprov; i++)
+        if (g_prov[i] == c)
             return true;
     return false;
 }
@@ -122,17 +128,23 @@ int intake_plate_check(const char *plate, char *why, size_t whylen)
     return CM_OK;
 }
 
-/* Glyph groups that plate recognition confuses. */
-static bool confusable(uint32_t a, uint32_t b)
+/* Glyph groups that plate recognition confuses, as a table built once. */
+static unsigned char g_confusable[128][128];
+static pthread_once_t g_confusable_once = PTHREAD_ONCE_INIT;
+
+static void build_confusable(void)
 {
     static const char *const groups[] = {"0DQOU", "8B", "1IL", "7T", "2Z", "5S", "6G", "4A", "UV",
                                          "MN", "HN", "EF", "KX"};
-    if (a > 127 || b > 127)
-        return false;
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
-        if (strchr(groups[g], (int)a) && strchr(groups[g], (int)b))
-            return true;
-    return false;
+        for (const char *a = groups[g]; *a; a++)
+            for (const char *b = groups[g]; *b; b++)
+                g_confusable[(int)*a][(int)*b] = 1;
+}
+
+static bool confusable(uint32_t a, uint32_t b)
+{
+    return a < 128 && b < 128 && g_confusable[a][b];
 }
 
 double intake_plate_similarity(const char *a, const char *b)
@@ -141,6 +153,7 @@ double intake_plate_similarity(const char *a, const char *b)
     int n = utf8_decode(a, x, PLATE_MAX_CP), m = utf8_decode(b, y, PLATE_MAX_CP);
     if (n <= 0 || m <= 0)
         return 0.0;
+    pthread_once(&g_confusable_once, build_confusable);
     /* Weighted Levenshtein distance, two rows. */
     double prev[PLATE_MAX_CP + 1], cur[PLATE_MAX_CP + 1];
     for (int j = 0; j <= m; j++)
