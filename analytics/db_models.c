@@ -155,6 +155,10 @@ static int model_put_fn(sqlite3 *db, void *arg, char *err, size_t errlen)
     if (rc)
         return rc;
     m->id = sqlite3_last_insert_rowid(db);
+    /* A person's refit is a parameter change (ALM-5); the daily scheduled one
+     * is routine and is kept as a version only, or it would alarm every day. */
+    if (strcmp(j->channel, "cli") && strcmp(j->channel, "api"))
+        return CM_OK;
     char target[32], val[160];
     snprintf(target, sizeof target, "model:%s", ana_gate_name(m->gate));
     snprintf(val, sizeof val, "{\"version\":%lld,\"a\":%.6g,\"b\":%.6g,\"c\":%.6g}",

@@ -57,6 +57,15 @@ static void pq_set(dev_pq_t *d, const char *q, double v)
         d->v[q[8] - 'a'] = v;
 }
 
+/* A JSON number, or null when not known. */
+static void fmt_or_null(char *out, size_t len, const char *fmt, double v)
+{
+    if (isfinite(v))
+        snprintf(out, len, fmt, v);
+    else
+        snprintf(out, len, "null");
+}
+
 static int pq_device(sqlite3 *db, const ana_conf_t *c, const dev_pq_t *d, int64_t from,
                      ana_write_t *w)
 {
@@ -66,11 +75,14 @@ static int pq_device(sqlite3 *db, const ana_conf_t *c, const dev_pq_t *d, int64_
                           .threshold = c->pq.pf_min};
     snprintf(cd.type, sizeof cd.type, "power_quality");
     snprintf(cd.source, sizeof cd.source, "%s", d->name);
+    char pf[24], thd[24], ub[24];
+    fmt_or_null(pf, sizeof pf, "%.3f", fabs(d->pf));
+    fmt_or_null(thd, sizeof thd, "%.2f", d->thd);
+    fmt_or_null(ub, sizeof ub, "%.2f", unb);
     snprintf(cd.detail, sizeof cd.detail,
-             "{\"power_factor\":%.3f,\"thd_voltage_pct\":%.2f,\"unbalance_pct\":%.2f,"
+             "{\"power_factor\":%s,\"thd_voltage_pct\":%s,\"unbalance_pct\":%s,"
              "\"low_pf\":%s,\"high_thd\":%s,\"unbalance\":%s}",
-             isfinite(d->pf) ? fabs(d->pf) : -1, isfinite(d->thd) ? d->thd : -1,
-             isfinite(unb) ? unb : -1, bits & 1 ? "true" : "false", bits & 2 ? "true" : "false",
+             pf, thd, ub, bits & 1 ? "true" : "false", bits & 2 ? "true" : "false",
              bits & 4 ? "true" : "false");
     if (!isfinite(cd.value))
         cd.value = NAN;

@@ -97,8 +97,10 @@ def test_history_model_consistency_reports():
         import sqlite3
         con = sqlite3.connect(db)
         audits = con.execute("SELECT count(*) FROM audit_log WHERE action = 'capacity.set'").fetchone()[0]
+        fits = con.execute("SELECT count(*), min(actor), min(channel) FROM audit_log WHERE action = 'model.fit'").fetchone()
         con.close()
         assert audits == 2, audits
+        assert fits[0] == 1 and fits[2] == "cli", fits  # the fit asked for on the command line
 
         # RPT-1 output per day as CSV: the day sums are the CSV's (minus the two bad rows).
         r = run(cli + ["report", "output", "--period", "day", "--from", "2026-01-03", "--to", "2026-01-10", "--csv"])
