@@ -19,9 +19,17 @@ void upl_cfg_default(upl_cfg_t *c)
     c->fresh_every = 4;
     c->interval_min = 15;
     c->catchup_days = 2;
+    c->keep_days = 90;
     c->max_skew_s = 60;
     c->max_record_bytes = 1 << 20;
     c->silent_after_s = 1800;
+}
+
+const char *upl_dest_prefix(const upl_dest_t *d, const char *t)
+{
+    if (upl_schema_known(d->prefix, t))
+        return d->prefix;
+    return upl_schema_known("scyf", t) ? "scyf" : upl_schema_known("cms", t) ? "cms" : d->prefix;
 }
 
 bool upl_dest_takes(const upl_dest_t *d, const char *t)
@@ -182,7 +190,7 @@ int upl_cfg_load(const cfg_t *cfg, upl_cfg_t *c, char *err, size_t errlen)
 {
     upl_cfg_default(c);
     cfg_sec_t root = cfg_root(cfg), up, d;
-    long long v[8];
+    long long v[9];
     char keys[512];
     int rc = cfg_section(&root, "uplink", &up, err, errlen);
     if (!rc)
@@ -196,10 +204,12 @@ int upl_cfg_load(const cfg_t *cfg, upl_cfg_t *c, char *err, size_t errlen)
     } ints[] = {{"tick_ms", 50, 60000},       {"timeout_s", 1, 600},
                 {"backoff_min_s", 1, 3600},   {"backoff_max_s", 1, 86400},
                 {"aside_after", 1, 1000},     {"fresh_every", 2, 1000},
-                {"interval_min", 1, 1440},    {"catchup_days", 0, 366}};
+                {"interval_min", 1, 1440},    {"catchup_days", 0, 366},
+                {"keep_days", 1, 3660}};
     const int defs[] = {c->tick_ms,     c->timeout_s,   c->backoff_min_s, c->backoff_max_s,
-                        c->aside_after, c->fresh_every, c->interval_min,  c->catchup_days};
-    for (int i = 0; !rc && i < 8; i++)
+                        c->aside_after, c->fresh_every, c->interval_min,  c->catchup_days,
+                        c->keep_days};
+    for (int i = 0; !rc && i < 9; i++)
         rc = cfg_get_int(&up, ints[i].key, false, defs[i], ints[i].min, ints[i].max, &v[i], err,
                          errlen);
     if (!rc && 1440 % v[6])
@@ -227,8 +237,9 @@ int upl_cfg_load(const cfg_t *cfg, upl_cfg_t *c, char *err, size_t errlen)
     if (rc)
         return rc;
     int *fields[] = {&c->tick_ms,     &c->timeout_s,   &c->backoff_min_s, &c->backoff_max_s,
-                     &c->aside_after, &c->fresh_every, &c->interval_min,  &c->catchup_days};
-    for (int i = 0; i < 8; i++)
+                     &c->aside_after, &c->fresh_every, &c->interval_min,  &c->catchup_days,
+                     &c->keep_days};
+    for (int i = 0; i < 9; i++)
         *fields[i] = (int)v[i];
     if (keys[0] == '/')
         snprintf(c->keys_file, sizeof c->keys_file, "%s", keys);

@@ -51,18 +51,36 @@ static bool forwards_to(const upl_cfg_t *c, const char *dest)
     return false;
 }
 
+/* Checked before sending: a record the contract refuses would only come back
+ * 400; set aside at once with the reason, it costs the link nothing. */
+static bool record_valid(const upl_dest_t *d, const char *type, const char *body, char *why,
+                         size_t len)
+{
+    const char *prefix = upl_dest_prefix(d, type);
+    if (!upl_schema_known(prefix, type))
+        return true; /* a type of someone else's contract: theirs to check */
+    cJSON *r = cJSON_Parse(body);
+    char field[64], e[200];
+    int rc = upl_validate(prefix, type, r, field, sizeof field, e, sizeof e);
+    cJSON_Delete(r);
+    if (rc)
+        snprintf(why, len, "not sent, invalid record: %s", e);
+    return rc == CM_OK;
+}
+
 static int fanout_one(sqlite3 *db, const upl_cfg_t *c, const upl_dest_t *d, int *added,
                       char *err, size_t errlen)
 {
     sqlite3_stmt *q, *ins, *upd;
     int rc = store_prepare(db,
-                           "SELECT o.seq, o.record_type, o.origin FROM outbox_record o, uplink_dest u"
+                           "SELECT o.seq, o.record_type, o.origin, o.body FROM outbox_record o, uplink_dest u"
                            " WHERE u.name = ? AND o.seq > u.fanned_seq ORDER BY o.seq LIMIT 5000",
                            &q, err, errlen);
     if (rc)
         return rc;
     rc = store_prepare(db,
-                       "INSERT OR IGNORE INTO uplink_delivery(dest, seq, record_type) VALUES (?, ?, ?)",
+                       "INSERT OR IGNORE INTO uplink_delivery(dest, seq, record_type, state,"
+                       " last_code, last_message) VALUES (?, ?, ?, ?, ?, ?)",
                        &ins, err, errlen);
     if (rc) {
         sqlite3_finalize(q);
@@ -76,10 +94,20 @@ static int fanout_one(sqlite3 *db, const upl_cfg_t *c, const upl_dest_t *d, int 
         bool forwarded = sqlite3_column_type(q, 2) != SQLITE_NULL;
         if (!upl_dest_takes(d, type) || (forwarded && !forwards_to(c, d->name)))
             continue;
+        char why[300];
+        bool valid = record_valid(d, type, (const char *)sqlite3_column_text(q, 3), why, sizeof why);
         sqlite3_reset(ins);
         sqlite3_bind_text(ins, 1, d->name, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(ins, 2, last);
         sqlite3_bind_text(ins, 3, type, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins, 4, valid ? "pending" : "aside", -1, SQLITE_STATIC);
+        if (!valid) {
+            sqlite3_bind_int(ins, 5, 400);
+            sqlite3_bind_text(ins, 6, why, -1, SQLITE_TRANSIENT);
+        } else {
+            sqlite3_bind_null(ins, 5);
+            sqlite3_bind_null(ins, 6);
+        }
         if (sqlite3_step(ins) != SQLITE_DONE)
             rc = cm_fail(err, errlen, CM_ERR_DB, "%s", sqlite3_errmsg(db));
         else
@@ -331,5 +359,28 @@ int upl_queue_retry_job(sqlite3 *db, const char *dest, int64_t seq, bool all_pen
     rc = sqlite3_step(s) == SQLITE_DONE ? CM_OK : cm_fail(err, errlen, CM_ERR_DB, "%s", sqlite3_errmsg(db));
     *changed = sqlite3_changes(db);
     sqlite3_finalize(s);
+    return rc;
+}
+
+int upl_queue_prune_job(sqlite3 *db, const upl_cfg_t *c, int64_t now_ms, char *err, size_t errlen)
+{
+    static const char *const sql[] = {
+        "DELETE FROM uplink_delivery WHERE state = 'sent' AND sent_ms < ?1",
+        "DELETE FROM uplink_log WHERE ts_ms < ?1",
+        /* An outbox record goes once every destination has it and none still owes it. */
+        "DELETE FROM outbox_record WHERE produced_ms < ?1 AND seq <= (SELECT coalesce(min(fanned_seq), 0)"
+        " FROM uplink_dest) AND NOT EXISTS (SELECT 1 FROM uplink_delivery d WHERE d.seq ="
+        " outbox_record.seq)",
+    };
+    int64_t cutoff = now_ms - (int64_t)c->keep_days * 86400000;
+    int rc = CM_OK;
+    for (size_t i = 0; !rc && i < sizeof sql / sizeof *sql; i++) {
+        sqlite3_stmt *s;
+        rc = store_prepare(db, sql[i], &s, err, errlen);
+        if (!rc) {
+            sqlite3_bind_int64(s, 1, cutoff);
+            rc = step_done(db, s, err, errlen);
+        }
+    }
     return rc;
 }

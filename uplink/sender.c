@@ -43,6 +43,7 @@ struct upl_sender {
     struct event *tick;
     dest_state_t ds[UPL_MAX_DEST];
     bool started;
+    int64_t last_prune_s;
 };
 
 static uint32_t rnd32(void)
@@ -74,10 +75,15 @@ static int housekeeping_job(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
     struct upl_sender *s = arg;
     int made = 0, added = 0, rc = CM_OK;
+    int64_t now = tm_now_s();
     if (s->cfg && s->c.build)
-        rc = upl_build_job(db, s->cfg, &s->c, tm_now_s(), &made, err, errlen);
+        rc = upl_build_job(db, s->cfg, &s->c, now, &made, err, errlen);
     if (!rc)
         rc = upl_queue_fanout_job(db, &s->c, &added, err, errlen);
+    if (!rc && now - s->last_prune_s >= 3600) {
+        rc = upl_queue_prune_job(db, &s->c, now * 1000, err, errlen);
+        s->last_prune_s = now;
+    }
     return rc;
 }
 
@@ -89,13 +95,6 @@ static int sync_job(sqlite3 *db, void *arg, char *err, size_t errlen)
 /* ---- one request ------------------------------------------------------------ */
 
 static void send_next(dest_state_t *ds);
-
-static const char *wire_prefix(const upl_dest_t *d, const char *type)
-{
-    if (upl_schema_known(d->prefix, type))
-        return d->prefix;
-    return upl_schema_known("scyf", type) ? "scyf" : upl_schema_known("cms", type) ? "cms" : d->prefix;
-}
 
 static void parse_answer(struct evhttp_request *req, upl_outcome_t *o)
 {
@@ -217,7 +216,7 @@ static void send_next(dest_state_t *ds)
         return;
     }
     char path[300], hostport[160];
-    snprintf(path, sizeof path, "%s/%s/api/%s.do", ds->base_path, wire_prefix(ds->d, ds->pick.record_type),
+    snprintf(path, sizeof path, "%s/%s/api/%s.do", ds->base_path, upl_dest_prefix(ds->d, ds->pick.record_type),
              ds->pick.record_type);
     snprintf(hostport, sizeof hostport, "%s:%d", ds->host, ds->port);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);

@@ -112,6 +112,7 @@ typedef struct upl_cfg {
     int fresh_every;      /* every n-th request takes the newest due record first */
     int interval_min;     /* powerGate / coalOutput interval */
     int catchup_days;     /* builders rebuild at most this far back after a stop */
+    int keep_days;        /* delivered records and the upload log are kept this long */
     /* receiver (platform role) */
     bool receiver;        /* serve POST /<prefix>/api/<type>.do */
     int max_skew_s;       /* token time window, default 60 */
@@ -137,13 +138,18 @@ int upl_demo_config(cJSON *root, const char *dir, char *err, size_t errlen);
 int upl_keys_check_file(const char *path, char *err, size_t errlen);
 /* Does destination d take record_type? */
 bool upl_dest_takes(const upl_dest_t *d, const char *record_type);
+/* The URL prefix for record_type toward d: d's own when its schema has the
+ * type, else the schema that defines it (a "*" destination of ours gets both). */
+const char *upl_dest_prefix(const upl_dest_t *d, const char *record_type);
 
 /* ---- queue: delivery state per destination (UPL-3) ----------------------- */
 
 /* Register destinations (inside a write job). A new one starts after the
  * records already queued unless backfill. */
 int upl_queue_sync_dests_job(sqlite3 *db, const upl_cfg_t *c, char *err, size_t errlen);
-/* Fan new outbox_record rows out to the destinations that take them (write job). */
+/* Fan new outbox_record rows out to the destinations that take them (write
+ * job). A record that fails validation against the contract is set aside at
+ * once (code 400, the reason kept) instead of being sent to be refused. */
 int upl_queue_fanout_job(sqlite3 *db, const upl_cfg_t *c, int *added, char *err, size_t errlen);
 
 #define UPL_BATCH_MAX 500
@@ -200,6 +206,10 @@ bool upl_link_due(const upl_link_t *l, int64_t now_ms);
 bool upl_link_next_newest(const upl_cfg_t *c, upl_link_t *l);
 /* Account for one request's outcome (code as in upl_outcome_t). */
 void upl_link_result(const upl_cfg_t *c, upl_link_t *l, int code, int64_t now_ms, uint32_t rnd);
+
+/* Delete delivered rows, log entries and outbox records older than
+ * c->keep_days (write job); nothing pending or set aside is touched. */
+int upl_queue_prune_job(sqlite3 *db, const upl_cfg_t *c, int64_t now_ms, char *err, size_t errlen);
 
 /* Put set-aside (or all failed) deliveries back to pending now (write job). */
 int upl_queue_retry_job(sqlite3 *db, const char *dest, int64_t seq, bool all_pending,

@@ -306,31 +306,48 @@ static void test_week_outage_every_record_once_none_lost(void **state)
     free(order);
 }
 
+static int rekey_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    return upl_enterprise_put_job(db, MINE, "测试煤矿", "mine", arg, IV, 0, err, errlen);
+}
+
 static void test_rejected_record_is_set_aside_then_retried(void **state)
 {
     fx_t *f = *state;
     f->receiver_up = true;
     int64_t t = f->now_ms / 1000;
-    produce(f, t, 7, NULL); /* gateType 7 is not in the dictionary: 400 */
+    produce(f, t, 7, NULL); /* gateType 7 is not in the dictionary */
     produce(f, t + 900, 1, NULL);
+    for (int i = 0; i < 5; i++) {
+        tick(f, 10, NULL, NULL);
+        f->now_ms += 60000;
+    }
+    /* The invalid one is set aside before it costs a request; the other goes. */
+    assert_int_equal(count(f->platform.rd, "SELECT count(*) FROM uplink_received"), 1);
+    assert_int_equal(count(f->mine.rd, "SELECT count(*) FROM uplink_delivery WHERE state = 'aside'"
+                                       " AND attempts = 0 AND last_code = 400 AND last_message LIKE '%gateType%'"), 1);
+    cJSON *st = upl_queue_status(f->mine.rd, f->now_ms, NULL, 0);
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(st, 0), "aside")->valueint, 1);
+    cJSON_Delete(st);
+    /* The producer corrects it: replacing the body makes it due again (trigger). */
+    produce_arg_t fix = {.start = t, .gate_type = 1, .kwh = 100, .replace = true};
+    char err[256];
+    assert_int_equal(store_write(f->mine.st, produce_job, &fix, err, sizeof err), 0);
+    tick(f, 10, NULL, NULL);
+    assert_int_equal(count(f->platform.rd, "SELECT count(*) FROM uplink_received"), 2);
+
+    /* The platform re-keys the mine: every request is 401, the record is set
+     * aside after aside_after tries with the answer kept, the link stays up. */
+    assert_int_equal(store_write(f->platform.st, rekey_job, "0000000000000000", err, sizeof err), 0);
+    produce(f, t + 1800, 1, NULL);
     for (int i = 0; i < 40; i++) {
         tick(f, 10, NULL, NULL);
         f->now_ms += 60000;
     }
-    assert_int_equal(count(f->platform.rd, "SELECT count(*) FROM uplink_received"), 1);
     assert_int_equal(count(f->mine.rd, "SELECT count(*) FROM uplink_delivery WHERE state = 'aside'"
-                                       " AND attempts = 3 AND last_code = 400 AND last_message LIKE '%gateType%'"), 1);
-    assert_int_equal(count(f->mine.rd, "SELECT count(*) FROM uplink_log WHERE outcome = 'aside'"), 1);
-    cJSON *st = upl_queue_status(f->mine.rd, f->now_ms, NULL, 0);
-    assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(st, 0), "aside")->valueint, 1);
-    cJSON_Delete(st);
-    /* The operator fixes the producer's record and puts it back in the queue. */
-    produce_arg_t fix = {.start = t, .gate_type = 1, .kwh = 100, .replace = true};
-    char err[256];
-    assert_int_equal(store_write(f->mine.st, produce_job, &fix, err, sizeof err), 0);
-    /* Replacing the body made it due again (trigger); nothing else needed. */
-    tick(f, 10, NULL, NULL);
-    assert_int_equal(count(f->platform.rd, "SELECT count(*) FROM uplink_received"), 2);
+                                       " AND attempts = 3 AND last_code = 401"), 1);
+    assert_int_equal(count(f->mine.rd, "SELECT count(*) FROM uplink_log WHERE outcome = 'aside' AND code = 401"), 1);
+    assert_int_equal(f->link.failures, 0);
 }
 
 typedef struct retry_arg {
@@ -390,6 +407,31 @@ static void test_backoff_grows_and_is_capped_with_jitter(void **state)
     assert_int_equal(upl_backoff_ms(&f->cfg, 1, 0), f->cfg.backoff_min_s * 750LL);
 }
 
+static int prune_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    fx_t *f = arg;
+    return upl_queue_prune_job(db, &f->cfg, f->now_ms, err, errlen);
+}
+
+static void test_prune_keeps_what_is_still_owed(void **state)
+{
+    fx_t *f = *state;
+    f->receiver_up = true;
+    int64_t t = f->now_ms / 1000;
+    produce(f, t, 1, NULL);
+    tick(f, 10, NULL, NULL);
+    f->receiver_up = false;
+    produce(f, t + 900, 1, NULL);
+    tick(f, 10, NULL, NULL);
+    f->now_ms = tm_now_ms() + (int64_t)(f->cfg.keep_days + 1) * 86400000;
+    char err[256];
+    assert_int_equal(store_write(f->mine.st, prune_job, f, err, sizeof err), 0);
+    assert_int_equal(count(f->mine.rd, "SELECT count(*) FROM uplink_delivery WHERE state = 'sent'"), 0);
+    assert_int_equal(count(f->mine.rd, "SELECT count(*) FROM uplink_delivery WHERE state = 'pending'"), 1);
+    assert_int_equal(count(f->mine.rd, "SELECT count(*) FROM outbox_record"), 1); /* the one still owed */
+    assert_int_equal(count(f->mine.rd, "SELECT count(*) FROM uplink_log"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +439,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rejected_record_is_set_aside_then_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_operator_retry_and_replaced_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backoff_grows_and_is_capped_with_jitter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prune_keeps_what_is_still_owed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
