@@ -51,16 +51,16 @@ int ana_gate_parse(const char *s, ana_gate *out);
 
 /* energy ≈ a·run_h + b·tons + c, fitted robustly (bisquare). */
 typedef struct ana_model {
-    int64_t id;            /* version, 0 until stored */
+    int64_t id; /* version, 0 until stored */
     ana_gate gate;
-    double a, b, c;        /* kWh per running hour, kWh per tonne, kWh per interval */
+    double a, b, c; /* kWh per running hour, kWh per tonne, kWh per interval */
     double se_a, se_b, se_c;
-    double sigma;          /* robust residual scale, kWh per interval */
-    double sigma_run;      /* the same over intervals the belt ran at least half of:
-                              what the monitor standardises with */
-    double r2;             /* of the weighted fit */
-    int n;                 /* intervals used */
-    int n_outliers;        /* with bisquare weight < 0.1 */
+    double sigma;                   /* robust residual scale, kWh per interval */
+    double sigma_run;               /* the same over intervals the belt ran at least half of:
+                                       what the monitor standardises with */
+    double r2;                      /* of the weighted fit */
+    int n;                          /* intervals used */
+    int n_outliers;                 /* with bisquare weight < 0.1 */
     int64_t window_from, window_to; /* [from, to) epoch s of the data it saw */
     int interval_s;
     int64_t fitted_at;
@@ -81,21 +81,21 @@ double ana_interval_kwh(const ana_interval_t *iv, ana_gate gate);
 
 /* Two-sided CUSUM on z = (metered - implied tons) / (sigma / b). */
 typedef struct ana_cusum_opts {
-    double k;              /* reference value, in sigmas (default 0.5) */
-    double h;              /* decision interval, in sigmas (default 8) */
-    double min_run_frac;   /* an interval counts when the belt ran this share of it (0.5) */
-    int clear_intervals;   /* counted intervals without a new crossing end a condition (32) */
-    int jump_intervals;    /* a crossing reached within this many intervals is a jump (8) */
-    double z_clip;         /* |z| is clipped here so one bad interval cannot alarm (4) */
+    double k;            /* reference value, in sigmas (default 0.5) */
+    double h;            /* decision interval, in sigmas (default 8) */
+    double min_run_frac; /* an interval counts when the belt ran this share of it (0.5) */
+    int clear_intervals; /* counted intervals without a new crossing end a condition (32) */
+    int jump_intervals;  /* a crossing reached within this many intervals is a jump (8) */
+    double z_clip;       /* |z| is clipped here so one bad interval cannot alarm (4) */
 } ana_cusum_opts_t;
 void ana_cusum_opts_default(ana_cusum_opts_t *o);
 
 typedef struct ana_cusum {
-    double hi, lo;         /* upper and lower sums (lo <= 0) */
-    int64_t hi_start, lo_start; /* start of the interval where each sum left zero */
-    int hi_len, lo_len;    /* counted intervals since */
+    double hi, lo;                         /* upper and lower sums (lo <= 0) */
+    int64_t hi_start, lo_start;            /* start of the interval where each sum left zero */
+    int hi_len, lo_len;                    /* counted intervals since */
     double hi_met, hi_imp, lo_met, lo_imp; /* metered and implied t since */
-    int64_t last;          /* start of the last interval seen (resume after it) */
+    int64_t last;                          /* start of the last interval seen (resume after it) */
 } ana_cusum_t;
 
 /* One stretch of deviation: metered output above (+1) or below (-1) what the
@@ -104,10 +104,10 @@ typedef struct ana_episode {
     int sign;
     int64_t start, detected, end, last_cross;
     double metered_t, implied_t; /* over [start, last crossing] */
-    double acc_met, acc_imp;   /* running sums while open */
-    double worst_sum;          /* largest |CUSUM| seen, sigmas */
-    bool jump;                 /* crossed within jump_intervals: a step, else a drift */
-    int quiet;                 /* counted intervals since the last crossing */
+    double acc_met, acc_imp;     /* running sums while open */
+    double worst_sum;            /* largest |CUSUM| seen, sigmas */
+    bool jump;                   /* crossed within jump_intervals: a step, else a drift */
+    int quiet;                   /* counted intervals since the last crossing */
 } ana_episode_t;
 
 /* Run the monitor over iv[0..n) in time order, starting from state *cs and
@@ -115,24 +115,23 @@ typedef struct ana_episode {
  * continue later. Each closed episode, and at the end the open one, is passed
  * to cb (may be NULL). Returns the number of episodes reported. */
 typedef void (*ana_episode_fn)(const ana_episode_t *e, void *arg);
-int ana_monitor(const ana_model_t *m, const ana_cusum_opts_t *o, const ana_interval_t *iv,
-                size_t n, int interval_s, ana_cusum_t *cs, ana_episode_t *open, ana_episode_fn cb,
-                void *arg);
+int ana_monitor(const ana_model_t *m, const ana_cusum_opts_t *o, const ana_interval_t *iv, size_t n,
+                int interval_s, ana_cusum_t *cs, ana_episode_t *open, ana_episode_fn cb, void *arg);
 /* The relative deviation of an episode, (metered - implied) / implied. */
 double ana_episode_deviation(const ana_episode_t *e);
 
 /* ---- simulated history (scenario tests, benches, the demo) --------------- */
 
 typedef struct ana_sim_opts {
-    int64_t start;        /* epoch s of the first interval */
+    int64_t start; /* epoch s of the first interval */
     int days;
-    int interval_s;       /* default 900 */
+    int interval_s; /* default 900 */
     uint32_t seed;
-    double rate_tph;      /* belt flow when loaded (default 600 t/h) */
+    double rate_tph;             /* belt flow when loaded (default 600 t/h) */
     double a_kw, b_kwh_t, c_kwh; /* truth: no-load kW, kWh/t, constant per interval */
-    double noise;         /* relative noise of the transport energy (default 0.03) */
-    double other_kw;      /* fans, pumps, hoists on the total gate (default 1500) */
-    double unmetered;     /* share of the total not seen by sub-gates (default 0.04) */
+    double noise;                /* relative noise of the transport energy (default 0.03) */
+    double other_kw;             /* fans, pumps, hoists on the total gate (default 1500) */
+    double unmetered;            /* share of the total not seen by sub-gates (default 0.04) */
     /* anomalies of the station's reading relative to the true tonnage */
     int64_t fault_from;   /* 0: none */
     double step;          /* reading × (1 + step) from fault_from, e.g. -0.05 */
@@ -147,13 +146,13 @@ void ana_sim_intervals(const ana_sim_opts_t *o, ana_interval_t *out, size_t n);
 /* ---- mass balance (ANA-4) ------------------------------------------------ */
 
 typedef struct ana_balance {
-    double output;       /* station output x coefficient in force, t */
-    double truck, rail;  /* sales from the weighbridge and rail loading, t */
-    double inv_change;   /* inventory at end - at start, t */
-    double accounted;    /* truck + rail + inv_change */
-    double diff;         /* output - accounted */
-    double rel;          /* |diff| / max(|output|, |accounted|) */
-    bool exceeded;       /* rel > tolerance (and both sides are not ~0) */
+    double output;      /* station output x coefficient in force, t */
+    double truck, rail; /* sales from the weighbridge and rail loading, t */
+    double inv_change;  /* inventory at end - at start, t */
+    double accounted;   /* truck + rail + inv_change */
+    double diff;        /* output - accounted */
+    double rel;         /* |diff| / max(|output|, |accounted|) */
+    bool exceeded;      /* rel > tolerance (and both sides are not ~0) */
 } ana_balance_t;
 void ana_balance(double output, double truck, double rail, double inv_start, double inv_end,
                  double tolerance, ana_balance_t *out);
@@ -163,21 +162,21 @@ bool ana_compare(double x, double y, double tolerance, double *rel);
 /* ---- capacity (ALM-1) ---------------------------------------------------- */
 
 typedef struct ana_cap_opts {
-    double year_over;      /* year limit = approved x (1 + year_over) (default 0.10) */
-    double month_share;    /* month limit = approved x month_share (default 0.10) */
-    double warn[4];        /* warning levels as shares of a limit (default 0.9) */
+    double year_over;   /* year limit = approved x (1 + year_over) (default 0.10) */
+    double month_share; /* month limit = approved x month_share (default 0.10) */
+    double warn[4];     /* warning levels as shares of a limit (default 0.9) */
     int n_warn;
 } ana_cap_opts_t;
 void ana_cap_opts_default(ana_cap_opts_t *o);
 
 typedef struct ana_cap_use {
-    double output;         /* to date in the period, t */
-    double limit;          /* t */
-    double share;          /* output / limit */
-    double run_rate;       /* t per day so far */
-    double forecast;       /* at the period's end at the run-rate */
-    int64_t crossing;      /* forecast date (epoch s) of reaching the limit; 0: not this period */
-    int level;             /* 0 below every warning, 1..n_warn warnings, n_warn+1 at/over the limit */
+    double output;    /* to date in the period, t */
+    double limit;     /* t */
+    double share;     /* output / limit */
+    double run_rate;  /* t per day so far */
+    double forecast;  /* at the period's end at the run-rate */
+    int64_t crossing; /* forecast date (epoch s) of reaching the limit; 0: not this period */
+    int level;        /* 0 below every warning, 1..n_warn warnings, n_warn+1 at/over the limit */
 } ana_cap_use_t;
 /* Use of one period [start, end) at time now, output so far. */
 void ana_capacity_eval(double limit, double output, int64_t start, int64_t end, int64_t now,
@@ -195,7 +194,7 @@ const char *ana_tier_name(int tier); /* "critical", "peak", "flat", "valley" */
 typedef struct ana_tariff {
     struct {
         char name[32];
-        unsigned months;  /* bit m set for month m (1..12) */
+        unsigned months; /* bit m set for month m (1..12) */
         char tiers[25];
     } season[ANA_MAX_SEASONS];
     int n_seasons;
@@ -213,8 +212,8 @@ void ana_tou_split(const ana_tariff_t *t, const int64_t *start, const double *kw
 double ana_tou_cost(const ana_tariff_t *t, const double kwh[ANA_TIERS]);
 
 typedef struct ana_energy_opts {
-    double tce_per_kwh;    /* t standard coal per kWh (default 0.0001229, equivalent value) */
-    double co2_per_kwh;    /* t CO2 per kWh (default 0.0005703, national grid average) */
+    double tce_per_kwh; /* t standard coal per kWh (default 0.0001229, equivalent value) */
+    double co2_per_kwh; /* t CO2 per kWh (default 0.0005703, national grid average) */
 } ana_energy_opts_t;
 void ana_energy_opts_default(ana_energy_opts_t *o);
 /* kWh per tonne; NAN when tons is ~0. */
@@ -230,9 +229,9 @@ bool ana_share_jump(const double *prev, size_t n, double today, double jump, dou
 
 /* Power quality against thresholds. */
 typedef struct ana_pq_opts {
-    double pf_min;         /* default 0.90 */
-    double thd_max;        /* voltage THD, % (default 5) */
-    double unbalance_max;  /* voltage unbalance, % (default 2) */
+    double pf_min;        /* default 0.90 */
+    double thd_max;       /* voltage THD, % (default 5) */
+    double unbalance_max; /* voltage unbalance, % (default 2) */
 } ana_pq_opts_t;
 void ana_pq_opts_default(ana_pq_opts_t *o);
 /* Unbalance of three phase values: max deviation from their mean / mean, %. */
@@ -242,7 +241,7 @@ int ana_pq_check(const ana_pq_opts_t *o, double pf, double thd, double unbalance
 
 /* Vibration severity zones A..D (ISO 10816-style), velocity RMS mm/s. */
 typedef struct ana_vib_opts {
-    double ab, bc, cd;     /* zone boundaries (default 2.3, 4.5, 7.1) */
+    double ab, bc, cd; /* zone boundaries (default 2.3, 4.5, 7.1) */
 } ana_vib_opts_t;
 void ana_vib_opts_default(ana_vib_opts_t *o);
 char ana_vib_zone(const ana_vib_opts_t *o, double v); /* 'A'..'D' */
@@ -255,27 +254,28 @@ double ana_stopped_excess(const ana_model_t *m, const ana_interval_t *iv, int in
                           double floor_kwh);
 /* Usual profile: median and scaled MAD of history (n values, same time of
  * day); a value is far when |v - median| > max(k·MAD·1.4826, rel·median). */
-bool ana_profile_far(const double *hist, size_t n, double v, double k, double rel,
-                     double *median, double *mad);
+bool ana_profile_far(const double *hist, size_t n, double v, double k, double rel, double *median,
+                     double *mad);
 
 /* ---- configuration (section "analytics" of coalmond.json) --------------- */
 
 typedef struct ana_conf {
-    int interval_s;            /* 900 */
-    int window_days;           /* rolling fit window (28) */
-    int refit_hours;           /* refit schedule (24) */
-    int eval_s;                /* how often the daemon evaluates (300) */
+    int interval_s;  /* 900 */
+    int window_days; /* rolling fit window (28) */
+    int refit_hours; /* refit schedule (24) */
+    int eval_s;      /* how often the daemon evaluates (300) */
     ana_cusum_opts_t cusum;
-    double tolerance;          /* mass balance, share of the larger (0.03) */
-    char coef_name[48];        /* coefficient converting output ("raw_to_gross") */
+    double tolerance;   /* mass balance, share of the larger (0.03) */
+    char coef_name[48]; /* coefficient converting output ("raw_to_gross") */
     ana_cap_opts_t cap;
     ana_energy_opts_t energy;
     ana_tariff_t tariff;
     ana_pq_opts_t pq;
     ana_vib_opts_t vib;
-    double balance_jump;       /* meter balance jump, share (0.05) */
-    double stopped_floor_kwh;  /* 2 */
-    char output_quantity[48];  /* station counter quantity for history from points ("output_total") */
+    double balance_jump;      /* meter balance jump, share (0.05) */
+    double stopped_floor_kwh; /* 2 */
+    char
+        output_quantity[48]; /* station counter quantity for history from points ("output_total") */
     tm_shift_plan_t shifts;
 } ana_conf_t;
 void ana_conf_default(ana_conf_t *c);
@@ -287,13 +287,13 @@ int ana_conf_from_cfg(const cfg_t *cfg, ana_conf_t *c, char *err, size_t errlen)
 /* Conditions (table ana_condition, read by the alarms engine). */
 typedef struct ana_condition {
     int64_t id;
-    char type[32];       /* over_production, power_abnormal, output_power, output_power_total,
-                            output_sales, sales_sources, meter_balance, power_quality, vibration */
-    char source[64];     /* gate, device or "mine" */
-    int level;           /* 1 warning, 2 serious, 3 critical */
-    int64_t start, end;  /* epoch s; end 0: ongoing */
+    char type[32];      /* over_production, power_abnormal, output_power, output_power_total,
+                           output_sales, sales_sources, meter_balance, power_quality, vibration */
+    char source[64];    /* gate, device or "mine" */
+    int level;          /* 1 warning, 2 serious, 3 critical */
+    int64_t start, end; /* epoch s; end 0: ongoing */
     double value, threshold;
-    char detail[512];    /* JSON object text */
+    char detail[512]; /* JSON object text */
 } ana_condition_t;
 
 /* Intervals in [from, to): history (table ana_interval) where present, and
@@ -327,8 +327,8 @@ int ana_capacity_json(sqlite3 *db, const ana_conf_t *c, int64_t now, cJSON **out
 
 /* Output-vs-electricity check over [from, to) with the models in force; the
  * conditions as a JSON array (not stored). */
-int ana_consistency_check(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to,
-                          cJSON **out, char *err, size_t errlen);
+int ana_consistency_check(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to, cJSON **out,
+                          char *err, size_t errlen);
 
 /* The daemon's periodic job: refit when due, monitor new intervals, mass
  * balance, capacity, meter balance, abnormal use; conditions written to

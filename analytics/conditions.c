@@ -98,8 +98,7 @@ static int upsert(sqlite3 *db, const ana_condition_t *c, int64_t now_ms, char *e
 }
 
 /* A period condition that no longer holds ends now. */
-static int end_open(sqlite3 *db, const ana_condition_t *c, int64_t now_ms, char *err,
-                    size_t errlen)
+static int end_open(sqlite3 *db, const ana_condition_t *c, int64_t now_ms, char *err, size_t errlen)
 {
     sqlite3_stmt *s;
     int rc = store_prepare(db,

@@ -16,8 +16,8 @@ void ana_cond_list_free(ana_cond_list_t *l);
 /* A condition with end != 0 is written open with that end due, and closed
  * by the next commit (so a reader of open rows sees it once). */
 typedef struct ana_write {
-    ana_cond_list_t put; /* upserted by (type, source, start) */
-    ana_cond_list_t end; /* ended if still open (end = their end, or now) */
+    ana_cond_list_t put;   /* upserted by (type, source, start) */
+    ana_cond_list_t end;   /* ended if still open (end = their end, or now) */
     ana_cond_list_t sweep; /* same type and source, start before theirs: ended now */
     int n_state;
     char state_name[ANA_MAX_STATE][48];

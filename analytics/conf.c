@@ -63,8 +63,8 @@ static int read_cusum(const cfg_sec_t *a, ana_cusum_opts_t *o, char *err, size_t
 }
 
 /* A JSON array of numbers at key; n in/out (capacity in, count out). */
-static int num_array(const cfg_sec_t *s, const char *key, double *v, int *n, double min,
-                     double max, char *err, size_t errlen)
+static int num_array(const cfg_sec_t *s, const char *key, double *v, int *n, double min, double max,
+                     char *err, size_t errlen)
 {
     const cJSON *a = s->node ? cJSON_GetObjectItemCaseSensitive(s->node, key) : NULL;
     if (!a)
@@ -73,8 +73,7 @@ static int num_array(const cfg_sec_t *s, const char *key, double *v, int *n, dou
         return cfg_error(s, key, err, errlen, "expected an array of at most %d numbers", *n);
     int k = 0;
     const cJSON *it;
-    cJSON_ArrayForEach(it, a)
-    {
+    cJSON_ArrayForEach (it, a) {
         if (!cJSON_IsNumber(it) || it->valuedouble < min || it->valuedouble > max)
             return cfg_error(s, key, err, errlen, "item %d: expected a number in %g..%g", k, min,
                              max);
@@ -106,8 +105,8 @@ static int read_season(const cfg_sec_t *t, int i, ana_tariff_t *tar, char *err, 
     cfg_sec_t s;
     int rc = cfg_array_item(t, "seasons", i, &s, err, errlen);
     if (!rc)
-        rc = cfg_get_string(&s, "name", false, "", tar->season[i].name,
-                            sizeof tar->season[i].name, err, errlen);
+        rc = cfg_get_string(&s, "name", false, "", tar->season[i].name, sizeof tar->season[i].name,
+                            err, errlen);
     if (!rc)
         rc = cfg_get_string(&s, "tiers", true, NULL, tar->season[i].tiers,
                             sizeof tar->season[i].tiers, err, errlen);
@@ -202,8 +201,8 @@ int ana_conf_from_cfg(const cfg_t *cfg, ana_conf_t *c, char *err, size_t errlen)
     char def[sizeof c->coef_name];
     snprintf(def, sizeof def, "%s", c->coef_name); /* out and default must not overlap */
     if (!rc)
-        rc = cfg_get_string(&a, "output_coefficient", false, def, c->coef_name,
-                            sizeof c->coef_name, err, errlen);
+        rc = cfg_get_string(&a, "output_coefficient", false, def, c->coef_name, sizeof c->coef_name,
+                            err, errlen);
     if (!rc)
         rc = read_cusum(&a, &c->cusum, err, errlen);
     if (!rc)

@@ -141,9 +141,13 @@ int ana_db_intervals(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to,
     if (!sp.out)
         return cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory for %zu intervals", sp.n);
     for (size_t i = 0; i < sp.n; i++)
-        sp.out[i] = (ana_interval_t){.start = from + (int64_t)i * iv, .tons = NAN,
-                                     .transport_kwh = NAN, .total_kwh = NAN, .sub_kwh = NAN,
-                                     .run_h = NAN, .trusted = true};
+        sp.out[i] = (ana_interval_t){.start = from + (int64_t)i * iv,
+                                     .tons = NAN,
+                                     .transport_kwh = NAN,
+                                     .total_kwh = NAN,
+                                     .sub_kwh = NAN,
+                                     .run_h = NAN,
+                                     .trusted = true};
     int rc = from_collector(db, &sp, err, errlen);
     if (!rc)
         rc = query(db, &sp,
@@ -196,8 +200,7 @@ static int put_fn(sqlite3 *db, void *arg, char *err, size_t errlen)
         sqlite3_bind_int(s, 8, v->trusted);
         sqlite3_bind_text(s, 9, j->source, -1, SQLITE_STATIC);
         if (sqlite3_step(s) != SQLITE_DONE)
-            rc = cm_fail(err, errlen, CM_ERR_DB, "storing interval %zu: %s", i,
-                         sqlite3_errmsg(db));
+            rc = cm_fail(err, errlen, CM_ERR_DB, "storing interval %zu: %s", i, sqlite3_errmsg(db));
         sqlite3_reset(s);
     }
     if (s)

@@ -7,8 +7,8 @@
 
 #include "analytics/analytics.h"
 
-#define MODEL_COLS                                                                              \
-    "id, gate, a, b, c, se_a, se_b, se_c, sigma, sigma_run, r2, n, n_outliers, window_from, " \
+#define MODEL_COLS                                                                                 \
+    "id, gate, a, b, c, se_a, se_b, se_c, sigma, sigma_run, r2, n, n_outliers, window_from, "      \
     "window_to, interval_s, fitted_at"
 
 static void model_from_row(sqlite3_stmt *s, ana_model_t *m)
@@ -16,8 +16,8 @@ static void model_from_row(sqlite3_stmt *s, ana_model_t *m)
     memset(m, 0, sizeof *m);
     m->id = sqlite3_column_int64(s, 0);
     ana_gate_parse((const char *)sqlite3_column_text(s, 1), &m->gate);
-    double *d[] = {&m->a, &m->b, &m->c, &m->se_a, &m->se_b, &m->se_c, &m->sigma, &m->sigma_run,
-                   &m->r2};
+    double *d[] = {&m->a,    &m->b,     &m->c,         &m->se_a, &m->se_b,
+                   &m->se_c, &m->sigma, &m->sigma_run, &m->r2};
     for (int i = 0; i < 9; i++)
         *d[i] = sqlite3_column_double(s, 2 + i);
     m->n = sqlite3_column_int(s, 11);
@@ -42,8 +42,8 @@ static int one_model(sqlite3 *db, const char *sql, int64_t x, const char *gate, 
     if (step == SQLITE_ROW)
         model_from_row(s, m);
     else if (step == SQLITE_DONE)
-        rc = cm_fail(err, errlen, CM_ERR_NOTFOUND, "no model%s%s fitted yet", gate ? " of the " : "",
-                     gate ? gate : "");
+        rc = cm_fail(err, errlen, CM_ERR_NOTFOUND, "no model%s%s fitted yet",
+                     gate ? " of the " : "", gate ? gate : "");
     else
         rc = cm_fail(err, errlen, CM_ERR_DB, "reading models: %s", sqlite3_errmsg(db));
     sqlite3_finalize(s);
@@ -168,8 +168,8 @@ static int model_put_fn(sqlite3 *db, void *arg, char *err, size_t errlen)
 
 /* Intervals inside an output-vs-power condition on the same gate are not
  * trusted: refitting on them would teach the model the scale's error. */
-static int untrust_conditions(sqlite3 *db, ana_gate gate, ana_interval_t *iv, size_t n,
-                              char *err, size_t errlen)
+static int untrust_conditions(sqlite3 *db, ana_gate gate, ana_interval_t *iv, size_t n, char *err,
+                              size_t errlen)
 {
     if (!n)
         return CM_OK;
@@ -200,8 +200,8 @@ int ana_db_refit(store_t *st, sqlite3 *db, const ana_conf_t *c, ana_gate gate, i
     ana_interval_t *iv;
     size_t n;
     to -= ((to % c->interval_s) + c->interval_s) % c->interval_s;
-    int rc = ana_db_intervals(db, c, to - (int64_t)c->window_days * 86400, to, &iv, &n, err,
-                              errlen);
+    int rc =
+        ana_db_intervals(db, c, to - (int64_t)c->window_days * 86400, to, &iv, &n, err, errlen);
     if (!rc)
         rc = untrust_conditions(db, gate, iv, n, err, errlen);
     if (!rc)
@@ -285,7 +285,7 @@ int ana_db_capacity_set(store_t *st, double tpa, int64_t valid_from, const char 
 {
     if (!(tpa > 0) || tpa > 1e9)
         return cm_fail(err, errlen, CM_ERR_INVALID, "capacity: expected t/a in 1..1e9");
-    cap_job_t j = {.tpa = tpa, .valid_from = valid_from, .actor = actor, .channel = channel,
-                   .reason = reason};
+    cap_job_t j = {
+        .tpa = tpa, .valid_from = valid_from, .actor = actor, .channel = channel, .reason = reason};
     return store_write(st, cap_fn, &j, err, errlen);
 }

@@ -209,8 +209,8 @@ double ana_stopped_excess(const ana_model_t *m, const ana_interval_t *iv, int in
     return iv->transport_kwh > allowed ? iv->transport_kwh - allowed : 0;
 }
 
-bool ana_profile_far(const double *hist, size_t n, double v, double k, double rel,
-                     double *median, double *mad)
+bool ana_profile_far(const double *hist, size_t n, double v, double k, double rel, double *median,
+                     double *mad)
 {
     double buf[64];
     size_t c = 0;

@@ -27,8 +27,8 @@ static int put_or_end(ana_write_t *w, bool on, const ana_condition_t *c)
 /* One completed period [s, e): output x coefficient against sales and
  * inventory; weighbridge against the sales system. Skipped when the period
  * has no sales data at all (a mine without intake would alarm every day). */
-static int balance_period(sqlite3 *db, const ana_conf_t *c, const char *kind, int64_t s,
-                          int64_t e, char *err, size_t errlen, ana_write_t *w)
+static int balance_period(sqlite3 *db, const ana_conf_t *c, const char *kind, int64_t s, int64_t e,
+                          char *err, size_t errlen, ana_write_t *w)
 {
     ana_ledger_t lg;
     int rc = ana_ledger_get(db, s, e, kind, &lg, err, errlen);
@@ -49,7 +49,8 @@ static int balance_period(sqlite3 *db, const ana_conf_t *c, const char *kind, in
     ana_condition_t cd;
     cond_init(&cd, "output_sales", kind, s, 0); /* present while it does not balance */
     cd.level = 2;
-    cd.value = b.output > 0 || b.accounted > 0 ? b.diff / fmax(fabs(b.output), fabs(b.accounted)) : 0;
+    cd.value =
+        b.output > 0 || b.accounted > 0 ? b.diff / fmax(fabs(b.output), fabs(b.accounted)) : 0;
     cd.threshold = c->tolerance;
     snprintf(cd.detail, sizeof cd.detail,
              "{\"output_t\":%.1f,\"coefficient\":%.4f,\"coefficient_set\":%s,\"truck_t\":%.1f,"
@@ -95,8 +96,8 @@ static int capacity_period(const ana_conf_t *c, const char *source, double limit
     return put_or_end(w, u.level > 0, &cd);
 }
 
-static int capacity_checks(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_write_t *w,
-                           char *err, size_t errlen)
+static int capacity_checks(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_write_t *w, char *err,
+                           size_t errlen)
 {
     double tpa;
     int rc = ana_db_capacity(db, now, &tpa, NULL, err, errlen);
@@ -347,8 +348,8 @@ int ana_demo_history(store_t *st, const ana_conf_t *c, int days, int64_t now, ch
         rc = CM_ERR_DB;
     for (int g = ANA_GATE_TRANSPORT; !rc && g <= ANA_GATE_TOTAL; g++) {
         ana_model_t m;
-        rc = ana_db_refit(st, db, c, (ana_gate)g, o.start + (int64_t)days * 86400, "demo",
-                          "config", &m, err, errlen);
+        rc = ana_db_refit(st, db, c, (ana_gate)g, o.start + (int64_t)days * 86400, "demo", "config",
+                          &m, err, errlen);
     }
     store_reader_close(db);
     return rc;

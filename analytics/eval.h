@@ -17,8 +17,8 @@ int ana_eval_periods(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_write_t 
                      size_t errlen);
 
 /* Power quality and vibration per device from the last hour of minute aggregates. */
-int ana_eval_power_quality(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_write_t *w,
-                           char *err, size_t errlen);
+int ana_eval_power_quality(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_write_t *w, char *err,
+                           size_t errlen);
 int ana_eval_vibration(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_write_t *w, char *err,
                        size_t errlen);
 /* Total-gate energy of iv[first..n) against the same time of day in iv[0..first). */

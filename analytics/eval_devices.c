@@ -71,8 +71,8 @@ static int pq_device(sqlite3 *db, const ana_conf_t *c, const dev_pq_t *d, int64_
 {
     double unb = ana_unbalance(d->v[0], d->v[1], d->v[2]);
     int bits = ana_pq_check(&c->pq, d->pf, d->thd, unb);
-    ana_condition_t cd = {.level = 1, .start = from, .value = fabs(d->pf),
-                          .threshold = c->pq.pf_min};
+    ana_condition_t cd = {
+        .level = 1, .start = from, .value = fabs(d->pf), .threshold = c->pq.pf_min};
     snprintf(cd.type, sizeof cd.type, "power_quality");
     snprintf(cd.source, sizeof cd.source, "%s", d->name);
     char pf[24], thd[24], ub[24];
@@ -89,8 +89,8 @@ static int pq_device(sqlite3 *db, const ana_conf_t *c, const dev_pq_t *d, int64_
     return episode(db, w, bits != 0, &cd);
 }
 
-int ana_eval_power_quality(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_write_t *w,
-                           char *err, size_t errlen)
+int ana_eval_power_quality(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_write_t *w, char *err,
+                           size_t errlen)
 {
     sqlite3_stmt *s;
     int rc = store_prepare(
@@ -148,8 +148,10 @@ static int vib_device(sqlite3 *db, const ana_conf_t *c, int64_t point, const cha
     sqlite3_finalize(s);
     double slope = ana_trend(x, y, n);
     char zone = ana_vib_zone(&c->vib, now_v);
-    ana_condition_t cd = {.level = zone == 'D' ? 2 : 1, .start = now - PQ_WINDOW_S,
-                          .value = now_v, .threshold = zone == 'D' ? c->vib.cd : c->vib.bc};
+    ana_condition_t cd = {.level = zone == 'D' ? 2 : 1,
+                          .start = now - PQ_WINDOW_S,
+                          .value = now_v,
+                          .threshold = zone == 'D' ? c->vib.cd : c->vib.bc};
     snprintf(cd.type, sizeof cd.type, "vibration");
     snprintf(cd.source, sizeof cd.source, "%s", name);
     snprintf(cd.detail, sizeof cd.detail,
@@ -211,9 +213,11 @@ int ana_eval_profile(const ana_conf_t *c, const ana_interval_t *iv, size_t n, si
                 break;
             j++;
         }
-        ana_condition_t cd = {.level = 1, .start = iv[i].start,
+        ana_condition_t cd = {.level = 1,
+                              .start = iv[i].start,
                               .end = iv[j - 1].start + c->interval_s,
-                              .value = iv[i].total_kwh, .threshold = med};
+                              .value = iv[i].total_kwh,
+                              .threshold = med};
         snprintf(cd.type, sizeof cd.type, "power_abnormal");
         snprintf(cd.source, sizeof cd.source, "total");
         snprintf(cd.detail, sizeof cd.detail,

@@ -31,15 +31,24 @@ void ana_episode_condition(const ana_model_t *m, const ana_episode_t *e, int h_s
     snprintf(c->detail, sizeof c->detail,
              "{\"direction\":\"%s\",\"kind\":\"%s\",\"metered_t\":%.1f,\"implied_t\":%.1f,"
              "\"deviation_pct\":%.2f,\"detected\":\"%s\",\"model\":%lld,\"cusum_sigmas\":%.1f}",
-             e->sign < 0 ? "under" : "over", e->jump ? "jump" : "drift", e->metered_t,
-             e->implied_t, 100.0 * c->value, det, (long long)m->id, e->worst_sum);
+             e->sign < 0 ? "under" : "over", e->jump ? "jump" : "drift", e->metered_t, e->implied_t,
+             100.0 * c->value, det, (long long)m->id, e->worst_sum);
 }
 
 /* ---- monitor state <-> JSON ----------------------------------------------- */
 
-#define D(s, f) {#f, &(s)->f, NULL, NULL}
-#define L(s, f) {#f, NULL, &(s)->f, NULL}
-#define I(s, f) {#f, NULL, NULL, &(s)->f}
+#define D(s, f)                                                                                    \
+    {                                                                                              \
+#f, &(s)->f, NULL, NULL                                                                    \
+    }
+#define L(s, f)                                                                                    \
+    {                                                                                              \
+#f, NULL, &(s)->f, NULL                                                                    \
+    }
+#define I(s, f)                                                                                    \
+    {                                                                                              \
+#f, NULL, NULL, &(s)->f                                                                    \
+    }
 typedef struct field {
     const char *name;
     double *d;
@@ -49,11 +58,17 @@ typedef struct field {
 
 static int fields_of(ana_cusum_t *cs, ana_episode_t *e, int64_t *model, field_t *f)
 {
-    field_t all[] = {D(cs, hi), D(cs, lo), L(cs, hi_start), L(cs, lo_start), I(cs, hi_len),
-                     I(cs, lo_len), D(cs, hi_met), D(cs, hi_imp), D(cs, lo_met), D(cs, lo_imp),
-                     L(cs, last), I(e, sign), L(e, start), L(e, detected), L(e, last_cross),
-                     D(e, metered_t), D(e, implied_t), D(e, acc_met), D(e, acc_imp),
-                     D(e, worst_sum), I(e, quiet), {"model", NULL, model, NULL}};
+    field_t all[] = {D(cs, hi),        D(cs, lo),
+                     L(cs, hi_start),  L(cs, lo_start),
+                     I(cs, hi_len),    I(cs, lo_len),
+                     D(cs, hi_met),    D(cs, hi_imp),
+                     D(cs, lo_met),    D(cs, lo_imp),
+                     L(cs, last),      I(e, sign),
+                     L(e, start),      L(e, detected),
+                     L(e, last_cross), D(e, metered_t),
+                     D(e, implied_t),  D(e, acc_met),
+                     D(e, acc_imp),    D(e, worst_sum),
+                     I(e, quiet),      {"model", NULL, model, NULL}};
     int n = (int)(sizeof all / sizeof all[0]);
     memcpy(f, all, sizeof all);
     return n;
@@ -66,7 +81,9 @@ char *ana_monitor_state_to_json(ana_cusum_t *cs, ana_episode_t *e, int64_t model
     cJSON *o = cJSON_CreateObject();
     for (int i = 0; i < n; i++)
         cJSON_AddNumberToObject(o, f[i].name,
-                                f[i].d ? *f[i].d : f[i].l ? (double)*f[i].l : (double)*f[i].i);
+                                f[i].d   ? *f[i].d
+                                : f[i].l ? (double)*f[i].l
+                                         : (double)*f[i].i);
     cJSON_AddBoolToObject(o, "jump", e->jump);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -136,8 +153,10 @@ static int stopped_use(const ana_conf_t *c, const ana_model_t *m, const ana_inte
             excess += e;
             kwh += iv[j].transport_kwh;
         }
-        ana_condition_t cd = {.level = 1, .start = iv[i].start,
-                              .end = iv[j - 1].start + c->interval_s, .value = excess,
+        ana_condition_t cd = {.level = 1,
+                              .start = iv[i].start,
+                              .end = iv[j - 1].start + c->interval_s,
+                              .value = excess,
                               .threshold = c->stopped_floor_kwh};
         snprintf(cd.type, sizeof cd.type, "power_abnormal");
         snprintf(cd.source, sizeof cd.source, "transport");
@@ -151,8 +170,8 @@ static int stopped_use(const ana_conf_t *c, const ana_model_t *m, const ana_inte
     return CM_OK;
 }
 
-int ana_eval_monitor(sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t to,
-                     ana_write_t *w, char *err, size_t errlen)
+int ana_eval_monitor(sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t to, ana_write_t *w,
+                     char *err, size_t errlen)
 {
     ana_model_t m;
     int rc = ana_db_model(db, gate, 0, &m, err, errlen);
@@ -201,8 +220,8 @@ int ana_eval_monitor(sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t to
     return CM_OK;
 }
 
-int ana_consistency_check(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to,
-                          cJSON **out, char *err, size_t errlen)
+int ana_consistency_check(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to, cJSON **out,
+                          char *err, size_t errlen)
 {
     cJSON *arr = cJSON_CreateArray();
     int rc = CM_OK;

@@ -302,8 +302,12 @@ int ana_fit(const ana_interval_t *iv, size_t n, ana_gate gate, int interval_s, a
     double *buf = malloc(k * (P + 4) * sizeof *buf);
     if (!buf)
         return cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory fitting %zu intervals", k);
-    irls_t f = {.X = buf, .y = buf + k * P, .n = k, .w = buf + k * (P + 1),
-                .r = buf + k * (P + 2), .tmp = buf + k * (P + 3)};
+    irls_t f = {.X = buf,
+                .y = buf + k * P,
+                .n = k,
+                .w = buf + k * (P + 1),
+                .r = buf + k * (P + 2),
+                .tmp = buf + k * (P + 3)};
     double *X = buf, *y = buf + k * P;
     memset(m, 0, sizeof *m);
     size_t j = 0;

@@ -112,13 +112,14 @@ int ana_gates_json(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to, c
                    char *err, size_t errlen)
 {
     sqlite3_stmt *s;
-    int rc = store_prepare(db,
-                           "SELECT d.id, d.name, d.gate_type, coalesce(sum(c.delta), 0) FROM device d "
-                           "JOIN point p ON p.device_id = d.id AND p.quantity = 'energy_import' "
-                           "LEFT JOIN counter_minute c ON c.point_id = p.id AND c.minute >= ?1 "
-                           "AND c.minute < ?2 WHERE d.gate_type IS NOT NULL GROUP BY d.id "
-                           "ORDER BY d.gate_type, d.name",
-                           &s, err, errlen);
+    int rc =
+        store_prepare(db,
+                      "SELECT d.id, d.name, d.gate_type, coalesce(sum(c.delta), 0) FROM device d "
+                      "JOIN point p ON p.device_id = d.id AND p.quantity = 'energy_import' "
+                      "LEFT JOIN counter_minute c ON c.point_id = p.id AND c.minute >= ?1 "
+                      "AND c.minute < ?2 WHERE d.gate_type IS NOT NULL GROUP BY d.id "
+                      "ORDER BY d.gate_type, d.name",
+                      &s, err, errlen);
     if (rc)
         return rc;
     sqlite3_bind_int64(s, 1, from);

@@ -9,7 +9,7 @@
 #include "analytics/analytics.h"
 
 enum { C_TIME, C_TONS, C_TRANSPORT, C_TOTAL, C_RUN, C_SUB, C_TRUSTED, C_N };
-static const char *const col_names[C_N] = {"time", "tons", "transport_kwh", "total_kwh",
+static const char *const col_names[C_N] = {"time",    "tons",    "transport_kwh", "total_kwh",
                                            "run_min", "sub_kwh", "trusted"};
 #define N_REQUIRED 5
 #define MAX_FIELDS 64
@@ -26,8 +26,8 @@ static int split(char *line, char **f, int max)
         while (*p == ' ' || *p == '\t' || *p == '"')
             p++;
         size_t len = strlen(p);
-        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '"' ||
-                       p[len - 1] == '\r'))
+        while (len &&
+               (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '"' || p[len - 1] == '\r'))
             p[--len] = 0;
         f[n++] = p;
         if (!end)
@@ -72,8 +72,8 @@ static int number(const char *s, double max, double *out)
     return CM_OK;
 }
 
-static int row(char *line, const int idx[C_N], ana_interval_t *iv, const char **field,
-               char *msg, size_t msglen)
+static int row(char *line, const int idx[C_N], ana_interval_t *iv, const char **field, char *msg,
+               size_t msglen)
 {
     char *f[MAX_FIELDS];
     int n = split(line, f, MAX_FIELDS);
@@ -100,9 +100,13 @@ static int row(char *line, const int idx[C_N], ana_interval_t *iv, const char **
             return CM_ERR_INVALID;
         }
     }
-    *iv = (ana_interval_t){.start = iv->start, .tons = v[C_TONS], .transport_kwh = v[C_TRANSPORT],
-                           .total_kwh = v[C_TOTAL], .sub_kwh = v[C_SUB],
-                           .run_h = v[C_RUN] / 60.0, .trusted = !(v[C_TRUSTED] == 0)};
+    *iv = (ana_interval_t){.start = iv->start,
+                           .tons = v[C_TONS],
+                           .transport_kwh = v[C_TRANSPORT],
+                           .total_kwh = v[C_TOTAL],
+                           .sub_kwh = v[C_SUB],
+                           .run_h = v[C_RUN] / 60.0,
+                           .trusted = !(v[C_TRUSTED] == 0)};
     return CM_OK;
 }
 

@@ -6,8 +6,8 @@
 
 #include "analytics/ledger.h"
 
-static int scalar(sqlite3 *db, const char *sql, int64_t a, int64_t b, const char *text,
-                  double *out, bool *found, char *err, size_t errlen)
+static int scalar(sqlite3 *db, const char *sql, int64_t a, int64_t b, const char *text, double *out,
+                  bool *found, char *err, size_t errlen)
 {
     sqlite3_stmt *s;
     int rc = store_prepare(db, sql, &s, err, errlen);
@@ -32,15 +32,15 @@ static int scalar(sqlite3 *db, const char *sql, int64_t a, int64_t b, const char
     return rc;
 }
 
-static int inventory_at(sqlite3 *db, int64_t t, double *tons, bool *found, char *err,
-                        size_t errlen)
+static int inventory_at(sqlite3 *db, int64_t t, double *tons, bool *found, char *err, size_t errlen)
 {
-    return scalar(db,
-                  "SELECT sum(tons) FROM inventory_survey s WHERE surveyed_at <= ?1 AND "
-                  "surveyed_at = (SELECT max(surveyed_at) FROM inventory_survey u WHERE "
-                  "u.stockpile = s.stockpile AND u.coal_type = s.coal_type AND u.surveyed_at <= ?1) "
-                  "AND ?2 = ?2",
-                  t, 0, NULL, tons, found, err, errlen);
+    return scalar(
+        db,
+        "SELECT sum(tons) FROM inventory_survey s WHERE surveyed_at <= ?1 AND "
+        "surveyed_at = (SELECT max(surveyed_at) FROM inventory_survey u WHERE "
+        "u.stockpile = s.stockpile AND u.coal_type = s.coal_type AND u.surveyed_at <= ?1) "
+        "AND ?2 = ?2",
+        t, 0, NULL, tons, found, err, errlen);
 }
 
 int ana_ledger_get(sqlite3 *db, int64_t start, int64_t end, const char *pts_period,

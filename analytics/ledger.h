@@ -6,17 +6,18 @@
 #include "analytics/analytics.h"
 
 typedef struct ana_ledger {
-    double truck;         /* net of outbound coal tickets (gross time in the period) */
-    int trucks;           /* outbound vehicles */
+    double truck; /* net of outbound coal tickets (gross time in the period) */
+    int trucks;   /* outbound vehicles */
     double rail;
     bool has_sales;
     double inv_start, inv_end;
     bool has_inventory;
-    bool has_pts;         /* the sales system's own figures for the period */
+    bool has_pts; /* the sales system's own figures for the period */
     double pts_output, pts_truck, pts_rail, pts_inventory;
 } ana_ledger_t;
 
-/* pts_period: "day", "month"... to look up pts_summary for a period starting at start; NULL: skip. */
+/* pts_period: "day", "month"... to look up pts_summary for a period starting at start; NULL: skip.
+ */
 int ana_ledger_get(sqlite3 *db, int64_t start, int64_t end, const char *pts_period,
                    ana_ledger_t *out, char *err, size_t errlen);
 /* Coefficient in force at `at`; 1.0 with *found false when none is set. */

@@ -11,8 +11,12 @@ void ana_cusum_opts_default(ana_cusum_opts_t *o)
     /* k = 0.5, h = 8: average run length on clean normal residuals is about
      * 9500 counted intervals each way (~100 days of 15-min running), while a
      * 1.2-sigma shift (5 % of tonnage at the demo's noise) crosses in ~11. */
-    *o = (ana_cusum_opts_t){.k = 0.5, .h = 8, .min_run_frac = 0.5, .clear_intervals = 32,
-                            .jump_intervals = 8, .z_clip = 4};
+    *o = (ana_cusum_opts_t){.k = 0.5,
+                            .h = 8,
+                            .min_run_frac = 0.5,
+                            .clear_intervals = 32,
+                            .jump_intervals = 8,
+                            .z_clip = 4};
 }
 
 double ana_episode_deviation(const ana_episode_t *e)
@@ -25,9 +29,16 @@ double ana_episode_deviation(const ana_episode_t *e)
 static void open_episode(ana_episode_t *e, int sign, int64_t start, int64_t detected, double met,
                          double imp, double sum, bool jump)
 {
-    *e = (ana_episode_t){.sign = sign, .start = start, .detected = detected,
-                         .last_cross = detected, .metered_t = met, .implied_t = imp,
-                         .acc_met = met, .acc_imp = imp, .worst_sum = sum, .jump = jump};
+    *e = (ana_episode_t){.sign = sign,
+                         .start = start,
+                         .detected = detected,
+                         .last_cross = detected,
+                         .metered_t = met,
+                         .implied_t = imp,
+                         .acc_met = met,
+                         .acc_imp = imp,
+                         .worst_sum = sum,
+                         .jump = jump};
 }
 
 /* One side of the CUSUM: add x, remember where it left zero and the tonnages since. */
@@ -137,9 +148,8 @@ static void step(run_t *r, const ana_model_t *m, const ana_interval_t *iv)
         close_open(r);
 }
 
-int ana_monitor(const ana_model_t *m, const ana_cusum_opts_t *o, const ana_interval_t *iv,
-                size_t n, int interval_s, ana_cusum_t *cs, ana_episode_t *open, ana_episode_fn cb,
-                void *arg)
+int ana_monitor(const ana_model_t *m, const ana_cusum_opts_t *o, const ana_interval_t *iv, size_t n,
+                int interval_s, ana_cusum_t *cs, ana_episode_t *open, ana_episode_fn cb, void *arg)
 {
     run_t r = {.o = o, .interval_s = interval_s, .cs = cs, .open = open, .cb = cb, .arg = arg};
     if (!(m->b > 0) || !(m->sigma > 0))

@@ -22,16 +22,41 @@ static void columns(cJSON *r, const char *const *names)
         cJSON_AddItemToArray(c, cJSON_CreateString(*names));
 }
 
-static const char *const output_cols[] = {"period", "start", "tons", "run_hours", "t_per_run_hour",
-                                          "vs_previous", "vs_last_year", NULL};
-static const char *const pts_cols[] = {
-    "period", "start", "output_t", "output_converted_t", "truck_sales_t", "trucks",
-    "rail_sales_t", "inventory_change_t", "balance_diff_t", "balance_rel", "reported_output_t",
-    "reported_truck_t", "reported_rail_t", "reported_inventory_t", NULL};
-static const char *const energy_cols[] = {
-    "period", "start", "transport_kwh", "total_kwh", "sub_kwh", "unmetered_share",
-    "kwh_per_t_transport", "kwh_per_t_total", "tce", "co2_t", "critical_kwh", "peak_kwh",
-    "flat_kwh", "valley_kwh", "cost_yuan", "total_vs_previous", "total_vs_last_year", NULL};
+static const char *const output_cols[] = {
+    "period", "start", "tons", "run_hours", "t_per_run_hour", "vs_previous", "vs_last_year", NULL};
+static const char *const pts_cols[] = {"period",
+                                       "start",
+                                       "output_t",
+                                       "output_converted_t",
+                                       "truck_sales_t",
+                                       "trucks",
+                                       "rail_sales_t",
+                                       "inventory_change_t",
+                                       "balance_diff_t",
+                                       "balance_rel",
+                                       "reported_output_t",
+                                       "reported_truck_t",
+                                       "reported_rail_t",
+                                       "reported_inventory_t",
+                                       NULL};
+static const char *const energy_cols[] = {"period",
+                                          "start",
+                                          "transport_kwh",
+                                          "total_kwh",
+                                          "sub_kwh",
+                                          "unmetered_share",
+                                          "kwh_per_t_transport",
+                                          "kwh_per_t_total",
+                                          "tce",
+                                          "co2_t",
+                                          "critical_kwh",
+                                          "peak_kwh",
+                                          "flat_kwh",
+                                          "valley_kwh",
+                                          "cost_yuan",
+                                          "total_vs_previous",
+                                          "total_vs_last_year",
+                                          NULL};
 
 static void label(const tm_shift_plan_t *p, tm_period k, int64_t s, char *out, size_t len)
 {
@@ -102,7 +127,8 @@ static int row(ctx_t *x, const char *kind, int64_t s, int64_t e, cJSON *rows, ch
         bool has_coef;
         double coef = ana_ledger_coef(x->db, x->c->coef_name, s, &has_coef);
         ana_balance_t b;
-        ana_balance(a.tons * coef, lg.truck, lg.rail, lg.inv_start, lg.inv_end, x->c->tolerance, &b);
+        ana_balance(a.tons * coef, lg.truck, lg.rail, lg.inv_start, lg.inv_end, x->c->tolerance,
+                    &b);
         double v[] = {a.tons, b.output, lg.truck, lg.trucks, lg.rail, b.inv_change, b.diff, b.rel};
         for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
             cJSON_AddItemToArray(r, num(v[i]));
@@ -113,11 +139,19 @@ static int row(ctx_t *x, const char *kind, int64_t s, int64_t e, cJSON *rows, ch
         double tou[ANA_TIERS];
         tou_of(x, s, e, tou);
         const ana_energy_opts_t *eo = &x->c->energy;
-        double v[] = {a.transport_kwh, a.total_kwh, a.n_sub ? a.sub_kwh : NAN,
+        double v[] = {a.transport_kwh,
+                      a.total_kwh,
+                      a.n_sub ? a.sub_kwh : NAN,
                       a.n_sub ? ana_unmetered_share(a.total_kwh, a.sub_kwh) : NAN,
-                      ana_kwh_per_t(a.transport_kwh, a.tons), ana_kwh_per_t(a.total_kwh, a.tons),
-                      a.total_kwh * eo->tce_per_kwh, a.total_kwh * eo->co2_per_kwh, tou[0],
-                      tou[1], tou[2], tou[3], ana_tou_cost(&x->c->tariff, tou),
+                      ana_kwh_per_t(a.transport_kwh, a.tons),
+                      ana_kwh_per_t(a.total_kwh, a.tons),
+                      a.total_kwh * eo->tce_per_kwh,
+                      a.total_kwh * eo->co2_per_kwh,
+                      tou[0],
+                      tou[1],
+                      tou[2],
+                      tou[3],
+                      ana_tou_cost(&x->c->tariff, tou),
                       ana_change(a.total_kwh, x->prev_total),
                       ly.total_kwh > 0 ? ana_change(a.total_kwh, ly.total_kwh) : NAN};
         for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
@@ -132,20 +166,27 @@ static int row(ctx_t *x, const char *kind, int64_t s, int64_t e, cJSON *rows, ch
 int ana_report(sqlite3 *db, const ana_conf_t *c, const char *kind, tm_period period, int64_t from,
                int64_t to, cJSON **out, char *err, size_t errlen)
 {
-    const char *const *cols = !strcmp(kind, "output") ? output_cols
-                              : !strcmp(kind, "pts")  ? pts_cols
-                              : !strcmp(kind, "energy") ? energy_cols : NULL;
+    const char *const *cols = !strcmp(kind, "output")   ? output_cols
+                              : !strcmp(kind, "pts")    ? pts_cols
+                              : !strcmp(kind, "energy") ? energy_cols
+                                                        : NULL;
     if (!cols)
         return cm_fail(err, errlen, CM_ERR_INVALID, "report: expected output, pts or energy");
     if (to <= from || to - from > 11LL * 366 * 86400)
-        return cm_fail(err, errlen, CM_ERR_INVALID, "period: from must precede to, within 11 years");
+        return cm_fail(err, errlen, CM_ERR_INVALID,
+                       "period: from must precede to, within 11 years");
     int64_t s, e;
     tm_period_bounds(&c->shifts, period, from, &s, &e);
     int64_t first = s;
     tm_period_bounds(&c->shifts, period, to - 1, &s, &e);
     int64_t last = e;
-    ctx_t x = {.db = db, .c = c, .period = period, .from = first, .to = last,
-               .prev_tons = NAN, .prev_total = NAN};
+    ctx_t x = {.db = db,
+               .c = c,
+               .period = period,
+               .from = first,
+               .to = last,
+               .prev_tons = NAN,
+               .prev_total = NAN};
     int rc = ana_db_intervals(db, c, first, last, &x.iv, &x.n, err, errlen);
     if (!rc)
         rc = ana_db_intervals(db, c, first - 365 * 86400, last - 365 * 86400, &x.ly, &x.nly, err,
@@ -222,16 +263,13 @@ char *ana_report_csv(const cJSON *report, size_t *len)
     csv_put(&buf, len, "\xEF\xBB\xBF");
     const cJSON *rows[2] = {NULL, NULL};
     const cJSON *cols = cJSON_GetObjectItemCaseSensitive(report, "columns"), *it, *cell;
-    cJSON_ArrayForEach(it, cols)
-    {
+    cJSON_ArrayForEach (it, cols) {
         csv_cell(&buf, len, &cap, it);
         csv_put(&buf, len, it->next ? "," : "\r\n");
     }
     rows[0] = cJSON_GetObjectItemCaseSensitive(report, "rows");
-    cJSON_ArrayForEach(it, rows[0])
-    {
-        cJSON_ArrayForEach(cell, it)
-        {
+    cJSON_ArrayForEach (it, rows[0]) {
+        cJSON_ArrayForEach (cell, it) {
             csv_cell(&buf, len, &cap, cell);
             csv_put(&buf, len, cell->next ? "," : "\r\n");
         }

@@ -52,7 +52,8 @@ static double gsl_robust(const ana_interval_t *iv, size_t n, double coef[3])
     double t0 = now_ms();
     gsl_matrix *X = gsl_matrix_alloc(n, 3), *cov = gsl_matrix_alloc(3, 3);
     gsl_vector *y = gsl_vector_alloc(n), *c = gsl_vector_alloc(3);
-    gsl_multifit_robust_workspace *w = gsl_multifit_robust_alloc(gsl_multifit_robust_bisquare, n, 3);
+    gsl_multifit_robust_workspace *w =
+        gsl_multifit_robust_alloc(gsl_multifit_robust_bisquare, n, 3);
     for (size_t i = 0; i < n; i++) {
         gsl_matrix_set(X, i, 0, iv[i].run_h);
         gsl_matrix_set(X, i, 1, iv[i].tons);
@@ -115,8 +116,8 @@ int main(void)
            t_gsl[RUNS / 2] > 0 ? t_fit[RUNS / 2] / t_gsl[RUNS / 2] : 0.0,
            t_ols[RUNS / 2] > 0 ? t_fit[RUNS / 2] / t_ols[RUNS / 2] : 0.0);
     printf("largest relative difference of coefficients to GSL's: %.2e\n",
-           fmax(fabs(m.a - g[0]) / fabs(g[0]), fmax(fabs(m.b - g[1]) / fabs(g[1]),
-                                                     fabs(m.c - g[2]) / fabs(g[2]))));
+           fmax(fabs(m.a - g[0]) / fabs(g[0]),
+                fmax(fabs(m.b - g[1]) / fabs(g[1]), fabs(m.c - g[2]) / fabs(g[2]))));
     printf("CUSUM monitor, a year:  %8.1f ms\n", t_mon[RUNS / 2]);
     free(iv);
     return 0;

@@ -77,8 +77,8 @@ int main(void)
                 t[r] = (double)(tm_mono_ms() - t0);
             }
             qsort(t, RUNS, sizeof(double), cmp);
-            printf("%-6s per %-5s %3d rows: %7.1f ms  (%.1f x the read; CSV %zu bytes)\n",
-                   kinds[k], p ? "month" : "day", rows, t[RUNS / 2],
+            printf("%-6s per %-5s %3d rows: %7.1f ms  (%.1f x the read; CSV %zu bytes)\n", kinds[k],
+                   p ? "month" : "day", rows, t[RUNS / 2],
                    base[RUNS / 2] > 0 ? t[RUNS / 2] / base[RUNS / 2] : 0.0, csv_len);
         }
     store_reader_close(db);

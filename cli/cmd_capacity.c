@@ -30,8 +30,8 @@ static int set(cli_ctx_t *ctx, int argc, char **argv)
     if (!st)
         return CLI_FAIL;
     char err[512];
-    rc = ana_db_capacity_set(st, tpa, from, ctx->actor, "cli", cli_opt(argc, argv, "--reason"),
-                             err, sizeof err);
+    rc = ana_db_capacity_set(st, tpa, from, ctx->actor, "cli", cli_opt(argc, argv, "--reason"), err,
+                             sizeof err);
     if (rc)
         return cli_error(CLI_FAIL, "capacity set: %s", err);
     char t[24];
@@ -90,8 +90,7 @@ static int show(cli_ctx_t *ctx, int argc, char **argv)
     print_use("month", cJSON_GetObjectItem(o, "month"));
     printf("history:\n");
     const cJSON *h;
-    cJSON_ArrayForEach(h, cJSON_GetObjectItem(o, "history"))
-    {
+    cJSON_ArrayForEach (h, cJSON_GetObjectItem(o, "history")) {
         const cJSON *r = cJSON_GetObjectItem(h, "reason");
         printf("  %12.0f t/a from %s, set by %s at %s%s%s\n",
                cJSON_GetObjectItem(h, "tpa")->valuedouble,

@@ -13,8 +13,7 @@ static void print_text(const cJSON *a)
            "detail");
     const cJSON *c;
     int n = 0;
-    cJSON_ArrayForEach(c, a)
-    {
+    cJSON_ArrayForEach (c, a) {
         const cJSON *end = cJSON_GetObjectItem(c, "end"), *v = cJSON_GetObjectItem(c, "value");
         const cJSON *d = cJSON_GetObjectItem(c, "detail");
         char *dt = cJSON_PrintUnformatted(d);

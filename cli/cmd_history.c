@@ -76,8 +76,9 @@ int cmd_import_history(cli_ctx_t *ctx, int argc, char **argv)
         fprintf(stderr, "coalmon: ... %d more bad rows\n", bad.n - 50);
     if (bad.n && !cli_flag(argc, argv, "--allow-bad")) {
         free(iv);
-        return cli_error(CLI_FAIL, "%s: %d bad row(s); nothing stored (--allow-bad stores the "
-                                   "good rows)",
+        return cli_error(CLI_FAIL,
+                         "%s: %d bad row(s); nothing stored (--allow-bad stores the "
+                         "good rows)",
                          argv[2], bad.n);
     }
     store_t *st = cli_store(ctx);

@@ -45,8 +45,8 @@ static void print_model(const ana_model_t *m, bool json)
     tm_format_bj(m->window_to, to, sizeof to);
     tm_format_bj(m->fitted_at, at, sizeof at);
     printf("model v%lld, %s gate, fitted %s\n", (long long)m->id, ana_gate_name(m->gate), at);
-    printf("  energy = %.3f kWh/run-hour (±%.3f) + %.4f kWh/t (±%.4f) + %.3f kWh (±%.3f)\n",
-           m->a, m->se_a, m->b, m->se_b, m->c, m->se_c);
+    printf("  energy = %.3f kWh/run-hour (±%.3f) + %.4f kWh/t (±%.4f) + %.3f kWh (±%.3f)\n", m->a,
+           m->se_a, m->b, m->se_b, m->c, m->se_c);
     printf("  sigma %.3f kWh (running %.3f), R² %.4f, %d intervals of %d s, %d outliers\n",
            m->sigma, m->sigma_run, m->r2, m->n, m->interval_s, m->n_outliers);
     printf("  window %s .. %s\n", from, to);
@@ -128,8 +128,7 @@ static int list(cli_ctx_t *ctx, int argc, char **argv)
     printf("%-8s %-10s %10s %10s %10s %8s %6s  %s\n", "version", "gate", "a kWh/h", "b kWh/t",
            "c kWh", "R²", "n", "fitted");
     const cJSON *m;
-    cJSON_ArrayForEach(m, a)
-    {
+    cJSON_ArrayForEach (m, a) {
         printf("%-8d %-10s %10.3f %10.4f %10.3f %8.4f %6d  %s\n",
                cJSON_GetObjectItem(m, "version")->valueint,
                cJSON_GetObjectItem(m, "gate")->valuestring,

@@ -10,12 +10,10 @@
 static void print_table(const cJSON *r)
 {
     const cJSON *c, *row, *cell;
-    cJSON_ArrayForEach(c, cJSON_GetObjectItem(r, "columns"))
+    cJSON_ArrayForEach (c, cJSON_GetObjectItem(r, "columns"))
         printf("%s%s", c->valuestring, c->next ? "\t" : "\n");
-    cJSON_ArrayForEach(row, cJSON_GetObjectItem(r, "rows"))
-    {
-        cJSON_ArrayForEach(cell, row)
-        {
+    cJSON_ArrayForEach (row, cJSON_GetObjectItem(r, "rows")) {
+        cJSON_ArrayForEach (cell, row) {
             if (cJSON_IsString(cell))
                 printf("%s", cell->valuestring);
             else if (cJSON_IsNumber(cell))

@@ -101,7 +101,7 @@ static void energy_ratios_and_meter_balance(void **state)
     assert_false(ana_share_jump(prev, 5, 0.05, 0.05, &med));
     NEAR(med, 0.040);
     assert_true(ana_share_jump(prev, 5, 0.12, 0.05, &med)); /* 8 points above usual */
-    assert_false(ana_share_jump(prev, 2, 0.5, 0.05, &med));  /* too little history */
+    assert_false(ana_share_jump(prev, 2, 0.5, 0.05, &med)); /* too little history */
 }
 
 static void power_quality_and_vibration(void **state)
@@ -189,20 +189,22 @@ static void history_csv_rows_and_bad_lines(void **state)
     assert_string_equal(b.field[1], "run_min");
     free(iv);
     const char *nohead = "time,tons,total_kwh,run_min\n2026-01-01 00:00,1,1,1\n";
-    assert_int_equal(ana_history_parse(nohead, strlen(nohead), &iv, &n, on_bad, &b, err, sizeof err),
-                     CM_ERR_INVALID);
+    assert_int_equal(
+        ana_history_parse(nohead, strlen(nohead), &iv, &n, on_bad, &b, err, sizeof err),
+        CM_ERR_INVALID);
     assert_non_null(strstr(err, "transport_kwh"));
-    assert_int_equal(ana_history_parse("", 0, &iv, &n, on_bad, &b, err, sizeof err), CM_ERR_INVALID);
+    assert_int_equal(ana_history_parse("", 0, &iv, &n, on_bad, &b, err, sizeof err),
+                     CM_ERR_INVALID);
 }
-
 
 /* Configuration errors name the file, the line and the key. */
 static void configuration_errors_name_the_key(void **state)
 {
     char err[512];
-    const char *good = "{\"analytics\": {\"interval_min\": 5, \"capacity\": {\"warn\": [0.8, 0.95]},\n"
-                       " \"tariff\": {\"seasons\": [{\"months\": [1,2,3,4,5,6,7,8,9,10,11,12],\n"
-                       "  \"tiers\": \"VVVVVVVVFFFFPPPPFFFFVVVV\"}]}}}";
+    const char *good =
+        "{\"analytics\": {\"interval_min\": 5, \"capacity\": {\"warn\": [0.8, 0.95]},\n"
+        " \"tariff\": {\"seasons\": [{\"months\": [1,2,3,4,5,6,7,8,9,10,11,12],\n"
+        "  \"tiers\": \"VVVVVVVVFFFFPPPPFFFFVVVV\"}]}}}";
     cfg_t *cfg = cfg_parse("good.json", good, err, sizeof err);
     assert_non_null(cfg);
     ana_conf_t c;
@@ -210,7 +212,8 @@ static void configuration_errors_name_the_key(void **state)
     assert_int_equal(c.interval_s, 300);
     assert_int_equal(c.cap.n_warn, 2);
     assert_int_equal(c.tariff.n_seasons, 1);
-    assert_int_equal(ana_tariff_tier(&c.tariff, tm_bj_to_epoch(2026, 5, 1, 13, 0, 0)), ANA_TIER_PEAK);
+    assert_int_equal(ana_tariff_tier(&c.tariff, tm_bj_to_epoch(2026, 5, 1, 13, 0, 0)),
+                     ANA_TIER_PEAK);
     cfg_free(cfg);
     const char *bad_tiers = "{\"analytics\": {\n \"tariff\": {\"seasons\": [{\"months\": [1],\n"
                             "  \"tiers\": \"VVVVVVVVFFFFPPPPFFFFVVVX\"}]}}}";
@@ -225,7 +228,8 @@ static void configuration_errors_name_the_key(void **state)
     assert_int_equal(ana_conf_from_cfg(cfg, &c, err, sizeof err), CM_ERR_CONFIG);
     assert_non_null(strstr(err, "interval_min"));
     cfg_free(cfg);
-    cfg = cfg_parse("bad.json", "{\"analytics\": {\"capacity\": {\"warn\": [1.5]}}}", err, sizeof err);
+    cfg = cfg_parse("bad.json", "{\"analytics\": {\"capacity\": {\"warn\": [1.5]}}}", err,
+                    sizeof err);
     assert_int_equal(ana_conf_from_cfg(cfg, &c, err, sizeof err), CM_ERR_CONFIG);
     assert_non_null(strstr(err, "warn"));
     cfg_free(cfg);

@@ -20,8 +20,13 @@
 
 static ana_interval_t mk(int64_t t, double run_h, double tons, double kwh)
 {
-    return (ana_interval_t){.start = t, .tons = tons, .transport_kwh = kwh, .total_kwh = kwh * 3,
-                            .sub_kwh = NAN, .run_h = run_h, .trusted = true};
+    return (ana_interval_t){.start = t,
+                            .tons = tons,
+                            .transport_kwh = kwh,
+                            .total_kwh = kwh * 3,
+                            .sub_kwh = NAN,
+                            .run_h = run_h,
+                            .trusted = true};
 }
 
 /* Exact data E = 80 run + 0.5 t + 3: the fit returns these numbers. */
@@ -84,7 +89,8 @@ static void fit_agrees_with_gsl_robust(void **state)
     assert_int_equal(ana_fit(iv, n, ANA_GATE_TRANSPORT, 900, &m, err, sizeof err), 0);
     gsl_matrix *X = gsl_matrix_alloc(n, 3), *cov = gsl_matrix_alloc(3, 3);
     gsl_vector *y = gsl_vector_alloc(n), *c = gsl_vector_alloc(3);
-    gsl_multifit_robust_workspace *w = gsl_multifit_robust_alloc(gsl_multifit_robust_bisquare, n, 3);
+    gsl_multifit_robust_workspace *w =
+        gsl_multifit_robust_alloc(gsl_multifit_robust_bisquare, n, 3);
     for (size_t i = 0; i < n; i++) {
         gsl_matrix_set(X, i, 0, iv[i].run_h);
         gsl_matrix_set(X, i, 1, iv[i].tons);
@@ -111,8 +117,7 @@ static void fit_refuses_data_that_cannot_tell(void **state)
     ana_model_t m;
     for (int i = 0; i < 30; i++) /* tonnage exactly proportional to running time */
         iv[i] = mk(i * 900, 0.25 * (i % 4) / 3.0, 100 * (i % 4) / 3.0, 10 + i % 4);
-    assert_int_equal(ana_fit(iv, 30, ANA_GATE_TRANSPORT, 900, &m, err, sizeof err),
-                     CM_ERR_INVALID);
+    assert_int_equal(ana_fit(iv, 30, ANA_GATE_TRANSPORT, 900, &m, err, sizeof err), CM_ERR_INVALID);
     assert_non_null(strstr(err, "lock-step"));
     assert_int_equal(ana_fit(iv, 5, ANA_GATE_TRANSPORT, 900, &m, err, sizeof err), CM_ERR_INVALID);
     assert_non_null(strstr(err, "at least 12"));

@@ -201,8 +201,9 @@ static void over_producing_month(void **state)
                      1);
     assert_int_equal(count(f, "type = 'over_production' AND source = 'year'"), 0);
     /* warning level: a capacity raised so that the month stands at 93 % */
-    assert_int_equal(ana_db_capacity_set(f->st, mtd / 0.93 / 0.10, tm_bj_to_epoch(2026, 3, 26, 0, 0, 0),
-                                         "test", "cli", "raised", err, sizeof err),
+    assert_int_equal(ana_db_capacity_set(f->st, mtd / 0.93 / 0.10,
+                                         tm_bj_to_epoch(2026, 3, 26, 0, 0, 0), "test", "cli",
+                                         "raised", err, sizeof err),
                      0);
     evaluate(f, now + 60);
     assert_int_equal(count(f, "type = 'over_production' AND source = 'month' AND level = 1"), 1);
@@ -238,8 +239,8 @@ static void trucks_leaving_unrecorded(void **state)
     history(f, 404, 0, -1);
     int64_t d32 = f->start + 32 * DAY, d33 = f->start + 33 * DAY, d34 = f->start + 34 * DAY;
     double t32 = tons_between(f, d32, d33), t33 = tons_between(f, d33, d34);
-    ticket(f, "T32", d32 + 12 * 3600, t32 * 0.99);  /* 1 % off: within 3 % */
-    ticket(f, "T33", d33 + 12 * 3600, t33 * 0.85);  /* 15 % left without a ticket */
+    ticket(f, "T32", d32 + 12 * 3600, t32 * 0.99); /* 1 % off: within 3 % */
+    ticket(f, "T33", d33 + 12 * 3600, t33 * 0.85); /* 15 % left without a ticket */
     char sql[512], err[256];
     /* the sales system says day 32 sold 20 % more than the weighbridge saw */
     snprintf(sql, sizeof sql,
@@ -262,7 +263,6 @@ static void trucks_leaving_unrecorded(void **state)
     evaluate(f, d34 + 2 * DAY + 3600);
     assert_int_equal(count(f, "type = 'output_sales' AND end IS NULL"), 0);
 }
-
 
 /* A meter with a low power factor and a motor in vibration zone D, from
  * minute aggregates; a stopped belt drawing energy is seen open once, then
@@ -311,8 +311,9 @@ static void device_checks_and_short_conditions(void **state)
              (long long)s, (long long)(s + 3600));
     assert_int_equal(count(f, where), 1);
     /* power factor and voltages recover: the condition ends */
-    snprintf(sql, sizeof sql, "UPDATE agg_minute SET vsum = CASE point_id WHEN 100 THEN 0.95 ELSE 225 END "
-                                  "WHERE point_id BETWEEN 100 AND 103");
+    snprintf(sql, sizeof sql,
+             "UPDATE agg_minute SET vsum = CASE point_id WHEN 100 THEN 0.95 ELSE 225 END "
+             "WHERE point_id BETWEEN 100 AND 103");
     assert_int_equal(store_write(f->st, sql_job, sql, err, sizeof err), 0);
     evaluate(f, now + 600);
     assert_int_equal(count(f, "type = 'power_quality' AND end IS NULL"), 0);
