@@ -4,7 +4,9 @@ end, and the collector polls them in turn, as one bus, on the other. The CLI
 probe reads one of them over RTU too, and the registry lists them."""
 import json
 import os
+import re
 import shutil
+import socket
 import sqlite3
 
 from harness import BIN, SOURCE, Cleanup, free_port, http, main, run, wait_until
@@ -23,8 +25,10 @@ def test_rtu_bus_of_three_meters():
         d = c.dir()
         sim_end, col_end = pty_pair(c, d)
         sim = c.proc([f"{BIN}/coalmon-sim", "meter", "--rtu", sim_end, "--baud", "19200",
-                      "--parity", "E", "--units", "3", "--model", "eastron-sdm630"], "sim-rtu")
+                      "--parity", "E", "--units", "3", "--model", "eastron-sdm630",
+                      "--control", "0"], "sim-rtu")
         sim.wait_output("serving RTU on")
+        cport = int(re.search(r"control on 127\.0\.0\.1:(\d+)", sim.output()).group(1))
 
         # The commissioning probe over RTU.
         r = run([f"{BIN}/coalmon", "--json", "meter", "read", "--model", "eastron-sdm630",
@@ -69,6 +73,20 @@ def test_rtu_bus_of_three_meters():
             pts = {p["name"]: p["value"] for p in devs[f"gate-{u}"]["points"]}
             wait_until(lambda: pts["freq"] is not None, timeout=5)
             assert 49 < pts["freq"] < 51, pts
+        # A unit that falls silent, then one that answers garbage: the line is
+        # flushed, the others on the bus stay online, and both come back.
+        for fault in ("@2 silent 3", "@3 garbage 3"):
+            unit = fault[1]
+            with socket.create_connection(("127.0.0.1", cport), timeout=5) as s:
+                s.sendall((fault + "\n").encode())
+                assert s.makefile().readline().strip() == "ok"
+
+            def state_of(name):
+                body = http("GET", f"http://127.0.0.1:{port}/api/v1/live")[1]
+                return {x["name"]: x["comm"]["state"] for x in body["devices"]}[name]
+            wait_until(lambda: state_of(f"gate-{unit}") == "offline", timeout=15, what=f"unit {unit} offline")
+            assert state_of("gate-1") == "online"
+            wait_until(lambda: state_of(f"gate-{unit}") == "online", timeout=20, what=f"unit {unit} back")
         # Each unit is its own meter: their energy counters differ (1000 kWh apart).
         r = run([f"{BIN}/coalmon", "--db", os.path.join(d, "coalmon.db"), "--json", "device", "list"])
         assert r.returncode == 0, r.stderr
