@@ -150,7 +150,7 @@ static int meter_balance(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_writ
     double med;
     bool jump = ana_share_jump(share, 14, share[14], c->balance_jump, &med);
     ana_condition_t cd;
-    cond_init(&cd, "meter_balance", "total", ds - 86400, 0);
+    cond_init(&cd, "meter_balance", "sub-gates", ds - 86400, 0);
     cd.level = 1;
     cd.value = share[14];
     cd.threshold = c->balance_jump;

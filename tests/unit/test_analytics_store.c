@@ -319,6 +319,30 @@ static void device_checks_and_short_conditions(void **state)
     assert_int_equal(count(f, "type = 'power_quality' AND end IS NULL"), 0);
 }
 
+/* The unmetered share jumps from 4 % to 15 % on one day: meter_balance. */
+static void meter_balance_jump(void **state)
+{
+    fx_t *f = *state;
+    history(f, 606, 0, -1);
+    int64_t d20 = f->start + 20 * DAY;
+    for (size_t i = 0; i < f->n; i++)
+        if (f->iv[i].start >= d20 && f->iv[i].start < d20 + DAY)
+            f->iv[i].sub_kwh = f->iv[i].total_kwh * 0.85;
+    char err[256];
+    assert_int_equal(ana_db_put_intervals(f->st, f->iv, f->n, 900, "import", err, sizeof err), 0);
+    evaluate(f, d20 + 2 * 3600); /* yesterday (day 19) was normal */
+    assert_int_equal(count(f, "type = 'meter_balance'"), 0);
+    evaluate(f, d20 + DAY + 2 * 3600); /* yesterday was day 20 */
+    char where[160];
+    snprintf(where, sizeof where,
+             "type = 'meter_balance' AND source = 'sub-gates' AND start = %lld AND end IS NULL "
+             "AND value > 0.14 AND value < 0.16",
+             (long long)d20);
+    assert_int_equal(count(f, where), 1);
+    evaluate(f, d20 + 2 * DAY + 2 * 3600); /* day 21 is normal again: it ends */
+    assert_int_equal(count(f, "type = 'meter_balance' AND end IS NULL"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +352,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(over_producing_month, setup, teardown),
         cmocka_unit_test_setup_teardown(trucks_leaving_unrecorded, setup, teardown),
         cmocka_unit_test_setup_teardown(device_checks_and_short_conditions, setup, teardown),
+        cmocka_unit_test_setup_teardown(meter_balance_jump, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
