@@ -13,13 +13,16 @@ static int usage(void)
             "usage: coalmon uplink status [--json]\n"
             "       coalmon uplink log [--dest NAME] [--limit N] [--json]\n"
             "       coalmon uplink retry [--dest NAME] [--seq N] [--all]\n"
+            "       coalmon uplink put TYPE FILE|-\n"
             "       coalmon uplink encrypt (--key K --iv IV | --dest NAME) < plain > base64\n"
             "       coalmon uplink decrypt (--key K --iv IV | --dest NAME) < base64 > plain\n"
             "       coalmon uplink token --mine CODE (--key K --iv IV | --dest NAME)\n"
             "                            [--time 'yyyy-MM-dd HH:mm:ss']\n"
             "  status:  queue depth and age per destination, set-aside records with the answer kept\n"
             "  log:     every attempt and its answer, newest first (default 50)\n"
-            "  retry:   put set-aside records back in the queue (--all: also send failing ones now)\n"
+            "  retry:   put set-aside records back in the queue (--all: also send failing ones now)\n"            "  put:     queue records of TYPE (a JSON object or array) for every destination that\n"
+            "           takes TYPE, validated first: how a mine-side system (e.g. dual prevention,\n"
+            "           scyf types) hands records over, and a test record when commissioning\n"
             "  encrypt/decrypt/token: what the platform receives, by hand; --dest takes the key\n"
             "           and IV of a configured destination from the keys file\n");
     return CLI_USAGE;
@@ -54,11 +57,11 @@ static int get_key(cli_ctx_t *ctx, int argc, char **argv, upl_key_t *k, const ch
     return cli_error(CLI_FAIL, "no destination %s in the configuration", dest);
 }
 
-static char *read_stdin(size_t *len)
+static char *read_all(FILE *in, size_t *len)
 {
     size_t cap = 4096, n = 0, r;
     char *buf = malloc(cap + 1);
-    while (buf && (r = fread(buf + n, 1, cap - n, stdin)) > 0) {
+    while (buf && (r = fread(buf + n, 1, cap - n, in)) > 0) {
         n += r;
         if (n == cap) {
             char *nb = realloc(buf, cap * 2 + 1);
@@ -83,7 +86,7 @@ static int do_crypt(cli_ctx_t *ctx, int argc, char **argv, bool enc)
     if (rc)
         return rc;
     size_t len, outlen;
-    char *in = read_stdin(&len), *out = NULL, err[256];
+    char *in = read_all(stdin, &len), *out = NULL, err[256];
     if (!in)
         return cli_error(CLI_FAIL, "cannot read standard input");
     if (enc)
@@ -203,6 +206,82 @@ static int show_log(cli_ctx_t *ctx, sqlite3 *db, int argc, char **argv)
     return CLI_OK;
 }
 
+typedef struct put_arg {
+    const char *type, *actor;
+    const cJSON *recs;
+    int n;
+} put_arg_t;
+
+static int put_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    put_arg_t *a = arg;
+    const cJSON *r;
+    int rc = CM_OK;
+    cJSON_ArrayForEach(r, a->recs)
+    {
+        if (rc)
+            break;
+        /* replace: handing over a corrected record sends it again */
+        rc = store_outbox_put(db, a->type, upl_record_id(r), r, true, err, errlen);
+        a->n++;
+    }
+    char what[64];
+    snprintf(what, sizeof what, "%d records", a->n);
+    return rc ? rc : store_audit(db, a->actor, "cli", "uplink.put", a->type, NULL, what, NULL, err,
+                                 errlen);
+}
+
+/* Validate every record first: all are queued or none. */
+static int do_put(cli_ctx_t *ctx, int argc, char **argv)
+{
+    if (argc < 4)
+        return usage();
+    const char *type = argv[2];
+    const char *prefix = upl_schema_known("cms", type) ? "cms" : "scyf";
+    if (!upl_schema_known(prefix, type))
+        return cli_error(CLI_USAGE, "%s: not a record type of the contract (cms: %s; scyf: %s)",
+                         type, upl_schema_types("cms"), upl_schema_types("scyf"));
+    FILE *f = strcmp(argv[3], "-") ? fopen(argv[3], "r") : NULL;
+    if (strcmp(argv[3], "-") && !f)
+        return cli_error(CLI_FAIL, "%s: cannot open", argv[3]);
+    size_t len;
+    char *text = read_all(f ? f : stdin, &len);
+    if (f)
+        fclose(f);
+    cJSON *j = text ? cJSON_ParseWithLength(text, len) : NULL;
+    free(text);
+    if (cJSON_IsObject(j)) {
+        cJSON *arr = cJSON_CreateArray();
+        cJSON_AddItemToArray(arr, j);
+        j = arr;
+    }
+    if (!cJSON_IsArray(j) || !cJSON_GetArraySize(j)) {
+        cJSON_Delete(j);
+        return cli_error(CLI_FAIL, "%s: expected a JSON record or an array of records", argv[3]);
+    }
+    char field[64], err[256];
+    int i = 0;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, j)
+    {
+        if (upl_validate(prefix, type, r, field, sizeof field, err, sizeof err)) {
+            cJSON_Delete(j);
+            return cli_error(CLI_FAIL, "record %d: %s (nothing queued)", i + 1, err);
+        }
+        i++;
+    }
+    store_t *st = cli_store(ctx);
+    put_arg_t a = {.type = type, .actor = ctx->actor, .recs = j};
+    int rc = st ? store_write(st, put_job, &a, err, sizeof err) : CM_ERR_IO;
+    cJSON_Delete(j);
+    if (!st)
+        return CLI_FAIL;
+    if (rc)
+        return cli_error(CLI_FAIL, "%s", err);
+    printf("%d %s records queued\n", a.n, type);
+    return CLI_OK;
+}
+
 typedef struct retry_arg {
     const char *dest, *actor;
     int64_t seq;
@@ -229,6 +308,8 @@ int cmd_uplink(cli_ctx_t *ctx, int argc, char **argv)
         return do_crypt(ctx, argc, argv, verb[0] == 'e');
     if (!strcmp(verb, "token"))
         return do_token(ctx, argc, argv);
+    if (!strcmp(verb, "put"))
+        return do_put(ctx, argc, argv);
     if (strcmp(verb, "status") && strcmp(verb, "log") && strcmp(verb, "retry"))
         return usage();
     store_t *st = cli_store(ctx);

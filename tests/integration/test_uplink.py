@@ -190,14 +190,26 @@ def test_sender_posts_what_openssl_decrypts():
         with Cleanup() as c:
             port = free_port()
             dest = {"name": "capture", "url": f"http://127.0.0.1:{srv.server_address[1]}",
-                    "prefix": "cms", "mine_code": MINE, "backfill": True}
+                    "prefix": "cms", "mine_code": MINE, "backfill": True, "types": ["alarm", "riskInfo"]}
             mdir, mconf = write_config(c, "mine", port, [dest], keys={"capture": {"key": MKEY, "iv": MIV}})
             cli(mconf, "db", "migrate")
             sent = produce(mdir, 5)
             start(c, mconf, port, "mine")
-            wait_until(lambda: len(Capture.seen) >= 5, timeout=30, what="five posts")
-            for path, ctype, raw in Capture.seen[:5]:
-                assert path == "/cms/api/alarm.do" and ctype.startswith("application/json"), (path, ctype)
+            # A dual-prevention record handed over by a mine-side system goes to /scyf/.
+            risk = {"id": "r1", "riskPointId": "p1", "object": "瓦斯", "checkProject": "上隅角",
+                    "riskDesc": "上隅角瓦斯超限", "riskType": "15", "riskLevel": "3"}
+            cli(mconf, "uplink", "put", "riskInfo", "-", input=json.dumps(risk, ensure_ascii=False))
+            bad = dict(risk, id="r2", riskLevel="9")
+            r = run([f"{BIN}/coalmon", "-c", mconf, "uplink", "put", "riskInfo", "-"], input=json.dumps(bad))
+            assert r.returncode == 1 and "riskLevel" in r.stderr, r
+            wait_until(lambda: len(Capture.seen) >= 6, timeout=30, what="six posts")
+            assert len(Capture.seen) == 6, Capture.seen
+            scyf = [x for x in Capture.seen if x[0] == "/scyf/api/riskInfo.do"]
+            assert len(scyf) == 1 and json.loads(openssl(MKEY, MIV, json.loads(scyf[0][2])["data"], decrypt=True)) == risk
+            alarms = [x for x in Capture.seen if x[0] == "/cms/api/alarm.do"]
+            assert len(alarms) == 5, Capture.seen
+            for path, ctype, raw in alarms:
+                assert ctype.startswith("application/json"), ctype
                 body = json.loads(raw)
                 assert set(body) == {"mineCode", "token", "data"} and body["mineCode"] == MINE
                 assert "\n" not in body["data"] and re.fullmatch(r"[A-Za-z0-9+/]+=*", body["data"])
@@ -212,7 +224,7 @@ def test_sender_posts_what_openssl_decrypts():
             out = cli(mconf, "uplink", "token", "--dest", "capture", "--time", "2026-11-23 20:00:00")
             assert openssl(MKEY, MIV, out.strip(), decrypt=True) == "{mineCode=001001001, time=2026-11-23 20:00:00}"
             st = json.loads(cli(mconf, "--json", "uplink", "status"))
-            assert st[0]["destination"] == "capture" and st[0]["delivered"] == 5, st
+            assert st[0]["destination"] == "capture" and st[0]["delivered"] == 6, st
     finally:
         srv.shutdown()
 
