@@ -72,9 +72,18 @@ async function main() {
       const s = c && c.getOption().series;
       return s && s.length === 3 && s.every((x) => x.data.length >= 2);
     }, null, { timeout: 20000 });
-    // A tile whose API has not landed says so instead of showing a number.
-    const shift = page.locator('[data-tile="t_shift"]');
-    assert.match(await shift.textContent(), /暂无数据|—/);
+    // The shift tile shows the analytics module's figure for the current shift.
+    await page.waitForFunction(() => /\d/.test(document.querySelector('[data-tile="t_shift"] .tile-value').textContent), null, { timeout: 30000 });
+    const shown = Number((await page.locator('[data-tile="t_shift"] .tile-value').textContent()).replace(/,/g, ""));
+    // Read after the tile: the shift only grows, so the tile is at most this (a day figure would exceed it).
+    const now = await page.evaluate(async () => {
+      const d = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10);
+      const r = await (await fetch(`/api/v1/reports/rpt1/output?period=shift&from=${d}`)).json();
+      return r.rows[r.rows.length - 1][r.columns.indexOf("tons")];
+    });
+    assert.ok(shown > 0 && shown <= now + 0.05, `shift tile ${shown}, API ${now}`);
+    // No approved capacity in the demo: the month tile says so rather than invent a limit.
+    assert.match(await page.locator('[data-tile="t_month"]').textContent(), /未设置核定产能/);
     await shot(page, "01-production");
   });
 

@@ -19,7 +19,7 @@ const I18N = {
     c_energy_gate: "各开关累计电能", c_tou: "峰谷平电量", c_kwh_t: "吨煤电耗趋势", c_pq: "电能质量",
     pq_voltage: "电压 (V)", pq_current: "电流 (A)", pq_pf: "功率因数", pq_freq: "频率 (Hz)",
     s_tickets: "过磅单", s_vehicles: "车辆", s_exits: "出口抓拍", s_escapes: "逃逸车辆",
-    k_fit: "产量—电量拟合", k_residual: "残差", k_models: "模型版本",
+    k_fit: "产量—电量模型（在用）", k_residual: "残差", k_models: "模型版本",
     a_state: "状态", a_type: "类型", a_level: "级别", a_time: "时间", a_detail: "内容", a_target: "对象",
     a_all: "全部", a_active: "未确认", a_acked: "已确认", a_cleared: "已消除", a_filter: "筛选",
     ack: "确认", ack_title: "确认报警", comment: "处理意见", acked_by: "确认人",
@@ -40,6 +40,9 @@ const I18N = {
     w_gross: "毛重 (t)", w_tare: "皮重 (t)", w_net: "净重 (t)", w_bridge: "地磅", w_contract: "合同",
     w_point: "出入口", w_loaded: "装载", w_tickets_n: "今日过磅车次", w_net_sum: "今日过磅净重",
     w_exits_n: "今日出口抓拍", w_escapes_n: "今日逃逸车辆",
+    no_limit: "未设置核定产能", tou_critical: "尖峰", tou_peak: "峰", tou_flat: "平", tou_valley: "谷",
+    k_gate: "开关", k_version: "版本", k_window: "拟合数据区间", k_fitted: "拟合时间", k_intervals: "样本数",
+    k_outliers: "剔除点", k_episodes: "产量与用电偏差事件（近30天，偏差%）", k_none: "近30天无偏差事件",
   },
   en: {
     title: "Coal output monitoring · dispatch", updated: "Updated", switch: "中文",
@@ -81,6 +84,9 @@ const I18N = {
     w_gross: "Gross (t)", w_tare: "Tare (t)", w_net: "Net (t)", w_bridge: "Weighbridge", w_contract: "Contract",
     w_point: "Gate", w_loaded: "Loaded", w_tickets_n: "Tickets today", w_net_sum: "Net weighed today",
     w_exits_n: "Exit captures today", w_escapes_n: "Escapes today",
+    no_limit: "no approved capacity set", tou_critical: "critical", tou_peak: "peak", tou_flat: "flat", tou_valley: "valley",
+    k_gate: "Gate", k_version: "Version", k_window: "Fitted on", k_fitted: "Fitted at", k_intervals: "Intervals",
+    k_outliers: "Outliers", k_episodes: "Output vs power episodes (30 days, deviation %)", k_none: "no episode in 30 days",
   },
 };
 

@@ -67,6 +67,30 @@ async function apiSeries(box, path, kind, unit) {
   }));
 }
 
+// RPT-1 report of the analytics module: {columns, rows}; null while absent.
+async function rpt1(kind, period, fromMs) {
+  const data = await getOrNull(`/api/v1/reports/rpt1/${kind}?period=${period}&from=${dayText(fromMs)}&to=${dayText(Date.now() + 86400e3)}`);
+  return data && Array.isArray(data.columns) && Array.isArray(data.rows) ? data : null;
+}
+function column(rep, name) {
+  const i = rep.columns.indexOf(name);
+  return rep.rows.map((r) => (i < 0 ? null : r[i]));
+}
+// Bars or a line of one column of an RPT-1 report, labelled by period.
+function rptChart(box, rep, name, kind, unit, color) {
+  if (!rep) { noData(box, "nodata_api"); return; }
+  if (!rep.rows.length) { noData(box, "nodata"); return; }
+  const c = chart(box);
+  if (!c) return;
+  c.setOption(baseOption({
+    legend: { show: false },
+    xAxis: axis({ type: "category", data: column(rep, "period") }),
+    yAxis: axis({ type: "value", name: unit }),
+    series: [{ type: kind, data: column(rep, name), showSymbol: false, itemStyle: { color: color || "#3ba7ff" } }],
+  }));
+}
+const SPAN_DAYS = { shift: 3, day: 31, month: 366, year: 5 * 366 };
+
 /* ---- production ------------------------------------------------------------ */
 
 App.pages.production = {
@@ -89,7 +113,7 @@ App.pages.production = {
       b.type = "button";
       b.addEventListener("click", () => {
         for (const x of tabs.children) x.classList.toggle("on", x === b);
-        apiSeries(barBox, `/api/v1/production?period=${p}`, "bar", "t");
+        rpt1("output", p, Date.now() - (SPAN_DAYS[p] - 1) * 86400e3).then((rep) => rptChart(barBox, rep, "tons", "bar", "t"));
       });
       tabs.append(b);
     }
@@ -101,15 +125,10 @@ App.pages.production = {
     power.body.append(powerBox);
     root.append(power.root, bars.root, curve.root);
     tabs.children[1].click();
-    apiSeries(curveBox, "/api/v1/production/curve", "line", "t/h");
-    // Production summary from analytics (shift, day, month, limit, kWh/t).
-    getOrNull("/api/v1/production/summary").then((s) => {
-      const sub = s ? "" : t("nodata");
-      tl.shift.set(s && s.shift_t !== undefined ? fmt(s.shift_t, 1) : "—", sub);
-      tl.day.set(s && s.day_t !== undefined ? fmt(s.day_t, 1) : "—", sub);
-      tl.month.set(s && s.month_t !== undefined ? `${fmt(s.month_t, 0)} / ${fmt(s.month_limit_t, 0)}` : "—", sub);
-      tl.kwht.set(s && s.kwh_per_t !== undefined ? fmt(s.kwh_per_t, 2) : "—", sub);
-    });
+    // Output per shift over the last week: the mine's rhythm at a glance.
+    rpt1("output", "shift", Date.now() - 6 * 86400e3).then((rep) => rptChart(curveBox, rep, "tons", "line", "t", "#2ecc71"));
+    this.summary(tl);
+    this.timer = setInterval(() => this.summary(tl), 60000);
     const c = chart(powerBox);
     const series = {};
     const gateTiles = {};
@@ -141,6 +160,25 @@ App.pages.production = {
       }));
     });
   },
+  // Shift, day and month output (RPT-1), the monthly limit (capacity) and
+  // today's kWh per tonne (energy), all from the analytics module.
+  async summary(tl) {
+    const today = Date.now();
+    const [sh, day, mon, cap, en] = await Promise.all([
+      rpt1("output", "shift", today), rpt1("output", "day", today), rpt1("output", "month", today),
+      getOrNull("/api/v1/capacity"), getOrNull(`/api/v1/energy?from=${dayText(today)}`)]);
+    const last = (rep) => (rep && rep.rows.length ? column(rep, "tons").pop() : null);
+    const set = (tile, v, d) => tile.set(v === null || v === undefined ? "—" : fmt(v, d), v === null || v === undefined ? t("nodata") : "");
+    set(tl.shift, last(sh), 1);
+    set(tl.day, last(day), 1);
+    const m = last(mon);
+    const limit = cap && cap.month && typeof cap.month.limit_t === "number" ? cap.month.limit_t
+                : cap && typeof cap.approved_tpa === "number" ? cap.approved_tpa / 12 : null;
+    tl.month.set(m === null ? "—" : limit === null ? fmt(m, 0) : `${fmt(m, 0)} / ${fmt(limit, 0)}`,
+                 m === null ? t("nodata") : limit === null ? t("no_limit") : "");
+    set(tl.kwht, en ? en.kwh_per_t_total : null, 2);
+  },
+  leave() { clearInterval(this.timer); },
 };
 
 /* ---- energy ----------------------------------------------------------------- */
@@ -158,8 +196,16 @@ App.pages.energy = {
     const kwhBox = el("div", "chart");
     kwh.body.append(kwhBox);
     root.append(e.root, tou.root, kwh.root, pq.root);
-    apiSeries(touBox, "/api/v1/energy/tou", "bar", "kWh");
-    apiSeries(kwhBox, "/api/v1/energy/kwh_per_t", "line", "kWh/t");
+    getOrNull(`/api/v1/energy?from=${dayText(Date.now())}`).then((en) => {
+      const tou = en && en.time_of_use_kwh;
+      if (!tou) { noData(touBox, en ? "nodata" : "nodata_api"); return; }
+      const c2 = chart(touBox);
+      if (c2) c2.setOption({ animation: false, tooltip: { trigger: "item" }, legend: { textStyle: CHART_TEXT, top: 4 },
+        series: [{ type: "pie", radius: ["35%", "65%"], center: ["50%", "56%"], label: { color: "#c9d6e8", formatter: "{b}\n{d}%" },
+          data: ["critical", "peak", "flat", "valley"].map((k) => ({ name: t("tou_" + k), value: tou[k] || 0 })),
+          color: ["#e74c3c", "#f5a623", "#3ba7ff", "#2ecc71"] }] });
+    });
+    rpt1("energy", "day", Date.now() - 30 * 86400e3).then((rep) => rptChart(kwhBox, rep, "kwh_per_t_total", "line", "kWh/t", "#f5a623"));
     const c = chart(eBox);
     App.listeners.push((live) => {
       const gates = live.devices.filter((d) => pointOf(d, "energy_import"));
@@ -191,7 +237,8 @@ async function apiTable(box, path, key, columns) {
   const rows = Array.isArray(data) ? data : data && Array.isArray(data[key]) ? data[key] : null;
   if (!rows || !rows.length) { noData(box, data ? "nodata" : "nodata_api"); return rows; }
   const cols = columns || Object.keys(rows[0]).filter((k) => typeof rows[0][k] !== "object").map((k) => [k, k]);
-  const cell = (v) => (typeof v === "string" && /^\d{4}-\d\d-\d\dT/.test(v) ? timeText(v) : v);
+  const cell = (v) => (typeof v === "string" && /^\d{4}-\d\d-\d\dT/.test(v) ? timeText(v)
+                      : typeof v === "number" && !Number.isInteger(v) ? Number(v.toFixed(4)) : v);
   box.classList.add("scroll");
   box.replaceChildren(table(cols.map((c) => t(c[1])), rows.map((r) => cols.map((c) => cell(r[c[0]])))));
   return rows;
@@ -233,14 +280,33 @@ App.pages.consistency = {
     const fit = panel(t("k_fit"));
     const fitBox = el("div", "chart");
     fit.body.append(fitBox);
-    const res = panel(t("k_residual"));
+    const res = panel(t("k_episodes"));
     const resBox = el("div", "chart");
     res.body.append(resBox);
     const models = panel(t("k_models"), "wide");
     root.append(fit.root, res.root, models.root);
-    apiSeries(fitBox, "/api/v1/models/fit", "line", "kWh");
-    apiSeries(resBox, "/api/v1/models/residual", "line", "");
-    apiTable(models.body, "/api/v1/models", "models");
+    // The model in force per gate: E = a·run hours + b·tonnes + c per interval.
+    getOrNull("/api/v1/models/current").then((cur) => {
+      const gates = cur ? Object.values(cur).filter((m) => m) : [];
+      if (!gates.length) { noData(fitBox, cur ? "nodata" : "nodata_api"); return; }
+      fitBox.classList.remove("chart");
+      fitBox.replaceChildren(table([t("k_gate"), t("k_version"), "a (kWh/h)", "b (kWh/t)", "c (kWh)", "R²", "σ (kWh)", t("k_window"), t("k_fitted")],
+        gates.map((m) => [m.gate, m.version, fmt(m.a_kwh_per_run_hour, 2), fmt(m.b_kwh_per_t, 4), fmt(m.c_kwh_per_interval, 2),
+                          fmt(m.r2, 3), fmt(m.sigma_kwh, 2), `${m.window_from} — ${m.window_to}`, m.fitted_at])));
+    });
+    // Episodes where metered tonnage and electricity drifted apart (CUSUM).
+    getOrNull(`/api/v1/consistency?from=${dayText(Date.now() - 30 * 86400e3)}`).then((eps) => {
+      if (!Array.isArray(eps)) { noData(resBox, "nodata_api"); return; }
+      if (!eps.length) { noData(resBox, "k_none"); return; }
+      const c = chart(resBox);
+      if (c) c.setOption(baseOption({ legend: { show: false },
+        xAxis: axis({ type: "category", data: eps.map((e) => `${e.start.slice(5, 16)} ${e.source}`) }),
+        yAxis: axis({ type: "value", name: "%" }),
+        series: [{ type: "bar", data: eps.map((e) => (e.detail ? e.detail.deviation_pct : null)), itemStyle: { color: "#e74c3c" } }] }));
+    });
+    apiTable(models.body, "/api/v1/models", "models", [["version", "k_version"], ["gate", "k_gate"], ["a_kwh_per_run_hour", "a"],
+      ["b_kwh_per_t", "b"], ["c_kwh_per_interval", "c"], ["r2", "R²"], ["intervals", "k_intervals"], ["outliers", "k_outliers"],
+      ["fitted_at", "k_fitted"]]);
   },
 };
 
