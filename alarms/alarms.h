@@ -180,6 +180,7 @@ typedef struct alarm_filter {
                           "shelved" */
     int type;          /* 0: any */
     const char *source;
+    const char *origin; /* NULL: any; "local": raised here; else an enterprise code */
     int min_level;     /* 0: any */
     int64_t from_ms, to_ms; /* raised within [from, to); 0: open */
     int limit;         /* default 200, at most 1000 */

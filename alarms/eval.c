@@ -46,7 +46,8 @@ int alarm_observe(sqlite3 *db, tick_ctx_t *t, const obs_t *o, char *err, size_t 
     rc = store_prepare(
         db,
         "INSERT INTO alarm_pending(type, source, device, first_ms, last_ms, count, level, value,"
-        " worst, detail, latched) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10)"
+        " worst, detail, latched, origin) VALUES (?1, ?2, ?3, ?4, ?5, max(?6, 1), ?7, ?8, ?8, ?9, ?10,"
+        " ?14)"
         " ON CONFLICT(type, source) DO UPDATE SET"
         " first_ms = CASE WHEN latched = 0 AND ?11 - last_ms > ?12 THEN excluded.first_ms"
         "   ELSE first_ms END,"
@@ -67,7 +68,7 @@ int alarm_observe(sqlite3 *db, tick_ctx_t *t, const obs_t *o, char *err, size_t 
     alarm_bind_text(s, 3, o->device);
     sqlite3_bind_int64(s, 4, o->first_ms ? o->first_ms : o->ts_ms);
     sqlite3_bind_int64(s, 5, o->ts_ms);
-    sqlite3_bind_int(s, 6, o->mode == OBS_LEVEL ? 0 : 1);
+    sqlite3_bind_int(s, 6, o->mode == OBS_LEVEL || o->repeat ? 0 : 1);
     if (o->level >= 1 && o->level <= 3)
         sqlite3_bind_int(s, 7, o->level);
     else
@@ -81,6 +82,7 @@ int alarm_observe(sqlite3 *db, tick_ctx_t *t, const obs_t *o, char *err, size_t 
     sqlite3_bind_int64(s, 11, o->ts_ms);
     sqlite3_bind_int64(s, 12, (int64_t)set->clear_after_s * 1000);
     sqlite3_bind_int(s, 13, o->mode == OBS_ON);
+    alarm_bind_text(s, 14, o->origin);
     return alarm_step_done(db, s, err, errlen);
 }
 
@@ -88,7 +90,7 @@ int alarm_observe(sqlite3 *db, tick_ctx_t *t, const obs_t *o, char *err, size_t 
 
 typedef struct pend {
     int type, level, count, latched;
-    char source[160], device[96], detail[512], held[256];
+    char source[160], device[96], detail[512], held[256], origin[64];
     int64_t first_ms, last_ms;
     bool has_value, has_worst;
     double value, worst;
@@ -111,7 +113,7 @@ static int load_pending(sqlite3 *db, pend_t **out, int *n, char *err, size_t err
                            "SELECT p.type, p.source, p.device, p.first_ms, p.last_ms, p.count,"
                            " coalesce(p.level, 0), p.value, p.worst, p.detail, p.latched,"
                            " coalesce(p.held, ''), a.id, a.level, a.inhibited, a.count,"
-                           " a.last_seen_ms FROM alarm_pending p LEFT JOIN alarm a"
+                           " a.last_seen_ms, p.origin FROM alarm_pending p LEFT JOIN alarm a"
                            " ON a.type = p.type AND a.source = p.source AND a.state <> 'cleared'",
                            &s, err, errlen);
     if (rc)
@@ -150,6 +152,7 @@ static int load_pending(sqlite3 *db, pend_t **out, int *n, char *err, size_t err
         p->alarm_inhibited = sqlite3_column_type(s, 14) != SQLITE_NULL;
         p->alarm_count = sqlite3_column_int(s, 15);
         p->alarm_last = sqlite3_column_int64(s, 16);
+        copy_col(p->origin, sizeof p->origin, s, 17);
     }
     sqlite3_finalize(s);
     if (rc) {
@@ -204,8 +207,8 @@ static int raise_alarm(sqlite3 *db, tick_ctx_t *t, const pend_t *p, int level, c
     sqlite3_stmt *s;
     int rc = store_prepare(db,
                            "INSERT INTO alarm(type, level, source, device, state, first_seen_ms,"
-                           " raised_ms, last_seen_ms, count, value, worst, detail)"
-                           " VALUES (?, ?, ?, ?, 'raised', ?, ?, ?, ?, ?, ?, ?)",
+                           " raised_ms, last_seen_ms, count, value, worst, detail, origin)"
+                           " VALUES (?, ?, ?, ?, 'raised', ?, ?, ?, ?, ?, ?, ?, ?)",
                            &s, err, errlen);
     if (rc)
         return rc;
@@ -226,6 +229,7 @@ static int raise_alarm(sqlite3 *db, tick_ctx_t *t, const pend_t *p, int level, c
     else
         sqlite3_bind_null(s, 10);
     alarm_bind_text(s, 11, p->detail);
+    alarm_bind_text(s, 12, *p->origin ? p->origin : NULL);
     if ((rc = alarm_step_done(db, s, err, errlen)))
         return rc;
     int64_t id = sqlite3_last_insert_rowid(db);

@@ -22,6 +22,8 @@ typedef enum obs_mode {
 typedef struct obs {
     int type;
     const char *source, *device, *detail;
+    const char *origin; /* enterprise code of a received alarm, NULL: ours */
+    bool repeat;        /* the same occurrence read again: no count */
     int level;
     bool has_value;
     double value;
@@ -76,7 +78,7 @@ int alarm_do_clear(sqlite3 *db, int64_t id, int64_t now_ms, const char *actor, c
     "a.id, a.type, a.level, a.source, a.device, a.state, a.first_seen_ms, a.raised_ms,"     \
     " a.last_seen_ms, a.count, a.value, a.worst, a.detail, a.ack_by, a.ack_ms, a.ack_comment," \
     " a.shelved_until_ms, a.shelved_by, a.shelve_reason, a.inhibited, a.cleared_ms,"        \
-    " a.cleared_by, a.clear_reason"
+    " a.cleared_by, a.clear_reason, a.origin"
 cJSON *alarm_row_json(sqlite3_stmt *s, int col);
 
 /* hooks.c */

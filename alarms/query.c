@@ -46,6 +46,7 @@ int alarm_filter_parse(alarm_filter_t *f, alarm_get_fn get, void *arg, char *fie
     if ((v = get(arg, "level")) && alarm_level_parse(v, &f->min_level))
         return bad(field, fieldlen, "level", err, errlen, "expected notice, warning or serious");
     f->source = get(arg, "source");
+    f->origin = get(arg, "origin");
     const char *keys[2] = {"from", "to"};
     int64_t *dst[2] = {&f->from_ms, &f->to_ms};
     for (int i = 0; i < 2; i++) {
@@ -79,7 +80,8 @@ int alarm_filter_parse(alarm_filter_t *f, alarm_get_fn get, void *arg, char *fie
     " OR (?1 = 'shelved' AND a.state <> 'cleared' AND a.shelved_until_ms IS NOT NULL)"          \
     " OR (?1 IN ('raised', 'acknowledged', 'cleared') AND a.state = ?1))"                       \
     " AND (?2 = 0 OR a.type = ?2) AND (?3 IS NULL OR a.source = ?3) AND a.level >= ?4"          \
-    " AND (?5 = 0 OR a.raised_ms >= ?5) AND (?6 = 0 OR a.raised_ms < ?6)"
+    " AND (?5 = 0 OR a.raised_ms >= ?5) AND (?6 = 0 OR a.raised_ms < ?6)"                      \
+    " AND (?9 IS NULL OR a.origin = ?9 OR (?9 = 'local' AND a.origin IS NULL))"
 
 static void bind_filter(sqlite3_stmt *s, const alarm_filter_t *f)
 {
@@ -89,6 +91,7 @@ static void bind_filter(sqlite3_stmt *s, const alarm_filter_t *f)
     sqlite3_bind_int(s, 4, f->min_level);
     sqlite3_bind_int64(s, 5, f->from_ms);
     sqlite3_bind_int64(s, 6, f->to_ms);
+    alarm_bind_text(s, 9, f->origin);
 }
 
 int alarm_list_json(sqlite3 *db, const alarm_filter_t *f, cJSON **out, char *err, size_t errlen)

@@ -77,8 +77,8 @@ int alarm_put_upload(sqlite3 *db, int64_t alarm_id, char *err, size_t errlen)
 {
     sqlite3_stmt *s;
     int rc = store_prepare(db,
-                           "SELECT type, level, source, raised_ms, cleared_ms, detail FROM alarm"
-                           " WHERE id = ?",
+                           "SELECT type, level, source, raised_ms, cleared_ms, detail, origin"
+                           " FROM alarm WHERE id = ?",
                            &s, err, errlen);
     if (rc)
         return rc;
@@ -86,6 +86,10 @@ int alarm_put_upload(sqlite3 *db, int64_t alarm_id, char *err, size_t errlen)
     if (sqlite3_step(s) != SQLITE_ROW) {
         sqlite3_finalize(s);
         return cm_fail(err, errlen, CM_ERR_NOTFOUND, "no alarm %lld", (long long)alarm_id);
+    }
+    if (sqlite3_column_type(s, 6) != SQLITE_NULL) { /* an enterprise's: it uploads its own */
+        sqlite3_finalize(s);
+        return CM_OK;
     }
     int type = sqlite3_column_int(s, 0);
     char id[32], detail[1200], source[200];
@@ -199,6 +203,7 @@ cJSON *alarm_row_json(sqlite3_stmt *s, int c)
         cJSON_AddNullToObject(o, "shelved");
     }
     add_text(o, "inhibited", s, c + 19);
+    add_text(o, "origin", s, c + 23);
     if (sqlite3_column_type(s, c + 20) != SQLITE_NULL) {
         cJSON *cl = cJSON_AddObjectToObject(o, "cleared");
         add_iso(cl, "at", s, c + 20);

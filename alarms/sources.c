@@ -362,6 +362,49 @@ static int ingest_escapes(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
     return rc;
 }
 
+/* ---- uplink_received: the enterprises' alarms, on a platform ---------------- */
+
+/* An alarm record an enterprise sent (uplink.md §3) and its revisions: open
+ * while it has no clearedAt, ended when it has one. Shown with the enterprise
+ * as origin and its source prefixed by the enterprise code; never uploaded
+ * again here (the receiver forwards the enterprise's own record). The cursor
+ * is the receiving time; rows of the newest millisecond are read again (harmless:
+ * a repeat neither counts nor re-raises). */
+static int received_row(sqlite3 *db, tick_ctx_t *t, sqlite3_stmt *s, char *err, size_t errlen)
+{
+    cJSON *r = cJSON_Parse(col_text(s, 2));
+    const cJSON *type = cJSON_GetObjectItem(r, "alarmType"), *level = cJSON_GetObjectItem(r, "level");
+    const cJSON *src = cJSON_GetObjectItem(r, "source"), *detail = cJSON_GetObjectItem(r, "detail");
+    const cJSON *raised = cJSON_GetObjectItem(r, "raisedAt");
+    int rc = CM_OK;
+    if (cJSON_IsNumber(type) && cJSON_IsString(src) && cJSON_IsNumber(level)) {
+        const char *ent = col_text(s, 1);
+        char source[160], text[1200];
+        int64_t raised_s = 0;
+        snprintf(source, sizeof source, "%s:%s", ent, src->valuestring);
+        snprintf(text, sizeof text, "[%s] %s", ent, cJSON_IsString(detail) ? detail->valuestring : "");
+        if (!cJSON_IsString(raised) || tm_parse_bj(raised->valuestring, &raised_s))
+            raised_s = sqlite3_column_int64(s, 0) / 1000;
+        bool cleared = cJSON_IsString(cJSON_GetObjectItem(r, "clearedAt"));
+        obs_t o = {.type = (int)type->valuedouble, .source = source, .detail = text, .origin = ent,
+                   .level = (int)level->valuedouble, .first_ms = raised_s * 1000,
+                   .ts_ms = t->now_ms, .mode = cleared ? OBS_GONE : OBS_ON, .repeat = true};
+        rc = alarm_observe(db, t, &o, err, errlen);
+    }
+    cJSON_Delete(r);
+    return rc;
+}
+
+static int ingest_received(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
+{
+    if (!table_exists(db, "uplink_received"))
+        return CM_OK;
+    return by_cursor(db, t, "uplink_received.alarm",
+                     "SELECT received_ms, ent, body FROM uplink_received WHERE record_type = 'alarm'"
+                     " AND received_ms >= ?1 ORDER BY received_ms, id LIMIT ?2",
+                     received_row, NULL, err, errlen);
+}
+
 int alarm_ingest(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
 {
     int rc = ingest_comm(db, t, err, errlen);
@@ -375,6 +418,8 @@ int alarm_ingest(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
         rc = ingest_analytics(db, t, err, errlen);
     if (!rc)
         rc = ingest_escapes(db, t, err, errlen);
+    if (!rc)
+        rc = ingest_received(db, t, err, errlen);
     return rc;
 }
 

@@ -139,6 +139,46 @@ static void test_escaping_vehicle_raised_and_resolved(void **state)
     assert_int_equal(fx_int(f, "SELECT count(*) FROM alarm WHERE type = 9", NULL), 2);
 }
 
+/* On a platform: an enterprise's alarm record shows as an alarm of that
+ * origin, is not uploaded again, and clears when its revision has clearedAt. */
+static void test_enterprise_alarms_shown_on_the_platform(void **state)
+{
+    fx_t *f = *state;
+    if (!has_table(f, "uplink_received"))
+        skip(); /* uplink's migration 0030 not in this tree */
+    int64_t now = tm_now_ms();
+    char text[900];
+    snprintf(text, sizeof text,
+             "INSERT INTO uplink_received(ent, via, prefix, record_type, record_id, body, received_ms)"
+             " VALUES ('140000000001', '140000000001', 'cms', 'alarm', '7', '{\"id\":\"7\",\"alarmType\":8,"
+             "\"level\":2,\"source\":\"gate-total\",\"raisedAt\":\"2026-11-23 20:00:00\","
+             "\"detail\":\"通信中断\"}', %lld)", (long long)now);
+    sql(f, text);
+    fx_tick(f, now);
+    fx_tick(f, now + 100000); /* read again at the same millisecond: still one, count 1 */
+    long long id = fx_active(f, ALARM_T_COMM, "140000000001:gate-total");
+    assert_true(id > 0);
+    assert_int_equal(fx_int(f, "SELECT count FROM alarm", NULL), 1);
+    assert_int_equal(fx_int(f, "SELECT origin = '140000000001' FROM alarm", NULL), 1);
+    assert_int_equal(fx_int(f, "SELECT count(*) FROM outbox_record WHERE record_type = 'alarm'", NULL), 0);
+    alarm_filter_t fl = {.state = "active", .origin = "local"};
+    cJSON *list;
+    char err[256];
+    assert_int_equal(alarm_list_json(f->db, &fl, &list, err, sizeof err), 0);
+    assert_int_equal(cJSON_GetObjectItem(list, "total")->valueint, 0);
+    cJSON_Delete(list);
+    fl.origin = "140000000001";
+    assert_int_equal(alarm_list_json(f->db, &fl, &list, err, sizeof err), 0);
+    assert_int_equal(cJSON_GetObjectItem(list, "total")->valueint, 1);
+    cJSON_Delete(list);
+    snprintf(text, sizeof text,
+             "UPDATE uplink_received SET revisions = 1, received_ms = %lld, body = json_set(body,"
+             " '$.clearedAt', '2026-11-23 20:30:00')", (long long)now + 200000);
+    sql(f, text);
+    fx_tick(f, now + 200001);
+    assert_int_equal(fx_active(f, ALARM_T_COMM, "140000000001:gate-total"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +187,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_analytics_episodes_raise_and_clear, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_escaping_vehicle_raised_and_resolved, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_enterprise_alarms_shown_on_the_platform, fx_setup,
                                         fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
