@@ -12,7 +12,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: coalmon alarm list [--state S] [--type T] [--source X] [--level L]\n"
-            "                          [--from DATE] [--to DATE] [--limit N] [--json]\n"
+            "                          [--origin local|CODE] [--from DATE] [--to DATE]\n"
+            "                          [--limit N] [--json]\n"
             "       coalmon alarm history [same filters; all states by default] [--json]\n"
             "       coalmon alarm show ID [--json]\n"
             "       coalmon alarm pending [--json]\n"
