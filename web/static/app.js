@@ -167,7 +167,11 @@ function route() {
 async function refreshLive() {
   try {
     const r = await api("GET", "/api/v1/live");
-    if (r.status === 401) { setConn(true); return; } // closed reads: the page asks to log in
+    if (r.status === 401) { // http.anonymous_read is false: reads need a login
+      setConn(true);
+      if (!App.session.user && !document.getElementById("login-dlg").open) openLogin();
+      return;
+    }
     if (r.status !== 200) throw new Error(r.status);
     App.live = r.body;
     setConn(true);
