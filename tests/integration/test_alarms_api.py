@@ -7,7 +7,7 @@ import json
 import os
 
 from harness import BIN, SOURCE, Cleanup, free_port, http, main, run, wait_until
-from test_alarms_e2e import Session, add_user
+from test_alarms_e2e import Session, Sse, add_user
 
 
 def write_config(path, data, port, meter_port):
@@ -97,6 +97,21 @@ def test_parameter_changes_from_every_channel_and_the_api():
         assert body["total"] == 1, body  # ...for the shelved one
         st, body, _ = disp.call("POST", f"/api/v1/alarms/{esc['id']}/clear", {"reason": "车辆已返回过磅"})
         assert st == 200 and body["state"] == "cleared" and body["cleared"]["by"] == "disp", (st, body)
+        # A browser that reconnects (Last-Event-ID, or ?since=) first gets what it missed, in order.
+        missed = Sse(base + "/api/v1/events?since=0&live=0")
+        kinds = lambda stream: [e[2]["kind"] for e in stream.find(lambda e: e[1] == "alarm" and e[2]["alarm_id"] == esc["id"])]
+        wait_until(lambda: kinds(missed) == ["raised", "shelved", "cleared"], timeout=10, what="the missed transitions")
+        ids = [e[2]["id"] for e in missed.find(lambda e: e[1] == "alarm")]
+        assert ids == sorted(ids) and len(set(ids)) == len(ids), ids
+        assert not missed.find(lambda e: e[1] == "live")  # live=0
+        missed.close()
+        shelved_id = [e[2]["id"] for e in missed.find(lambda e: e[1] == "alarm" and e[2]["kind"] == "shelved")][0]
+        resumed = Sse(base + "/api/v1/events?live=0", headers={"Last-Event-ID": str(shelved_id)})
+        wait_until(lambda: kinds(resumed) == ["cleared"], timeout=10, what="only what came after the last id")
+        resumed.close()
+        st, body, _ = http("GET", base + "/api/v1/events?since=x")
+        assert st == 400 and body["field"] == "since", (st, body)
+
         st, body, _ = disp.call("POST", "/api/v1/alarms/999999/ack", {})
         assert st == 404, (st, body)
         st, body, _ = http("GET", base + "/api/v1/alarms?level=urgent")

@@ -22,9 +22,9 @@ from harness import BIN, SOURCE, Cleanup, free_port, http, main, run, wait_until
 class Sse:
     """Reads /api/v1/events on a thread; keeps (arrival monotonic time, event, data)."""
 
-    def __init__(self, url):
+    def __init__(self, url, headers=None):
         self.events, self.lock = [], threading.Lock()
-        self.resp = urllib.request.urlopen(url, timeout=60)
+        self.resp = urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=60)
         assert self.resp.headers["Content-Type"].startswith("text/event-stream")
         self.thread = threading.Thread(target=self.read, daemon=True)
         self.thread.start()
@@ -50,6 +50,12 @@ class Sse:
             return [e for e in self.events if pred(e)]
 
     def close(self):
+        # Unblock the reader first: close() waits for it, and an idle stream
+        # only speaks every 15 s.
+        try:
+            self.resp.fp.raw._sock.shutdown(socket.SHUT_RDWR)
+        except (AttributeError, OSError):
+            pass
         self.resp.close()
 
 
