@@ -31,6 +31,7 @@ typedef struct col_station_state {
     double last_total;
     int64_t last_ts_ms;
     bool ident_done;
+    char reported_serial[20]; /* the serial last read from the station */
     bool have_live;
     uint16_t faults, power;
     int zero_speed_polls;

@@ -101,6 +101,28 @@ int col_station_load(sqlite3 *db, col_dev_t *d, char *err, size_t errlen)
         d->st.last_ts_ms = sqlite3_column_int64(s, 2);
     }
     sqlite3_finalize(s);
+    /* The fault bits and supply last seen, so a restart does not raise again
+     * what was raised before it. */
+    rc = store_prepare(db, "SELECT value FROM point_latest WHERE point_id = ?", &s, err, errlen);
+    if (rc)
+        return rc;
+    bool have_faults = false, have_power = false;
+    for (int k = 0; k < 2; k++) {
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, d->point_id[k ? P_POWER : P_FAULTS]);
+        if (sqlite3_step(s) != SQLITE_ROW)
+            continue;
+        uint16_t v = (uint16_t)sqlite3_column_int(s, 0);
+        if (k) {
+            d->st.power = v;
+            have_power = true;
+        } else {
+            d->st.faults = v;
+            have_faults = true;
+        }
+    }
+    sqlite3_finalize(s);
+    d->st.have_live = have_faults && have_power;
     return CM_OK;
 }
 
@@ -167,9 +189,12 @@ static int read_ident(col_link_t *l, col_dev_t *d, char *err, size_t errlen)
         if ((unsigned char)j.serial[i] < 0x20 || (unsigned char)j.serial[i] > 0x7e)
             j.serial[i] = '\0';
     snprintf(j.firmware, sizeof j.firmware, "%u.%u", r[8], r[9]);
-    if (d->serial[0] && strcmp(d->serial, j.serial) != 0)
+    /* Told once per serial seen, not on every reconnect. */
+    if (d->serial[0] && strcmp(d->serial, j.serial) != 0 &&
+        strcmp(d->st.reported_serial, j.serial) != 0)
         col_event(d, "identity", "mismatch", "configured serial %s, station reports %s",
                   d->serial, j.serial);
+    snprintf(d->st.reported_serial, sizeof d->st.reported_serial, "%s", j.serial);
     if (j.serial[0])
         rc = store_write(d->owner->store, ident_write, &j, err, errlen);
     d->st.ident_done = rc == CM_OK;

@@ -119,6 +119,15 @@ static void diagnosis_events(void **state)
 
     sim_cmd(srv, "fault 0 on");
     wait_sql(f->db, EV "state = 'raised' AND detail LIKE 'weigh_sensor%'", "fault", 1, 5000);
+    /* A restart neither raises the standing fault again nor repeats the mismatch. */
+    col_stop(f->col);
+    f->col = NULL;
+    double polls = sql_num(f->db, "SELECT count(*) FROM reading", NULL);
+    tfix_start(f, cfg);
+    wait_sql(f->db, "SELECT count(*) FROM reading", NULL, polls + 5 * 13, 10000);
+    tfix_flush(f);
+    assert_true(sql_num(f->db, EV "state = 'raised' AND detail LIKE 'weigh_sensor%'", "fault") ==
+                1);
     sim_cmd(srv, "fault 0 off");
     wait_sql(f->db, EV "state = 'cleared' AND detail LIKE 'weigh_sensor%'", "fault", 1, 5000);
 
