@@ -48,9 +48,11 @@ static const char *actor_of(web_req_t *req, const cJSON *body)
 static const char *query_get(void *arg, const char *key)
 {
     web_req_t *req = arg;
-    static char vals[8][160]; /* the web thread is the only caller */
+    /* The web thread is the only caller; a filter keeps at most two of these
+     * (source, origin) while it reads its dozen keys, so 16 never wrap into them. */
+    static char vals[16][160];
     static int next;
-    char *out = vals[next++ % 8];
+    char *out = vals[next++ % 16];
     return web_query(req, key, out, sizeof vals[0]) == CM_OK ? out : NULL;
 }
 

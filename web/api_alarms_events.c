@@ -82,6 +82,8 @@ static void send_transitions(web_alarms_t *a, sse_client_t *only, int64_t after,
         cJSON_ArrayForEach(e, arr)
         {
             int64_t id = (int64_t)cJSON_GetObjectItem(e, "id")->valuedouble;
+            if (only && id > a->head)
+                break; /* a catch-up stops where the next poll starts: no event twice */
             for (int i = 0; i < SSE_MAX_CLIENTS; i++) {
                 sse_client_t *c = only ? (i == 0 ? only : NULL) : a->clients[i];
                 if (c)
@@ -90,6 +92,8 @@ static void send_transitions(web_alarms_t *a, sse_client_t *only, int64_t after,
         }
         int n = cJSON_GetArraySize(arr);
         cJSON_Delete(arr);
+        if (only && hi > a->head)
+            return;
         after = hi;
         if (last)
             *last = hi;
