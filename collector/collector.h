@@ -1,14 +1,23 @@
 /*
- * collector: device I/O. Meter register maps (conf/meters/<model>.json),
- * register decoding, request planning, and the polling threads that turn
- * Modbus answers into store readings.
+ * collector: device I/O (docs/collector.md). Meter register maps
+ * (conf/meters/<model>.json), register decoding, request planning, the
+ * polling threads (one per serial bus, a small pool for TCP endpoints and
+ * gateways), the belt-scale station with its record buffer
+ * (docs/station-map.md), communication state and self-diagnosis events, and
+ * the queries other modules use for interval energy and station output.
  *
+ * Owns the tables of migration 0010: counter_minute, station_record,
+ * station_output_minute, station_cursor, and device.gate_type/firmware; it
+ * writes device_event and device_comm rows for its devices.
  * Threads: libmodbus is blocking and not thread-safe; every modbus_t lives
  * and dies inside the one polling thread that created it. The pure functions
- * (col_map_*, col_decode, col_plan) may be called from any thread.
+ * (col_map_*, col_decode, col_plan, col_comm_step, col_counter_check, the
+ * station record coding) and the queries (on the caller's own read
+ * connection) may be called from any thread.
  * Ownership: col_map_t is a fixed-size value the caller owns; col_t owns its
- * threads and contexts and is freed by col_stop(). Readings leave through the
- * store's queue; nothing here writes SQL directly except the registry job.
+ * threads and contexts and is freed by col_stop(). Everything written goes
+ * through the store's writer (readings through its queue, events, counter
+ * increments and station records as write jobs).
  */
 #ifndef COALMON_COLLECTOR_H
 #define COALMON_COLLECTOR_H
