@@ -330,6 +330,13 @@ int ana_capacity_json(sqlite3 *db, const ana_conf_t *c, int64_t now, cJSON **out
 int ana_consistency_check(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to, cJSON **out,
                           char *err, size_t errlen);
 
+/* Interval by interval over [from, to): metered tonnage, gate energy, running
+ * hours, implied tonnage, relative deviation, z and the CUSUM sums, with the
+ * model in force at `from` (the newest when none was). Report shape
+ * {"report":"implied","model":{...},"columns":[...],"rows":[...]}. */
+int ana_implied_json(sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t from, int64_t to,
+                     cJSON **out, char *err, size_t errlen);
+
 /* The daemon's periodic job: refit when due, monitor new intervals, mass
  * balance, capacity, meter balance, abnormal use; conditions written to
  * ana_condition (opened, extended, ended). Safe to call at any rate. */

@@ -143,6 +143,45 @@ static int list(cli_ctx_t *ctx, int argc, char **argv)
     return CLI_OK;
 }
 
+static int implied(cli_ctx_t *ctx, int argc, char **argv)
+{
+    ana_gate gate;
+    if (ana_gate_parse(cli_opt(argc, argv, "--gate"), &gate))
+        return cli_error(CLI_USAGE, "--gate: expected transport or total");
+    if (!cli_opt(argc, argv, "--from") || !cli_opt(argc, argv, "--to"))
+        return cli_error(CLI_USAGE, "model implied: --from and --to are required");
+    ana_conf_t c;
+    int64_t from, to;
+    int rc = cli_time_opt(argc, argv, "--from", 0, &from);
+    if (!rc)
+        rc = cli_time_opt(argc, argv, "--to", 0, &to);
+    if (!rc)
+        rc = cli_ana_conf(ctx, &c);
+    if (rc)
+        return rc;
+    store_t *st = cli_store(ctx);
+    if (!st)
+        return CLI_FAIL;
+    char err[512];
+    sqlite3 *db = store_reader_open(st, err, sizeof err);
+    cJSON *o = NULL;
+    rc = db ? ana_implied_json(db, &c, gate, from, to, &o, err, sizeof err) : CM_ERR_DB;
+    store_reader_close(db);
+    if (rc)
+        return cli_error(rc == CM_ERR_INVALID ? CLI_USAGE : CLI_FAIL, "model implied: %s", err);
+    if (ctx->json) {
+        cli_print_json(o);
+        return CLI_OK;
+    }
+    size_t len; /* a table of many rows: CSV is what people open it with */
+    char *csv = ana_report_csv(o, &len);
+    if (csv)
+        fwrite(csv, 1, len, stdout);
+    free(csv);
+    cJSON_Delete(o);
+    return CLI_OK;
+}
+
 int cmd_model(cli_ctx_t *ctx, int argc, char **argv)
 {
     const char *act = argc > 1 ? argv[1] : "";
@@ -152,9 +191,12 @@ int cmd_model(cli_ctx_t *ctx, int argc, char **argv)
         return show(ctx, argc, argv);
     if (!strcmp(act, "list"))
         return list(ctx, argc, argv);
+    if (!strcmp(act, "implied"))
+        return implied(ctx, argc, argv);
     FILE *out = !strcmp(act, "--help") ? stdout : stderr;
     fprintf(out, "usage: coalmon model fit [--gate transport|total] [--to TIME]\n"
                  "       coalmon model show [VERSION] [--gate transport|total] [--json]\n"
-                 "       coalmon model list [--json]\n");
+                 "       coalmon model list [--json]\n"
+                 "       coalmon model implied --from TIME --to TIME [--gate G] [--json]  (CSV)\n");
     return out == stdout ? CLI_OK : CLI_USAGE;
 }

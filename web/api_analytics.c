@@ -93,6 +93,40 @@ static void models_fit(web_req_t *req, void *arg)
     reply_rc(req, rc, rc ? NULL : ana_model_json(&m), err);
 }
 
+/* GET /api/v1/models/implied?gate=&from=&to=[&format=csv] */
+static void implied(web_req_t *req, void *arg)
+{
+    char v[16];
+    ana_gate gate = ANA_GATE_TRANSPORT;
+    if (web_query(req, "gate", v, sizeof v) == CM_OK && ana_gate_parse(v, &gate)) {
+        web_reply_error(req, 400, "gate", "expected transport or total");
+        return;
+    }
+    int64_t from, to;
+    if (range(req, 1, &from, &to))
+        return;
+    cJSON *o = NULL;
+    char err[256];
+    int rc = ana_implied_json(A.ctx->reader, &A.conf, gate, from, to, &o, err, sizeof err);
+    if (rc == CM_ERR_INVALID) {
+        web_reply_error(req, 400, "from", "%s", err);
+        return;
+    }
+    if (!rc && web_query(req, "format", v, sizeof v) == CM_OK && !strcmp(v, "csv")) {
+        size_t len;
+        char *csv = ana_report_csv(o, &len);
+        cJSON_Delete(o);
+        if (!csv) {
+            web_reply_error(req, 500, NULL, "out of memory");
+            return;
+        }
+        web_reply_data(req, 200, "text/csv; charset=utf-8", csv, len);
+        free(csv);
+        return;
+    }
+    reply_rc(req, rc, o, err);
+}
+
 static void conditions(web_req_t *req, void *arg)
 {
     int64_t from, to;
@@ -219,6 +253,8 @@ int web_register_analytics(web_t *w, web_ctx_t *ctx, const struct ana_conf *conf
         rc = web_route(w, WEB_GET, "/api/v1/models/current", models_current, NULL);
     if (!rc)
         rc = web_route(w, WEB_POST, "/api/v1/models/fit", models_fit, NULL);
+    if (!rc)
+        rc = web_route(w, WEB_GET, "/api/v1/models/implied", implied, NULL);
     if (!rc)
         rc = web_route(w, WEB_GET, "/api/v1/conditions", conditions, NULL);
     if (!rc)

@@ -82,6 +82,17 @@ def test_history_model_consistency_reports():
               f"deviation {first['value'] * 100:+.1f}%")
         r = run(cli + ["--json", "consistency", "check", "--from", "2026-01-29", "--to", "2026-01-31"])
         assert [x for x in json.loads(r.stdout) if x["type"] == "output_power"] == [], r.stdout
+        # Implied tonnage interval by interval: about 6 % above what the scale says after the fault.
+        r = run(cli + ["model", "implied", "--from", "2026-01-31", "--to", "2026-02-01"])
+        assert r.returncode == 0, r.stderr
+        table = list(csv.DictReader(io.StringIO(r.stdout.lstrip("\ufeff"))))
+        assert len(table) == 96, len(table)
+        after = [float(x["deviation"]) for x in table if x["time"] >= "2026-01-31 03:00" and x["deviation"]]
+        before = [float(x["deviation"]) for x in table if x["time"] < "2026-01-31 03:00" and x["deviation"]]
+        assert len(after) > 40 and -0.08 < sum(after) / len(after) < -0.04, sum(after) / len(after)
+        assert abs(sum(before) / len(before)) < 0.03, before
+        r = run(cli + ["model", "implied", "--from", "2026-01-31"])
+        assert r.returncode == 2, r
         r = run(cli + ["consistency", "check", "--from", "2026-02-30", "--to", "2026-03-01"])
         assert r.returncode == 2 and "--from" in r.stderr, r
 
@@ -137,6 +148,11 @@ def test_history_model_consistency_reports():
         assert s == 400 and body["field"] == "period", body
         s, body, _ = http("GET", f"{base}/consistency?from=2026-01-29&to=2026-02-05")
         assert s == 200 and any(x["type"] == "output_power" for x in body), body
+        s, body, _ = http("GET", f"{base}/models/implied?gate=transport&from=2026-01-31&to=2026-02-01")
+        assert s == 200 and len(body["rows"]) == 96 and body["columns"][4] == "implied_t", body
+        assert body["model"]["window_to"] == "2026-01-29 00:00:00", body["model"]
+        s, body, _ = http("GET", f"{base}/models/implied?gate=nonsense")
+        assert s == 400 and body["field"] == "gate", body
         s, body, _ = http("GET", f"{base}/energy?from=2026-01-29%2000:00&to=2026-01-30")
         assert s == 200 and body["tons"] > 0 and body["kwh_per_t_transport"] > 0.45, body
         s, body, _ = http("GET", f"{base}/capacity")
