@@ -112,7 +112,7 @@ static int pending(store_t *st)
 }
 
 /* Send a backlog of `days` through the real sender and receiver; returns seconds. */
-static double run(int days, bool batch, int *n_out)
+static double run(int days, bool batch, int parallel, int *n_out)
 {
     side_t mine, plat;
     side_open(&mine, "mine");
@@ -143,6 +143,7 @@ static double run(int days, bool batch, int *n_out)
     snprintf(d->types, sizeof d->types, "*");
     d->batch = batch;
     d->batch_max = batch ? 100 : 1;
+    d->parallel = parallel;
     d->backfill = true;
     upl_key_set(&d->key, KEY, IV, NULL, 0);
     int64_t t0 = tm_mono_ms();
@@ -210,16 +211,21 @@ static double baseline(int n)
 int main(void)
 {
     log_setup("bench_uplink", LOG_LVL_ERROR, false);
-    int n1, n2, n3;
+    int n1, n2, n3, n4, n5;
     double base = baseline(500);
-    double one = run(1, false, &n1);
-    double bat = run(1, true, &n2);
-    double month = run(30, true, &n3);
+    double one = run(1, false, 1, &n1);
+    double par = run(1, false, 4, &n4);
+    double bat = run(1, true, 1, &n2);
+    double month = run(30, true, 1, &n3);
+    double month1 = run(30, false, 4, &n5);
     printf("baseline: receiver in-process (decrypt, validate, store), one per job: %.0f records/s\n", base);
     printf("sender -> receiver over HTTP, one by one:  %d records in %.2f s = %.0f records/s (%.2f x baseline)\n",
            n1, one, n1 / one, n1 / one / base);
+    printf("sender -> receiver over HTTP, one by one, 4 connections: %d records in %.2f s = %.0f records/s (%.1f x one connection)\n",
+           n4, par, n4 / par, (n4 / par) / (n1 / one));
     printf("sender -> receiver over HTTP, batches of 100: %d records in %.2f s = %.0f records/s (%.1f x one by one)\n",
            n2, bat, n2 / bat, (n2 / bat) / (n1 / one));
     printf("30-day backlog (%d records, batched): drained in %.1f s\n", n3, month);
+    printf("30-day backlog (%d records, one by one, 4 connections): drained in %.1f s\n", n5, month1);
     return 0;
 }

@@ -102,6 +102,10 @@ static int read_dest(const cfg_sec_t *s, upl_dest_t *d, char *err, size_t errlen
         rc = cfg_get_bool(s, "batch", false, false, &d->batch, err, errlen);
     if (!rc)
         rc = cfg_get_int(s, "batch_max", false, 100, 1, UPL_BATCH_MAX, &bm, err, errlen);
+    long long par = 1;
+    if (!rc)
+        rc = cfg_get_int(s, "parallel", false, 1, 1, UPL_MAX_PARALLEL, &par, err, errlen);
+    d->parallel = (int)par;
     if (!rc)
         rc = cfg_get_bool(s, "backfill", false, false, &d->backfill, err, errlen);
     if (!rc)

@@ -137,21 +137,24 @@ int upl_queue_fanout_job(sqlite3 *db, const upl_cfg_t *c, int *added, char *err,
 /* ---- picking ------------------------------------------------------------------ */
 
 static int pick_anchor(sqlite3 *db, const upl_dest_t *d, int64_t now_ms, bool newest,
-                       upl_pick_t *p, char *err, size_t errlen)
+                       const char *skip, upl_pick_t *p, char *err, size_t errlen)
 {
     sqlite3_stmt *s;
     int rc = store_prepare(db,
                            newest ? "SELECT d.record_type, coalesce(o.origin, '') FROM uplink_delivery d"
                                     " JOIN outbox_record o ON o.seq = d.seq WHERE d.dest = ? AND"
-                                    " d.state = 'pending' AND d.next_try_ms <= ? ORDER BY d.seq DESC LIMIT 1"
+                                    " d.state = 'pending' AND d.next_try_ms <= ? AND d.seq NOT IN (SELECT value"
+                                    " FROM json_each(?)) ORDER BY d.seq DESC LIMIT 1"
                                   : "SELECT d.record_type, coalesce(o.origin, '') FROM uplink_delivery d"
                                     " JOIN outbox_record o ON o.seq = d.seq WHERE d.dest = ? AND"
-                                    " d.state = 'pending' AND d.next_try_ms <= ? ORDER BY d.seq ASC LIMIT 1",
+                                    " d.state = 'pending' AND d.next_try_ms <= ? AND d.seq NOT IN (SELECT value"
+                                    " FROM json_each(?)) ORDER BY d.seq ASC LIMIT 1",
                            &s, err, errlen);
     if (rc)
         return rc;
     sqlite3_bind_text(s, 1, d->name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, now_ms);
+    sqlite3_bind_text(s, 3, skip, -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         snprintf(p->record_type, sizeof p->record_type, "%s", (const char *)sqlite3_column_text(s, 0));
@@ -163,32 +166,56 @@ static int pick_anchor(sqlite3 *db, const upl_dest_t *d, int64_t now_ms, bool ne
     return rc;
 }
 
+/* "[1,2,3]": the records in flight, for json_each() in the pick queries. */
+static char *skip_list(const int64_t *seq, int n)
+{
+    char *out = malloc((size_t)n * 21 + 3), *o = out;
+    if (!out)
+        return NULL;
+    *o++ = '[';
+    for (int i = 0; i < n; i++)
+        o += sprintf(o, "%s%lld", i ? "," : "", (long long)seq[i]);
+    strcpy(o, "]");
+    return out;
+}
+
 int upl_queue_pick(sqlite3 *db, const upl_dest_t *d, int64_t now_ms, bool newest,
-                   upl_pick_t *p, char *err, size_t errlen)
+                   const int64_t *in_flight, int n_in_flight, upl_pick_t *p, char *err,
+                   size_t errlen)
 {
     memset(p, 0, sizeof *p);
-    int rc = pick_anchor(db, d, now_ms, newest, p, err, errlen);
-    if (rc)
+    char *skip = skip_list(in_flight, in_flight ? n_in_flight : 0);
+    if (!skip)
+        return cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
+    int rc = pick_anchor(db, d, now_ms, newest, skip, p, err, errlen);
+    if (rc) {
+        free(skip);
         return rc;
+    }
     sqlite3_stmt *s;
     /* A batch holds records of one type (uplink.md §2) and one origin (one request header). */
     rc = store_prepare(db,
                        newest ? "SELECT d.seq, o.produced_ms, o.body FROM uplink_delivery d JOIN"
                                 " outbox_record o ON o.seq = d.seq WHERE d.dest = ? AND d.state ="
                                 " 'pending' AND d.record_type = ? AND d.next_try_ms <= ? AND"
-                                " coalesce(o.origin, '') = ? ORDER BY d.seq DESC LIMIT ?"
+                                " coalesce(o.origin, '') = ? AND d.seq NOT IN (SELECT value FROM"
+                                " json_each(?)) ORDER BY d.seq DESC LIMIT ?"
                               : "SELECT d.seq, o.produced_ms, o.body FROM uplink_delivery d JOIN"
                                 " outbox_record o ON o.seq = d.seq WHERE d.dest = ? AND d.state ="
                                 " 'pending' AND d.record_type = ? AND d.next_try_ms <= ? AND"
-                                " coalesce(o.origin, '') = ? ORDER BY d.seq ASC LIMIT ?",
+                                " coalesce(o.origin, '') = ? AND d.seq NOT IN (SELECT value FROM"
+                                " json_each(?)) ORDER BY d.seq ASC LIMIT ?",
                        &s, err, errlen);
-    if (rc)
+    if (rc) {
+        free(skip);
         return rc;
+    }
     sqlite3_bind_text(s, 1, d->name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, p->record_type, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 3, now_ms);
     sqlite3_bind_text(s, 4, p->origin, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(s, 5, d->batch ? d->batch_max : 1);
+    sqlite3_bind_text(s, 5, skip, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 6, d->batch ? d->batch_max : 1);
     size_t cap = 0, len = 0;
     while (sqlite3_step(s) == SQLITE_ROW && p->n < UPL_BATCH_MAX) {
         const char *body = (const char *)sqlite3_column_text(s, 2);
@@ -209,6 +236,7 @@ int upl_queue_pick(sqlite3 *db, const upl_dest_t *d, int64_t now_ms, bool newest
         p->produced_ms[p->n++] = sqlite3_column_int64(s, 1);
     }
     sqlite3_finalize(s);
+    free(skip);
     if (!rc && p->n == 0)
         rc = CM_ERR_NOTFOUND;
     if (rc) {

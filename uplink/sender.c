@@ -19,17 +19,24 @@
 
 #include "uplink/uplink.h"
 
+/* One request in flight on its own connection; a destination has d->parallel. */
+typedef struct slot {
+    struct dest_state *ds;
+    bool busy, reset_conn;
+    struct evhttp_connection *conn;
+    upl_pick_t pick;
+    int64_t t0;
+} slot_t;
+
 typedef struct dest_state {
     struct upl_sender *s;
     const upl_dest_t *d;
     upl_link_t link;
-    bool busy, reset_conn, https;
+    bool https;
     char host[128], base_path[128];
     int port;
-    struct evhttp_connection *conn;
     SSL_CTX *ssl;
-    upl_pick_t pick;
-    int64_t t0;
+    slot_t slot[UPL_MAX_PARALLEL];
     struct event *kick;
 } dest_state_t;
 
@@ -58,7 +65,7 @@ static uint32_t rnd32(void)
 
 typedef struct result_arg {
     struct upl_sender *s;
-    dest_state_t *ds;
+    slot_t *sl;
     upl_outcome_t o;
     int64_t now_ms;
     uint32_t rnd;
@@ -67,8 +74,8 @@ typedef struct result_arg {
 static int result_job(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
     result_arg_t *a = arg;
-    return upl_queue_result_job(db, &a->s->c, a->ds->d, &a->ds->pick, &a->o, a->now_ms, a->rnd,
-                                err, errlen);
+    return upl_queue_result_job(db, &a->s->c, a->sl->ds->d, &a->sl->pick, &a->o, a->now_ms,
+                                a->rnd, err, errlen);
 }
 
 static int housekeeping_job(sqlite3 *db, void *arg, char *err, size_t errlen)
@@ -93,8 +100,6 @@ static int sync_job(sqlite3 *db, void *arg, char *err, size_t errlen)
 }
 
 /* ---- one request ------------------------------------------------------------ */
-
-static void send_next(dest_state_t *ds);
 
 static void parse_answer(struct evhttp_request *req, upl_outcome_t *o)
 {
@@ -125,33 +130,35 @@ static void parse_answer(struct evhttp_request *req, upl_outcome_t *o)
 
 static void on_response(struct evhttp_request *req, void *arg)
 {
-    dest_state_t *ds = arg;
+    slot_t *sl = arg;
+    dest_state_t *ds = sl->ds;
     struct upl_sender *s = ds->s;
-    result_arg_t a = {.s = s, .ds = ds, .now_ms = tm_now_ms(), .rnd = rnd32()};
+    result_arg_t a = {.s = s, .sl = sl, .now_ms = tm_now_ms(), .rnd = rnd32()};
     parse_answer(req, &a.o);
-    a.o.elapsed_ms = tm_mono_ms() - ds->t0;
+    a.o.elapsed_ms = tm_mono_ms() - sl->t0;
     char err[256];
     if (store_write(s->st, result_job, &a, err, sizeof err))
         log_error("uplink", "%s: recording the outcome failed: %s", ds->d->name, err);
     if (a.o.code != 200)
-        log_debug("uplink", "%s: %s x%d: code %d %s", ds->d->name, ds->pick.record_type,
-                  ds->pick.n, a.o.code, a.o.message);
+        log_debug("uplink", "%s: %s x%d: code %d %s", ds->d->name, sl->pick.record_type,
+                  sl->pick.n, a.o.code, a.o.message);
     upl_link_result(&s->c, &ds->link, a.o.code, a.now_ms, rnd32());
-    ds->reset_conn = a.o.http_status == 0;
-    upl_pick_free(&ds->pick);
-    ds->busy = false;
+    sl->reset_conn = a.o.http_status == 0;
+    upl_pick_free(&sl->pick);
+    sl->busy = false;
     if (a.o.code == 200) /* drain at once, from outside this callback */
         event_active(ds->kick, 0, 0);
 }
 
-static struct evhttp_connection *connection(dest_state_t *ds)
+static struct evhttp_connection *connection(slot_t *sl)
 {
-    if (ds->conn && !ds->reset_conn)
-        return ds->conn;
-    if (ds->conn)
-        evhttp_connection_free(ds->conn);
-    ds->conn = NULL;
-    ds->reset_conn = false;
+    dest_state_t *ds = sl->ds;
+    if (sl->conn && !sl->reset_conn)
+        return sl->conn;
+    if (sl->conn)
+        evhttp_connection_free(sl->conn);
+    sl->conn = NULL;
+    sl->reset_conn = false;
     struct bufferevent *bev = NULL;
     if (ds->https) {
         SSL *ssl = SSL_new(ds->ssl);
@@ -165,13 +172,13 @@ static struct evhttp_connection *connection(dest_state_t *ds)
         if (!bev)
             return NULL;
     }
-    ds->conn = evhttp_connection_base_bufferevent_new(ds->s->base, NULL, bev, ds->host,
+    sl->conn = evhttp_connection_base_bufferevent_new(ds->s->base, NULL, bev, ds->host,
                                                      (unsigned short)ds->port);
-    if (ds->conn) {
-        evhttp_connection_set_timeout(ds->conn, ds->s->c.timeout_s);
-        evhttp_connection_set_retries(ds->conn, 0);
+    if (sl->conn) {
+        evhttp_connection_set_timeout(sl->conn, ds->s->c.timeout_s);
+        evhttp_connection_set_retries(sl->conn, 0);
     }
-    return ds->conn;
+    return sl->conn;
 }
 
 static char *request_body(const upl_dest_t *d, const char *record, int64_t now_s, char *err,
@@ -192,46 +199,68 @@ static char *request_body(const upl_dest_t *d, const char *record, int64_t now_s
     return out;
 }
 
-static void send_next(dest_state_t *ds)
+/* Send one request on a free slot; false when nothing was sent. */
+static bool send_one(dest_state_t *ds, slot_t *sl)
 {
     struct upl_sender *s = ds->s;
     char err[256];
-    int64_t now = tm_now_ms();
-    if (ds->busy || !upl_link_due(&ds->link, now))
-        return;
+    int64_t now = tm_now_ms(), busy[UPL_MAX_PARALLEL * UPL_BATCH_MAX];
+    int nbusy = 0;
+    for (int i = 0; i < ds->d->parallel; i++) /* records in flight on other slots */
+        for (int k = 0; ds->slot[i].busy && k < ds->slot[i].pick.n; k++)
+            busy[nbusy++] = ds->slot[i].pick.seq[k];
     bool newest = upl_link_next_newest(&s->c, &ds->link);
-    int rc = upl_queue_pick(s->reader, ds->d, now, newest, &ds->pick, err, sizeof err);
+    int rc = upl_queue_pick(s->reader, ds->d, now, newest, busy, nbusy, &sl->pick, err, sizeof err);
     if (rc) {
         if (rc != CM_ERR_NOTFOUND)
             log_error("uplink", "%s: %s", ds->d->name, err);
-        return;
+        return false;
     }
-    char *body = request_body(ds->d, ds->pick.body, now / 1000, err, sizeof err);
-    struct evhttp_connection *conn = body ? connection(ds) : NULL;
-    struct evhttp_request *req = conn ? evhttp_request_new(on_response, ds) : NULL;
+    char *body = request_body(ds->d, sl->pick.body, now / 1000, err, sizeof err);
+    struct evhttp_connection *conn = body ? connection(sl) : NULL;
+    struct evhttp_request *req = conn ? evhttp_request_new(on_response, sl) : NULL;
     if (!req) {
         log_error("uplink", "%s: cannot make a request: %s", ds->d->name, body ? "connection" : err);
         cJSON_free(body);
-        upl_pick_free(&ds->pick);
-        return;
+        upl_pick_free(&sl->pick);
+        return false;
     }
     char path[300], hostport[160];
-    snprintf(path, sizeof path, "%s/%s/api/%s.do", ds->base_path, upl_dest_prefix(ds->d, ds->pick.record_type),
-             ds->pick.record_type);
+    snprintf(path, sizeof path, "%s/%s/api/%s.do", ds->base_path,
+             upl_dest_prefix(ds->d, sl->pick.record_type), sl->pick.record_type);
     snprintf(hostport, sizeof hostport, "%s:%d", ds->host, ds->port);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Host", hostport);
     evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
-    if (*ds->pick.origin)
-        evhttp_add_header(h, "X-Coalmon-Origin", ds->pick.origin);
+    if (*sl->pick.origin)
+        evhttp_add_header(h, "X-Coalmon-Origin", sl->pick.origin);
     evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
     cJSON_free(body);
-    ds->busy = true;
-    ds->t0 = tm_mono_ms();
+    sl->busy = true;
+    sl->t0 = tm_mono_ms();
     if (evhttp_make_request(conn, req, EVHTTP_REQ_POST, path)) {
-        ds->busy = false; /* libevent freed req */
-        ds->reset_conn = true;
-        upl_pick_free(&ds->pick);
+        sl->busy = false; /* libevent freed req */
+        sl->reset_conn = true;
+        upl_pick_free(&sl->pick);
+        return false;
+    }
+    return true;
+}
+
+/* Fill the free slots while the link is due and records are due. While the
+ * link is failing only one request probes it. */
+static void send_next(dest_state_t *ds)
+{
+    for (int i = 0; i < ds->d->parallel; i++) {
+        if (!upl_link_due(&ds->link, tm_now_ms()))
+            return;
+        bool any_busy = false;
+        for (int k = 0; k < ds->d->parallel; k++)
+            any_busy |= ds->slot[k].busy;
+        if (ds->link.failures && any_busy)
+            return;
+        if (!ds->slot[i].busy && !send_one(ds, &ds->slot[i]))
+            return;
     }
 }
 
@@ -318,6 +347,8 @@ upl_sender_t *upl_sender_start(const upl_cfg_t *c, const cfg_t *cfg, store_t *st
         dest_state_t *ds = &s->ds[i];
         ds->s = s;
         ds->d = &s->c.dest[i];
+        for (int k = 0; k < UPL_MAX_PARALLEL; k++)
+            ds->slot[k].ds = ds;
         rc = parse_url(ds, err, errlen);
         if (!rc && ds->https)
             rc = tls_setup(ds, err, errlen);
@@ -350,13 +381,15 @@ void upl_sender_stop(upl_sender_t *s)
     }
     for (int i = 0; i < UPL_MAX_DEST; i++) {
         dest_state_t *ds = &s->ds[i];
-        if (ds->conn)
-            evhttp_connection_free(ds->conn);
+        for (int k = 0; k < UPL_MAX_PARALLEL; k++) {
+            if (ds->slot[k].conn)
+                evhttp_connection_free(ds->slot[k].conn);
+            upl_pick_free(&ds->slot[k].pick);
+        }
         if (ds->kick)
             event_free(ds->kick);
         if (ds->ssl)
             SSL_CTX_free(ds->ssl);
-        upl_pick_free(&ds->pick);
     }
     if (s->tick)
         event_free(s->tick);

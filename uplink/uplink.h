@@ -83,6 +83,7 @@ const char *upl_schema_types(const char *prefix);
 /* ---- configuration ------------------------------------------------------- */
 
 #define UPL_MAX_DEST 8
+#define UPL_MAX_PARALLEL 8
 
 typedef struct upl_dest {
     char name[32];     /* "county", "city", ... also the key's name in the keys file */
@@ -92,6 +93,7 @@ typedef struct upl_dest {
     char types[512];   /* comma-separated record types, "*" for all */
     bool batch;        /* receiver accepts arrays in data (ours) */
     int batch_max;     /* records per request when batching */
+    int parallel;      /* requests in flight at once, each on its own connection */
     bool backfill;     /* a new destination also gets records queued before it */
     char ca_file[256]; /* HTTPS: trust anchors ("" = system store) */
     bool tls_verify;   /* HTTPS: verify the certificate and host name (default true) */
@@ -166,9 +168,11 @@ typedef struct upl_pick {
 
 /* Pick the next due records for d at now_ms. newest_first takes the newest
  * due record as anchor (so fresh data is not starved by a backlog), else the
- * oldest. CM_ERR_NOTFOUND when nothing is due. Reads only. */
+ * oldest. Records in in_flight (sent on another connection, no answer yet)
+ * are skipped. CM_ERR_NOTFOUND when nothing is due. Reads only. */
 int upl_queue_pick(sqlite3 *db, const upl_dest_t *d, int64_t now_ms, bool newest_first,
-                   upl_pick_t *p, char *err, size_t errlen);
+                   const int64_t *in_flight, int n_in_flight, upl_pick_t *p, char *err,
+                   size_t errlen);
 void upl_pick_free(upl_pick_t *p);
 
 /* The answer to one request. code is the body's code, or 0 when there was

@@ -235,7 +235,7 @@ def test_receiver_down_then_back_every_record_once():
         pdir, pconf = write_config(c, "platform", pport)
         cli(pconf, "enterprise", "add", "--code", MINE, "--name", "官地煤矿", "--key", MKEY, "--iv", MIV)
         dest = {"name": "county", "url": f"http://127.0.0.1:{pport}", "mine_code": MINE, "batch": True,
-                "batch_max": 7, "backfill": True}
+                "batch_max": 7, "parallel": 3, "backfill": True}
         mdir, mconf = write_config(c, "mine", mport, [dest], keys={"county": {"key": MKEY, "iv": MIV}})
         cli(mconf, "db", "migrate")
         start(c, mconf, mport, "mine")  # the platform is not running yet

@@ -86,6 +86,7 @@ static int setup(void **state)
     snprintf(d->mine_code, sizeof d->mine_code, MINE);
     snprintf(d->types, sizeof d->types, "*");
     d->batch_max = 1;
+    d->parallel = 1;
     assert_int_equal(upl_key_set(&d->key, KEY, IV, NULL, 0), 0);
     f->cfg.receiver = true;
     char err[256];
@@ -211,7 +212,7 @@ static int tick(fx_t *f, int max_requests, int64_t *delivered_seq, int *ndeliver
     while (n < max_requests && upl_link_due(&f->link, f->now_ms)) {
         upl_pick_t p;
         bool newest = upl_link_next_newest(&f->cfg, &f->link);
-        int rc = upl_queue_pick(f->mine.rd, &f->cfg.dest[0], f->now_ms, newest, &p, err, sizeof err);
+        int rc = upl_queue_pick(f->mine.rd, &f->cfg.dest[0], f->now_ms, newest, NULL, 0, &p, err, sizeof err);
         if (rc == CM_ERR_NOTFOUND)
             break;
         assert_int_equal(rc, 0);
@@ -381,7 +382,7 @@ static void test_operator_retry_and_replaced_in_flight(void **state)
     produce(f, t + 900, 1, NULL);
     assert_int_equal(store_write(f->mine.st, fanout_job, &f->cfg, err, sizeof err), 0);
     upl_pick_t p;
-    assert_int_equal(upl_queue_pick(f->mine.rd, &f->cfg.dest[0], f->now_ms, true, &p, err, sizeof err), 0);
+    assert_int_equal(upl_queue_pick(f->mine.rd, &f->cfg.dest[0], f->now_ms, true, NULL, 0, &p, err, sizeof err), 0);
     f->now_ms += 1000;
     tm_sleep_ms(3); /* produced_ms (wall clock) changes with the replacement */
     produce_arg_t re = {.start = t + 900, .gate_type = 1, .kwh = 250, .replace = true};
@@ -432,6 +433,33 @@ static void test_prune_keeps_what_is_still_owed(void **state)
     assert_int_equal(count(f->mine.rd, "SELECT count(*) FROM uplink_log"), 0);
 }
 
+static void test_pick_skips_records_in_flight(void **state)
+{
+    fx_t *f = *state;
+    int64_t t = f->now_ms / 1000;
+    for (int i = 0; i < 3; i++)
+        produce(f, t + 900 * i, 1, NULL);
+    char err[256];
+    assert_int_equal(store_write(f->mine.st, fanout_job, &f->cfg, err, sizeof err), 0);
+    upl_pick_t a, b, c;
+    assert_int_equal(upl_queue_pick(f->mine.rd, &f->cfg.dest[0], f->now_ms, false, NULL, 0, &a, err, sizeof err), 0);
+    assert_int_equal(upl_queue_pick(f->mine.rd, &f->cfg.dest[0], f->now_ms, false, a.seq, a.n, &b, err, sizeof err), 0);
+    assert_true(b.seq[0] != a.seq[0]);
+    int64_t both[2] = {a.seq[0], b.seq[0]};
+    assert_int_equal(upl_queue_pick(f->mine.rd, &f->cfg.dest[0], f->now_ms, true, both, 2, &c, err, sizeof err), 0);
+    assert_true(c.seq[0] != a.seq[0] && c.seq[0] != b.seq[0]);
+    upl_pick_free(&c);
+    int64_t all[3] = {a.seq[0], b.seq[0], 0};
+    upl_pick_t x;
+    assert_int_equal(upl_queue_pick(f->mine.rd, &f->cfg.dest[0], f->now_ms, true, all, 2, &x, err, sizeof err), 0);
+    all[2] = x.seq[0];
+    upl_pick_free(&x);
+    assert_int_equal(upl_queue_pick(f->mine.rd, &f->cfg.dest[0], f->now_ms, false, all, 3, &x, err, sizeof err),
+                     CM_ERR_NOTFOUND);
+    upl_pick_free(&a);
+    upl_pick_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +468,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_operator_retry_and_replaced_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backoff_grows_and_is_capped_with_jitter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune_keeps_what_is_still_owed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pick_skips_records_in_flight, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
