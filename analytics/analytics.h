@@ -263,6 +263,9 @@ typedef struct ana_conf {
     int interval_s;  /* 900 */
     int window_days; /* rolling fit window (28) */
     int refit_hours; /* refit schedule (24) */
+    /* A scheduled fit leaves out the newest hours (24): data the monitor has
+     * not had a production day to judge is not learnt from. */
+    int fit_lag_hours;
     int eval_s;      /* how often the daemon evaluates (300) */
     ana_cusum_opts_t cusum;
     double tolerance;   /* mass balance, share of the larger (0.03) */

@@ -12,6 +12,7 @@ void ana_conf_default(ana_conf_t *c)
     c->interval_s = 900;
     c->window_days = 28;
     c->refit_hours = 24;
+    c->fit_lag_hours = 24;
     c->eval_s = 300;
     ana_cusum_opts_default(&c->cusum);
     c->tolerance = 0.03;
@@ -194,6 +195,8 @@ int ana_conf_from_cfg(const cfg_t *cfg, ana_conf_t *c, char *err, size_t errlen)
         rc = get_i(&a, "window_days", 1, 366, &c->window_days, err, errlen);
     if (!rc)
         rc = get_i(&a, "refit_hours", 1, 24 * 366, &c->refit_hours, err, errlen);
+    if (!rc)
+        rc = get_i(&a, "fit_lag_hours", 0, 24 * 30, &c->fit_lag_hours, err, errlen);
     if (!rc)
         rc = get_i(&a, "eval_s", 10, 86400, &c->eval_s, err, errlen);
     if (!rc)

@@ -208,7 +208,9 @@ int ana_evaluate(store_t *st, sqlite3 *db, const ana_conf_t *c, int64_t now, cha
             continue;
         ana_model_t m;
         char why[256];
-        if (ana_db_refit(st, db, c, (ana_gate)g, to, "schedule", "config", &m, why, sizeof why))
+        int64_t fit_to = to - (int64_t)c->fit_lag_hours * 3600;
+        if (ana_db_refit(st, db, c, (ana_gate)g, fit_to, "schedule", "config", &m, why,
+                         sizeof why))
             log_debug("analytics", "%s gate not refitted: %s", ana_gate_name((ana_gate)g), why);
         else
             log_info("analytics", "%s gate model v%lld: a=%.2f b=%.4f c=%.2f sigma=%.2f",
