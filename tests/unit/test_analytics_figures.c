@@ -224,6 +224,19 @@ static void configuration_errors_name_the_key(void **state)
     assert_non_null(strstr(err, "tiers"));
     assert_non_null(strstr(err, "hour 23"));
     cfg_free(cfg);
+    /* The example configuration carries every key with its default. */
+    cfg = cfg_load(COALMON_CONF_DIR "/coalmond.json", err, sizeof err);
+    assert_non_null(cfg);
+    assert_int_equal(ana_conf_from_cfg(cfg, &c, err, sizeof err), 0);
+    ana_conf_t d;
+    ana_conf_default(&d);
+    assert_int_equal(c.interval_s, d.interval_s);
+    assert_int_equal(c.fit_lag_hours, d.fit_lag_hours);
+    assert_true(c.cusum.h == d.cusum.h && c.tolerance == d.tolerance);
+    assert_int_equal(c.tariff.n_seasons, d.tariff.n_seasons);
+    assert_string_equal(c.tariff.season[0].tiers, d.tariff.season[0].tiers);
+    assert_int_equal(c.tariff.season[1].months, d.tariff.season[1].months);
+    cfg_free(cfg);
     cfg = cfg_parse("bad.json", "{\"analytics\": {\"interval_min\": 7}}", err, sizeof err);
     assert_int_equal(ana_conf_from_cfg(cfg, &c, err, sizeof err), CM_ERR_CONFIG);
     assert_non_null(strstr(err, "interval_min"));
