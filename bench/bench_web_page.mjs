@@ -1,7 +1,7 @@
 // Page load time of the dispatch dashboard in headless Chromium (issue #8):
 // for N fresh loads, the time to the load event (HTML, scripts and the 1 MB
 // ECharts bundle, all from coalmond) and the time until the first live values
-// are on screen, against loading GET /api/v1/health as a document in the same
+// are on screen, against loading GET /api/v1/session as a document in the same
 // browser (the cost of one round trip and a trivial render: the baseline).
 // Runs `coalmond --demo` from $COALMON_BIN (bench/run.sh: the release build).
 import path from "node:path";
@@ -24,7 +24,7 @@ try {
     await cdp.send("Network.clearBrowserCache"); // every load fetches everything again
     await cdp.detach();
     let t0 = Date.now();
-    await page.goto(demo.base + "/api/v1/health", { waitUntil: "load" });
+    await page.goto(demo.base + "/api/v1/session", { waitUntil: "load" });
     base.push(Date.now() - t0);
     t0 = Date.now();
     await page.goto(demo.base + "/", { waitUntil: "load" });
@@ -35,7 +35,7 @@ try {
   const bytes = await page.evaluate(() => performance.getEntriesByType("resource").reduce((n, e) => n + e.transferSize, 0)
                                            + performance.getEntriesByType("navigation")[0].transferSize);
   const b = median(base);
-  console.log(`GET /api/v1/health as a page (baseline)   median ${b} ms`);
+  console.log(`GET /api/v1/session as a page (baseline)  median ${b} ms`);
   console.log(`dashboard: load event                      median ${median(load)} ms  (${(median(load) / b).toFixed(1)}x baseline)`);
   console.log(`dashboard: first live values on screen     median ${median(live)} ms  (${(median(live) / b).toFixed(1)}x baseline)`);
   console.log(`(${N} loads, cache cleared each time, ${(bytes / 1024).toFixed(0)} KiB transferred per load, headless Chromium)`);
