@@ -78,6 +78,28 @@ static cJSON *tiers_json(const double v[ANA_TIERS])
     return o;
 }
 
+/* Hours in which the device's mean power factor was below pf_min. */
+static int low_pf_hours(sqlite3 *db, const ana_conf_t *c, int64_t dev, int64_t from, int64_t to)
+{
+    sqlite3_stmt *s = NULL;
+    int n = 0;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*) FROM (SELECT abs(sum(a.vsum) / sum(a.n)) AS pf FROM "
+                           "agg_minute a JOIN point p ON p.id = a.point_id WHERE p.device_id = ?1 "
+                           "AND p.quantity = 'power_factor' AND a.minute >= ?2 AND a.minute < ?3 "
+                           "GROUP BY a.minute / 3600) WHERE pf < ?4",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, dev);
+        sqlite3_bind_int64(s, 2, from);
+        sqlite3_bind_int64(s, 3, to);
+        sqlite3_bind_double(s, 4, c->pq.pf_min);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            n = sqlite3_column_int(s, 0);
+    }
+    sqlite3_finalize(s);
+    return n;
+}
+
 static cJSON *device_json(sqlite3 *db, const ana_conf_t *c, sqlite3_stmt *s, int64_t from,
                           int64_t to, char *err, size_t errlen)
 {
@@ -93,6 +115,7 @@ static cJSON *device_json(sqlite3 *db, const ana_conf_t *c, sqlite3_stmt *s, int
     }
     cJSON_AddItemToObject(o, "time_of_use_kwh", tiers_json(ours));
     cJSON_AddNumberToObject(o, "cost_yuan", round(ana_tou_cost(&c->tariff, ours) * 100) / 100);
+    cJSON_AddNumberToObject(o, "low_pf_hours", low_pf_hours(db, c, dev, from, to));
     if (registers(db, dev, from, to, reg)) {
         cJSON_AddItemToObject(o, "meter_registers_kwh", tiers_json(reg));
         double diff[ANA_TIERS];

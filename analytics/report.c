@@ -364,6 +364,16 @@ int ana_energy_json(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to, 
     cJSON *gates = NULL;
     if (!rc && (rc = ana_gates_json(db, c, from, to, &gates, err, errlen)) == CM_ERR_DB)
         rc = CM_OK; /* no collector tables (history only): no per-device figures */
+    /* Low power factor hours of the mine: those of the total gate(s). */
+    int low_pf = 0;
+    const cJSON *dev;
+    cJSON_ArrayForEach(dev, gates)
+    {
+        const cJSON *type = cJSON_GetObjectItem(dev, "gate_type");
+        if (cJSON_IsString(type) && !strcmp(type->valuestring, "mine_total"))
+            low_pf += cJSON_GetObjectItem(dev, "low_pf_hours")->valueint;
+    }
+    cJSON_AddNumberToObject(f, "low_pf_hours_total_gate", low_pf);
     cJSON_AddItemToObject(o, "devices", gates ? gates : cJSON_CreateArray());
     if (rc) {
         cJSON_Delete(o);

@@ -343,6 +343,53 @@ static void meter_balance_jump(void **state)
     assert_int_equal(count(f, "type = 'meter_balance' AND end IS NULL"), 0);
 }
 
+/* Energy per gate device: our time-of-use split against the meter's own
+ * per-rate registers, and hours of low power factor. */
+static void meter_registers_and_low_pf_hours(void **state)
+{
+    fx_t *f = *state;
+    /* 2026-03-02: one minute of 10 kWh at 02:00 (valley) and at 09:00 (peak);
+     * the meter's registers say valley 10, peak 12 (its clock or calendar differs). */
+    int64_t d = tm_bj_to_epoch(2026, 3, 2, 0, 0, 0);
+    char sql[1400], err[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO device(id, name, kind, gate_type) VALUES (20, 'gate-total', 'meter', "
+             "'mine_total');"
+             "INSERT INTO point(id, device_id, name, unit, quantity) VALUES "
+             "(200, 20, 'ep', 'kWh', 'energy_import'), (201, 20, 'ep_valley', 'kWh', "
+             "'energy_import_valley'), (202, 20, 'ep_peak', 'kWh', 'energy_import_peak'), "
+             "(203, 20, 'pf', '', 'power_factor');"
+             "INSERT INTO counter_minute VALUES (200, %lld, 10, 1), (200, %lld, 10, 1), "
+             "(201, %lld, 10, 1), (202, %lld, 12, 1);"
+             "INSERT INTO agg_minute VALUES (203, %lld, 1, .85, .85, .85, .85, 0), "
+             "(203, %lld, 1, .95, .95, .95, .95, 0), (203, %lld, 1, -.80, -.80, -.80, -.80, 0);",
+             (long long)(d + 2 * 3600), (long long)(d + 9 * 3600), (long long)(d + 2 * 3600),
+             (long long)(d + 9 * 3600), (long long)(d + 1 * 3600), (long long)(d + 5 * 3600),
+             (long long)(d + 7 * 3600));
+    assert_int_equal(store_write(f->st, sql_job, sql, err, sizeof err), 0);
+    cJSON *o;
+    assert_int_equal(ana_energy_json(f->db, &f->conf, d, d + DAY, &o, err, sizeof err), 0);
+    const cJSON *dev = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "devices"), 0);
+    assert_non_null(dev);
+    assert_string_equal(cJSON_GetObjectItem(dev, "device")->valuestring, "gate-total");
+    assert_true(cJSON_GetObjectItem(dev, "kwh")->valuedouble == 20);
+    const cJSON *ours = cJSON_GetObjectItem(dev, "time_of_use_kwh");
+    assert_true(cJSON_GetObjectItem(ours, "valley")->valuedouble == 10);
+    assert_true(cJSON_GetObjectItem(ours, "peak")->valuedouble == 10);
+    const cJSON *regs = cJSON_GetObjectItem(dev, "meter_registers_kwh");
+    assert_true(cJSON_GetObjectItem(regs, "peak")->valuedouble == 12);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(regs, "flat")));
+    /* ours 10 against the meter's 12: 2 / 12 below */
+    const cJSON *diff = cJSON_GetObjectItem(dev, "split_vs_registers");
+    assert_true(fabs(cJSON_GetObjectItem(diff, "peak")->valuedouble + 2.0 / 12) < 1e-3);
+    assert_true(cJSON_GetObjectItem(diff, "valley")->valuedouble == 0);
+    /* hours at 01:00 (0.85) and 07:00 (|-0.80|) are below 0.90; 05:00 is not */
+    assert_int_equal(cJSON_GetObjectItem(dev, "low_pf_hours")->valueint, 2);
+    const cJSON *facts = cJSON_GetObjectItem(o, "saving_facts");
+    assert_int_equal(cJSON_GetObjectItem(facts, "low_pf_hours_total_gate")->valueint, 2);
+    cJSON_Delete(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +400,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(trucks_leaving_unrecorded, setup, teardown),
         cmocka_unit_test_setup_teardown(device_checks_and_short_conditions, setup, teardown),
         cmocka_unit_test_setup_teardown(meter_balance_jump, setup, teardown),
+        cmocka_unit_test_setup_teardown(meter_registers_and_low_pf_hours, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
