@@ -1,0 +1,49 @@
+"""Issue #8, QRY-3: GET /api/v1/server reports the server's CPU, memory and
+disk as the machine itself tells them, with a growing history; the page and
+the live view stay readable anonymously."""
+import os
+
+from harness import BIN, Cleanup, free_port, http, main, wait_until
+
+
+def meminfo_kb(key):
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise AssertionError(key)
+
+
+def test_server_health():
+    with Cleanup() as c:
+        data = c.dir()
+        port = free_port()
+        d = c.proc([f"{BIN}/coalmond", "--demo", "--port", str(port), "--data", data], "coalmond-server")
+        d.wait_output(f"serving http://127.0.0.1:{port}/")
+        url = f"http://127.0.0.1:{port}/api/v1/server"
+        status, s, _ = http("GET", url)
+        assert status == 200, s
+        assert s["time"].endswith("+08:00") and s["cpu"]["cores"] == os.cpu_count(), s
+        assert s["memory"]["total_mb"] == meminfo_kb("MemTotal") // 1024, s["memory"]
+        assert 0 < s["memory"]["used_pct"] < 100, s["memory"]
+        st = os.statvfs(data)
+        total_gb = st.f_blocks * st.f_frsize / 1e9
+        assert s["disk"]["path"] == data and abs(s["disk"]["total_gb"] - total_gb) < 0.2, (s["disk"], total_gb)
+        assert 0 < s["disk"]["used_pct"] <= 100 and s["disk"]["database_mb"] >= 0, s["disk"]
+        assert len(s["cpu"]["load"]) == 3
+        # CPU use needs two samples 5 s apart; then the history grows.
+        s2 = wait_until(lambda: (lambda b: b if b["cpu"]["used_pct"] is not None else None)(http("GET", url)[1]),
+                        timeout=20, what="a CPU figure")
+        assert 0 <= s2["cpu"]["used_pct"] <= 100 and len(s2["history"]) >= 1, s2
+        h = s2["history"][-1]
+        assert set(h) == {"ts_ms", "cpu", "mem", "disk"}, h
+        s3 = wait_until(lambda: (lambda b: b if len(b["history"]) > len(s2["history"]) else None)(http("GET", url)[1]),
+                        timeout=20, what="a second sample")
+        assert s3["history"][-1]["ts_ms"] > h["ts_ms"]
+        # Changing methods on a read-only route are refused by the router.
+        assert http("POST", url, {})[0] in (401, 405)
+        assert d.stop() == 0, d.output()
+
+
+if __name__ == "__main__":
+    main([test_server_health])
