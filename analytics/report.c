@@ -187,7 +187,16 @@ int ana_report(sqlite3 *db, const ana_conf_t *c, const char *kind, tm_period per
                .to = last,
                .prev_tons = NAN,
                .prev_total = NAN};
-    int rc = ana_db_intervals(db, c, first, last, &x.iv, &x.n, err, errlen);
+    /* From the period before the first, so the first row has its change too. */
+    int64_t before, ignore;
+    tm_period_bounds(&c->shifts, period, first - 1, &before, &ignore);
+    int rc = ana_db_intervals(db, c, before, last, &x.iv, &x.n, err, errlen);
+    if (!rc) {
+        ana_sums_t p0;
+        ana_sum_intervals(x.iv, x.n, before, first, &p0);
+        x.prev_tons = p0.n_tons ? p0.tons : NAN;
+        x.prev_total = p0.total_kwh > 0 ? p0.total_kwh : NAN;
+    }
     if (!rc)
         rc = ana_db_intervals(db, c, first - 365 * 86400, last - 365 * 86400, &x.ly, &x.nly, err,
                               errlen);
