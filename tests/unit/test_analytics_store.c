@@ -259,6 +259,21 @@ static void trucks_leaving_unrecorded(void **state)
     assert_int_equal(count(f, where), 1);
     snprintf(where, sizeof where, "type = 'sales_sources' AND start = %lld", (long long)d32);
     assert_int_equal(count(f, where), 1);
+    /* RPT-1 pts per day shows the same figures */
+    cJSON *rep;
+    assert_int_equal(ana_report(f->db, &f->conf, "pts", TM_DAY, d32, d34, &rep, err, sizeof err), 0);
+    const cJSON *rows = cJSON_GetObjectItem(rep, "rows");
+    assert_int_equal(cJSON_GetArraySize(rows), 2);
+    const cJSON *r32 = cJSON_GetArrayItem(rows, 0), *r33 = cJSON_GetArrayItem(rows, 1);
+    /* columns: period, start, output_t, output_converted_t, truck_sales_t, trucks, rail_sales_t,
+     * inventory_change_t, balance_diff_t, balance_rel, reported_output_t, reported_truck_t, ... */
+    assert_true(fabs(cJSON_GetArrayItem(r32, 2)->valuedouble - t32) < 0.01);
+    assert_true(fabs(cJSON_GetArrayItem(r32, 4)->valuedouble - t32 * 0.99) < 0.01);
+    assert_int_equal(cJSON_GetArrayItem(r32, 5)->valueint, 1);
+    assert_true(fabs(cJSON_GetArrayItem(r33, 9)->valuedouble - 0.15) < 0.001);
+    assert_true(fabs(cJSON_GetArrayItem(r32, 11)->valuedouble - t32 * 0.99 * 1.2) < 0.1);
+    assert_true(cJSON_IsNull(cJSON_GetArrayItem(r33, 11))); /* not reported for that day */
+    cJSON_Delete(rep);
     /* two days later the day is no longer evaluated: its condition ends */
     evaluate(f, d34 + 2 * DAY + 3600);
     assert_int_equal(count(f, "type = 'output_sales' AND end IS NULL"), 0);
