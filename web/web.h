@@ -228,4 +228,11 @@ struct ana_runner;
 int web_register_analytics(web_t *w, web_ctx_t *ctx, const struct ana_conf *conf,
                            struct ana_runner *runner);
 
+/* Issue #4, web/api_collector.c (docs/collector.md): GET /api/v1/devices
+ * (?kind=meter|station), /api/v1/devices/{name} (with latest values),
+ * /api/v1/devices/{name}/events (?kind=, ?limit=), /api/v1/collector/threads.
+ * col may be NULL (platform role: no polling threads). */
+struct col;
+int web_register_collector(web_t *w, web_ctx_t *ctx, struct col *col);
+
 #endif

@@ -30,6 +30,21 @@ def test_demo_has_the_station():
         meters = [x for x in http("GET", f"http://127.0.0.1:{port}/api/v1/live")[1]["devices"]
                   if x["kind"] == "meter"]
         assert len(meters) >= 3
+        # The registry over HTTP.
+        base = f"http://127.0.0.1:{port}/api/v1"
+        status, body, _ = http("GET", f"{base}/devices?kind=station")
+        assert status == 200 and [x["name"] for x in body["devices"]] == ["station-main-belt"], body
+        assert body["devices"][0]["firmware"] == "2.7" and body["devices"][0]["location"] == "主井皮带"
+        status, one, _ = http("GET", f"{base}/devices/gate-underground")
+        assert status == 200 and one["gate_type"] == "underground", one
+        assert any(p["name"] == "ep_imp" and p["value"] for p in one["points"]), one
+        status, ev, _ = http("GET", f"{base}/devices/gate-underground/events?kind=comm&limit=5")
+        assert status == 200 and ev["events"][0]["state"] == "online", ev
+        status, th, _ = http("GET", f"{base}/collector/threads")
+        assert status == 200 and sum(t["devices"] for t in th["threads"]) == 4, th
+        assert http("GET", f"{base}/devices?kind=belt")[0:2] == (400, {"error": 'kind must be "meter" or "station"', "field": "kind"})
+        assert http("GET", f"{base}/devices/nope")[0] == 404
+        assert http("GET", f"{base}/devices/gate-total/events?limit=0")[1]["field"] == "limit"
         dbp = os.path.join(data, "coalmon.db")
 
         def records():
