@@ -126,6 +126,7 @@ int ana_eval_power_quality(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_wr
 /* ---- vibration -------------------------------------------------------------- */
 
 #define VIB_TREND_DAYS 30
+#define VIB_HORIZON_DAYS 14
 
 static int vib_device(sqlite3 *db, const ana_conf_t *c, int64_t point, const char *name,
                       double now_v, int64_t now, ana_write_t *w, char *err, size_t errlen)
@@ -148,6 +149,10 @@ static int vib_device(sqlite3 *db, const ana_conf_t *c, int64_t point, const cha
     sqlite3_finalize(s);
     double slope = ana_trend(x, y, n);
     char zone = ana_vib_zone(&c->vib, now_v);
+    /* Pre-diagnosis: still in B, but the trend of the last weeks reaches C
+     * within VIB_HORIZON_DAYS. */
+    double ahead = isfinite(slope) ? now_v + slope * VIB_HORIZON_DAYS : now_v;
+    bool rising = zone == 'B' && slope > 0 && ahead >= c->vib.bc;
     ana_condition_t cd = {.level = zone == 'D' ? 2 : 1,
                           .start = now - PQ_WINDOW_S,
                           .value = now_v,
@@ -155,9 +160,11 @@ static int vib_device(sqlite3 *db, const ana_conf_t *c, int64_t point, const cha
     snprintf(cd.type, sizeof cd.type, "vibration");
     snprintf(cd.source, sizeof cd.source, "%s", name);
     snprintf(cd.detail, sizeof cd.detail,
-             "{\"velocity_mm_s\":%.2f,\"zone\":\"%c\",\"trend_mm_s_per_day\":%.4f,\"days\":%zu}",
-             now_v, zone, isfinite(slope) ? slope : 0, n);
-    return episode(db, w, zone >= 'C', &cd);
+             "{\"velocity_mm_s\":%.2f,\"zone\":\"%c\",\"trend_mm_s_per_day\":%.4f,\"days\":%zu,"
+             "\"kind\":\"%s\",\"in_%d_days_mm_s\":%.2f}",
+             now_v, zone, isfinite(slope) ? slope : 0, n, rising ? "trend" : "zone",
+             VIB_HORIZON_DAYS, ahead);
+    return episode(db, w, zone >= 'C' || rising, &cd);
 }
 
 int ana_eval_vibration(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_write_t *w, char *err,

@@ -405,6 +405,29 @@ static void meter_registers_and_low_pf_hours(void **state)
     cJSON_Delete(o);
 }
 
+/* A motor still in zone B whose vibration rises 0.1 mm/s a day: within two
+ * weeks it reaches C, so a pre-diagnosis condition is raised now. */
+static void vibration_trend_prediagnosis(void **state)
+{
+    fx_t *f = *state;
+    int64_t now = tm_bj_to_epoch(2026, 3, 31, 12, 0, 0);
+    char sql[900], err[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO device(id, name, kind) VALUES (30, 'drive-2', 'sensor');"
+             "INSERT INTO point(id, device_id, name, unit, quantity) VALUES "
+             "(300, 30, 'vel', 'mm/s', 'vibration_velocity');"
+             "WITH RECURSIVE d(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM d WHERE k < 20) "
+             "INSERT INTO agg_minute SELECT 300, %lld - k * 86400, 1, v, v, v, v, 0 FROM "
+             "(SELECT k, 3.6 - 0.1 * k AS v FROM d);",
+             (long long)(now - 1800));
+    assert_int_equal(store_write(f->st, sql_job, sql, err, sizeof err), 0);
+    evaluate(f, now);
+    /* 3.6 mm/s (zone B), +0.1/day: 5.0 in 14 days, beyond 4.5 */
+    assert_int_equal(count(f, "type = 'vibration' AND source = 'drive-2' AND level = 1 AND "
+                              "end IS NULL AND detail LIKE '%\"kind\":\"trend\"%'"),
+                     1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +439,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(device_checks_and_short_conditions, setup, teardown),
         cmocka_unit_test_setup_teardown(meter_balance_jump, setup, teardown),
         cmocka_unit_test_setup_teardown(meter_registers_and_low_pf_hours, setup, teardown),
+        cmocka_unit_test_setup_teardown(vibration_trend_prediagnosis, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
