@@ -10,7 +10,7 @@ import { startBrowser, startDemo } from "./lib.mjs";
 
 const OUT = process.env.COALMON_TEST_OUT || path.resolve("browser-out");
 mkdirSync(OUT, { recursive: true });
-const PAGES = ["production", "energy", "sales", "consistency", "alarms", "reports", "devices", "server"];
+const PAGES = ["production", "energy", "sales", "consistency", "alarms", "reports", "devices", "county", "server"];
 
 let demo, browser;
 const errors = [];
@@ -112,6 +112,11 @@ async function main() {
         (b) => b.children.length > 0 || b.textContent.trim()), null, { timeout: 15000 });
       if (name === "devices") await page.locator("#page table.grid td", { hasText: "DTSU666-DEMO-0001" }).waitFor();
       if (name === "energy") await page.locator("#page table.grid").first().waitFor();
+      if (name === "county") {
+        // The demo's mine reports to the demo's own receiver: drill into it.
+        await page.locator("#page a.drill").first().click();
+        await page.locator("#page h3", { hasText: "001001001" }).waitFor();
+      }
       if (name === "server") {
         await page.waitForFunction(() => document.querySelector("#page .info table"));
       }
@@ -146,7 +151,9 @@ async function main() {
     await page.click("#alarm-pop-go");
     await dismiss(page);
     await page.addLocatorHandler(popup, closePopup);
-    const btn = page.locator("#page tr", { hasText: "晋A12345" }).locator(".ack-btn");
+    // The demo also forwards it to its own platform receiver ("[001001001] 晋A12345 ..."): take ours.
+    const mine = page.locator("#page tr").filter({ has: page.locator("td", { hasText: /^晋A12345 未过磅驶出 1号出口$/ }) });
+    const btn = mine.locator(".ack-btn");
     await btn.waitFor({ timeout: 15000 });
     await btn.click();
     await page.click("#ack-dlg button[type=submit]"); // without a comment: refused in the page
@@ -155,7 +162,7 @@ async function main() {
     await page.click("#ack-dlg button[type=submit]");
     await page.locator("#ack-dlg").waitFor({ state: "hidden" });
     const list = await page.evaluate(() => fetch("/api/v1/alarms?state=all").then((x) => x.json()));
-    const a = list.alarms.find((x) => x.detail && x.detail.includes("晋A12345"));
+    const a = list.alarms.find((x) => x.detail === "晋A12345 未过磅驶出 1号出口");
     assert.ok(a && a.ack && a.ack.by === "dispatcher" && a.ack.comment === "已通知保卫科核查车辆", JSON.stringify(a));
     await page.selectOption("#page select[name=state]", "all");
     await page.locator("#page td", { hasText: "已通知保卫科核查车辆" }).waitFor();

@@ -226,6 +226,13 @@ async function start() {
   setInterval(tick, 1000);
   const h = await getOrNull("/api/v1/health");
   if (h) document.getElementById("version").textContent = `${h.version} · ${h.role}`;
+  // A county or city platform has no meters of its own: its screen is the enterprises.
+  App.role = h ? h.role : "mine";
+  if (App.role === "platform") {
+    for (const p of ["production", "energy", "sales", "consistency", "devices"])
+      document.querySelector(`#nav a[data-page=${p}]`).hidden = true;
+    if (!location.hash) location.hash = "#county";
+  }
   await loadSession();
   route();
   await refreshLive();

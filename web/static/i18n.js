@@ -43,6 +43,13 @@ const I18N = {
     no_limit: "未设置核定产能", tou_critical: "尖峰", tou_peak: "峰", tou_flat: "平", tou_valley: "谷",
     k_gate: "开关", k_version: "版本", k_window: "拟合数据区间", k_fitted: "拟合时间", k_intervals: "样本数",
     k_outliers: "剔除点", k_episodes: "产量与用电偏差事件（近30天，偏差%）", k_none: "近30天无偏差事件",
+    nav_county: "企业总览", e_count: "接入企业", e_silent: "失联企业", e_silent_one: "失联", e_month: "本月累计产量",
+    e_owed: "欠报时长", e_days: "天内", e_list: "各企业产量与报警", e_chart: "本月累计产量与月度限额",
+    e_detail: "企业详情", e_pick: "点击企业名称查看详情", e_code: "企业编码", e_name: "企业名称", e_contact: "最后联系",
+    e_latest: "最近产量", e_limit: "月度限额", e_ratio: "完成比例", e_gaps: "欠报数据区间", e_nogaps: "无欠报",
+    e_records: "收到的记录", e_series: "序列", e_type: "记录类型", e_from: "自", e_to: "至", e_hours: "小时",
+    u_status: "本机上报状态", u_dest: "上报目的地", u_pending: "待发", u_oldest: "最早待发", u_delivered: "已送达",
+    u_aside: "搁置", u_last: "最近一次",
   },
   en: {
     title: "Coal output monitoring · dispatch", updated: "Updated", switch: "中文",
@@ -87,6 +94,13 @@ const I18N = {
     no_limit: "no approved capacity set", tou_critical: "critical", tou_peak: "peak", tou_flat: "flat", tou_valley: "valley",
     k_gate: "Gate", k_version: "Version", k_window: "Fitted on", k_fitted: "Fitted at", k_intervals: "Intervals",
     k_outliers: "Outliers", k_episodes: "Output vs power episodes (30 days, deviation %)", k_none: "no episode in 30 days",
+    nav_county: "Enterprises", e_count: "Enterprises", e_silent: "Silent", e_silent_one: "silent", e_month: "Month to date",
+    e_owed: "Owed", e_days: "days", e_list: "Output and alarms per enterprise", e_chart: "Month to date against the monthly limit",
+    e_detail: "Enterprise", e_pick: "click an enterprise's name for details", e_code: "Code", e_name: "Name",
+    e_contact: "Last contact", e_latest: "Latest output", e_limit: "Monthly limit", e_ratio: "Share", e_gaps: "Gaps owed",
+    e_nogaps: "nothing owed", e_records: "Records received", e_series: "Series", e_type: "Record type", e_from: "From",
+    e_to: "To", e_hours: "hours", u_status: "Uplink of this server", u_dest: "Destination", u_pending: "Pending",
+    u_oldest: "Oldest pending", u_delivered: "Delivered", u_aside: "Set aside", u_last: "Last attempt",
   },
 };
 
