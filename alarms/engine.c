@@ -12,6 +12,10 @@ struct alarm_engine {
     alarm_opts_t opts;
     struct event_base *base;
     struct event *timer;
+    /* Evaluate-now requests go through their own one-shot event: activating
+     * the persistent timer by hand would push its schedule a period further
+     * each time (libevent reschedules it from its due time). */
+    struct event *kick;
     alarm_hooks_t *hooks;
     alarm_change_fn on_change;
     void *on_change_arg;
@@ -145,6 +149,8 @@ void alarm_engine_free(alarm_engine_t *e)
         return;
     if (e->timer)
         event_free(e->timer);
+    if (e->kick)
+        event_free(e->kick);
     alarm_hooks_free(e->hooks);
     free(e);
 }
@@ -187,17 +193,18 @@ int alarm_engine_start(alarm_engine_t *e, struct event_base *base, char *err, si
 {
     e->base = base;
     e->timer = event_new(base, -1, EV_PERSIST, on_timer, e);
+    e->kick = event_new(base, -1, 0, on_timer, e);
     struct timeval tv = {e->opts.tick_ms / 1000, (e->opts.tick_ms % 1000) * 1000};
-    if (!e->timer || event_add(e->timer, &tv))
+    if (!e->timer || !e->kick || event_add(e->timer, &tv))
         return cm_fail(err, errlen, CM_ERR_NOMEM, "cannot start the alarm timer");
-    event_active(e->timer, EV_TIMEOUT, 0); /* evaluate at once after a restart */
+    event_active(e->kick, EV_TIMEOUT, 0); /* evaluate at once after a restart */
     return CM_OK;
 }
 
 void alarm_engine_kick(alarm_engine_t *e)
 {
-    if (e && e->timer)
-        event_active(e->timer, EV_TIMEOUT, 0);
+    if (e && e->kick && !event_pending(e->kick, EV_TIMEOUT, NULL))
+        event_active(e->kick, EV_TIMEOUT, 0);
 }
 
 void alarm_engine_on_change(alarm_engine_t *e, alarm_change_fn fn, void *arg)

@@ -13,6 +13,7 @@ struct web_alarms {
     web_ctx_t *ctx;
     alarm_engine_t *engine;
     struct event *poll, *live, *ping;
+    struct event *poll_now; /* one-shot: a kick must not shift poll's schedule */
     struct sse_client *clients[SSE_MAX_CLIENTS];
     int64_t head;         /* last alarm_event id sent */
     int64_t live_ms;      /* newest point_latest ts sent */

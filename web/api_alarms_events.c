@@ -214,8 +214,8 @@ static void on_ping(evutil_socket_t fd, short what, void *arg)
 static void on_change(void *arg)
 {
     web_alarms_t *a = arg;
-    if (a->poll)
-        event_active(a->poll, EV_TIMEOUT, 0);
+    if (a->poll_now)
+        event_active(a->poll_now, EV_TIMEOUT, 0);
 }
 
 static void events(web_req_t *req, void *arg)
@@ -282,7 +282,8 @@ int api_alarms_events_start(web_t *w, web_alarms_t *a)
     a->poll = every(w, POLL_MS, on_poll, a);
     a->live = every(w, LIVE_MS, on_live, a);
     a->ping = every(w, PING_S * 1000, on_ping, a);
-    if (!a->poll || !a->live || !a->ping)
+    a->poll_now = event_new(web_base(w), -1, 0, on_poll, a);
+    if (!a->poll || !a->live || !a->ping || !a->poll_now)
         return CM_ERR_NOMEM;
     if (a->engine)
         alarm_engine_on_change(a->engine, on_change, a);
@@ -301,11 +302,11 @@ void api_alarms_events_stop(web_alarms_t *a)
     }
     if (a->engine)
         alarm_engine_on_change(a->engine, NULL, NULL);
-    struct event *evs[] = {a->poll, a->live, a->ping};
-    for (int i = 0; i < 3; i++)
+    struct event *evs[] = {a->poll, a->live, a->ping, a->poll_now};
+    for (int i = 0; i < 4; i++)
         if (evs[i])
             event_free(evs[i]);
-    a->poll = a->live = a->ping = NULL;
+    a->poll = a->live = a->ping = a->poll_now = NULL;
 }
 
 void web_alarms_free(web_alarms_t *a)

@@ -5,6 +5,8 @@ edited between two starts (config); the generic condition API; shelving and
 clearing by hand over HTTP; bad input answered 400 naming the field."""
 import json
 import os
+import sqlite3
+import time
 
 from harness import BIN, SOURCE, Cleanup, free_port, http, main, run, wait_until
 from test_alarms_e2e import Session, Sse, add_user
@@ -138,5 +140,37 @@ def test_parameter_changes_from_every_channel_and_the_api():
         assert d.stop() == 0, d.output()
 
 
+def test_many_kicks_do_not_push_the_evaluation_timer_away():
+    """Regression: activating the persistent evaluation timer by hand (one per
+    condition posted) moved its next run a period later each time, so 60
+    conditions through the API left rows written by other processes unseen
+    for half a minute. The timer must still run every tick."""
+    with Cleanup() as c:
+        data = c.dir()
+        db = os.path.join(data, "coalmon.db")
+        port = free_port()
+        cfg = os.path.join(data, "coalmond.json")
+        with open(cfg, "w") as f:
+            json.dump({"role": "mine", "data_dir": data, "http": {"host": "127.0.0.1", "port": port}}, f)
+        add_user(db, "eng", "engineer")
+        d = start(c, cfg, port)
+        base = f"http://127.0.0.1:{port}"
+        eng = Session(base, "eng")
+        for i in range(60):
+            st, body, _ = eng.call("POST", "/api/v1/alarms/conditions",
+                                   {"type": 9, "source": f"api-{i}", "state": "event"})
+            assert st == 202, body
+        con = sqlite3.connect(db, timeout=10)
+        con.execute("INSERT INTO alarm_input(ts_ms, type, source, state) VALUES (?, 9, 'by-table', 'event')",
+                    (int(time.time() * 1000),))
+        con.commit()
+        con.close()
+        # Half a minute with the bug; a tick (0.5 s) without. 10 s leaves room for a loaded machine.
+        wait_until(lambda: http("GET", base + "/api/v1/alarms?source=by-table")[1]["total"] == 1,
+                   timeout=10, what="the row another process wrote, raised by the timer")
+        assert d.stop() == 0, d.output()
+
+
 if __name__ == "__main__":
-    main([test_parameter_changes_from_every_channel_and_the_api])
+    main([test_parameter_changes_from_every_channel_and_the_api,
+          test_many_kicks_do_not_push_the_evaluation_timer_away])
