@@ -428,6 +428,56 @@ static void vibration_trend_prediagnosis(void **state)
                      1);
 }
 
+/* Intervals from the collector's tables: station tonnage per minute, running
+ * minutes from station records (distinct minutes with the belt moving),
+ * gate energy by gate type; a history row replaces the collector's figures. */
+static void intervals_from_collector_tables(void **state)
+{
+    fx_t *f = *state;
+    int64_t t0 = tm_bj_to_epoch(2026, 4, 1, 8, 0, 0); /* two intervals: 08:00, 08:15 */
+    char sql[1600], err[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO device(id, name, kind, gate_type) VALUES (1, 'station', 'station', NULL), "
+             "(2, 'gate-transport', 'meter', 'transport'), (3, 'gate-total', 'meter', "
+             "'mine_total'), (4, 'gate-under', 'meter', 'underground');"
+             "INSERT INTO point(id, device_id, name, unit, quantity) VALUES "
+             "(2, 2, 'ep', 'kWh', 'energy_import'), (3, 3, 'ep', 'kWh', 'energy_import'), "
+             "(4, 4, 'ep', 'kWh', 'energy_import'), (5, 2, 'eq', 'kvarh', 'energy_reactive');"
+             /* 08:00-08:15: 10 minutes of 12 t; 08:15-08:30: nothing from the station */
+             "WITH RECURSIVE m(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM m WHERE k < 9) "
+             "INSERT INTO station_output_minute SELECT 1, %lld + 60 * k, 12, 1 FROM m;"
+             /* records every 20 s for 10 minutes, moving; a stopped record in minute 11 */
+             "WITH RECURSIVE r(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM r WHERE k < 29) "
+             "INSERT INTO station_record SELECT 1, k, (%lld + 20 * k) * 1000, k, 720, 2.5, 0 FROM r;"
+             "INSERT INTO station_record VALUES (1, 100, (%lld + 660) * 1000, 0, 0, 0, 0);"
+             "WITH RECURSIVE m(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM m WHERE k < 29) "
+             "INSERT INTO counter_minute SELECT p, %lld + 60 * k, p, 1 FROM m, "
+             "(SELECT 2 AS p UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5);",
+             (long long)t0, (long long)t0, (long long)t0, (long long)t0);
+    assert_int_equal(store_write(f->st, sql_job, sql, err, sizeof err), 0);
+    ana_interval_t *iv;
+    size_t n;
+    assert_int_equal(ana_db_intervals(f->db, &f->conf, t0, t0 + 1800, &iv, &n, err, sizeof err), 0);
+    assert_int_equal(n, 2);
+    assert_true(iv[0].tons == 120);
+    assert_true(fabs(iv[0].run_h - 10 / 60.0) < 1e-12);
+    assert_true(iv[0].transport_kwh == 15 * 2); /* 15 minutes of 2 kWh */
+    assert_true(iv[0].total_kwh == 15 * 3);
+    assert_true(iv[0].sub_kwh == 15 * 2 + 15 * 4); /* transport + underground; not reactive */
+    assert_true(isnan(iv[1].tons));              /* the station said nothing */
+    assert_true(isnan(iv[1].run_h));
+    assert_true(iv[1].total_kwh == 45);
+    free(iv);
+    /* history for 08:15 replaces the collector's figures of that interval only */
+    ana_interval_t h = {.start = t0 + 900, .tons = 99, .transport_kwh = 50, .total_kwh = 400,
+                        .sub_kwh = NAN, .run_h = 0.25, .trusted = true};
+    assert_int_equal(ana_db_put_intervals(f->st, &h, 1, 900, "import", err, sizeof err), 0);
+    assert_int_equal(ana_db_intervals(f->db, &f->conf, t0, t0 + 1800, &iv, &n, err, sizeof err), 0);
+    assert_true(iv[0].tons == 120 && iv[1].tons == 99 && iv[1].total_kwh == 400);
+    assert_true(isnan(iv[1].sub_kwh));
+    free(iv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +490,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(meter_balance_jump, setup, teardown),
         cmocka_unit_test_setup_teardown(meter_registers_and_low_pf_hours, setup, teardown),
         cmocka_unit_test_setup_teardown(vibration_trend_prediagnosis, setup, teardown),
+        cmocka_unit_test_setup_teardown(intervals_from_collector_tables, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
