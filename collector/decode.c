@@ -8,7 +8,8 @@
 /* Put the registers into plain big-endian byte order (ABCD...). */
 static void to_big_endian(const uint16_t *regs, int n, col_order_t o, uint8_t *bytes)
 {
-    for (int i = 0; i < n; i++) {
+    /* n <= 4 always; the bound lets the optimiser see it (no false overflow warning). */
+    for (int i = 0; i < n && i < 4; i++) {
         uint16_t r = regs[o.word_swap ? n - 1 - i : i];
         uint8_t hi = (uint8_t)(r >> 8), lo = (uint8_t)r;
         bytes[2 * i] = o.byte_swap ? lo : hi;
@@ -18,7 +19,7 @@ static void to_big_endian(const uint16_t *regs, int n, col_order_t o, uint8_t *b
 
 static void from_big_endian(const uint8_t *bytes, int n, col_order_t o, uint16_t *regs)
 {
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && i < 4; i++) {
         uint8_t hi = bytes[2 * i], lo = bytes[2 * i + 1];
         uint16_t r = o.byte_swap ? (uint16_t)(lo << 8 | hi) : (uint16_t)(hi << 8 | lo);
         regs[o.word_swap ? n - 1 - i : i] = r;
@@ -86,7 +87,7 @@ void col_encode(double raw, col_type t, col_order_t o, uint16_t *regs)
     case COL_F64:
     default: memcpy(&u, &raw, sizeof u); break;
     }
-    uint8_t b[8];
+    uint8_t b[8] = {0};
     for (int i = 2 * n - 1; i >= 0; i--, u >>= 8)
         b[i] = (uint8_t)u;
     from_big_endian(b, n, o, regs);

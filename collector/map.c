@@ -11,7 +11,7 @@ static const char *const type_names[] = {"u16", "i16", "u32", "i32", "float32", 
 int col_type_regs(col_type t)
 {
     static const int regs[] = {1, 1, 2, 2, 2, 4};
-    return regs[t];
+    return (unsigned)t < 6 ? regs[t] : 1;
 }
 
 int col_type_parse(const char *s, col_type *out)
