@@ -99,13 +99,13 @@ static int list(cli_ctx_t *ctx, store_t *st)
     {
         const cJSON *cap = cJSON_GetObjectItem(e, "capacity_t");
         const char *last = cJSON_GetStringValue(cJSON_GetObjectItem(e, "last_contact"));
-        printf("%-10s %-8s %-6s %12s  %-19s  %s\n", cJSON_GetObjectItem(e, "code")->valuestring,
-               cJSON_GetObjectItem(e, "kind")->valuestring,
-               cJSON_IsTrue(cJSON_GetObjectItem(e, "has_key")) ? "key" : "no-key",
-               cJSON_IsNumber(cap) ? "" : "-", last ? last : "never",
-               cJSON_GetObjectItem(e, "name")->valuestring);
+        char capacity[32] = "-";
         if (cJSON_IsNumber(cap))
-            printf("%10s capacity %.0f t/a\n", "", cap->valuedouble);
+            snprintf(capacity, sizeof capacity, "%.0f t/a", cap->valuedouble);
+        printf("%-10s %-8s %-6s %14s  %-19s  %s\n", cJSON_GetObjectItem(e, "code")->valuestring,
+               cJSON_GetObjectItem(e, "kind")->valuestring,
+               cJSON_IsTrue(cJSON_GetObjectItem(e, "has_key")) ? "key" : "no-key", capacity,
+               last ? last : "never", cJSON_GetObjectItem(e, "name")->valuestring);
     }
     cJSON_Delete(l);
     return CLI_OK;
