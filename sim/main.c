@@ -29,7 +29,8 @@ static void usage(FILE *out)
             "  Serve the belt-scale station of docs/station-map.md with its record buffer.\n"
             "  --control PORT: a line socket for faults (see docs/collector.md): silent S,\n"
             "  exception S, garbage S, drop, outage S, clear, reset, jump KWH, stuck NAME\n"
-            "  on|off, zero_speed on|off, fault BIT on|off, battery on|off, run on|off.\n");
+            "  on|off, force NAME VALUE, zero_speed on|off, fault BIT on|off, battery on|off,\n"
+            "  run on|off.\n");
     sim_wb_usage(out); /* issue #9 */
 }
 

@@ -63,7 +63,7 @@ uint64_t sim_server_requests(sim_server_t *s);
  *   outage S                             link down S seconds (stations keep recording)
  *   clear                                end every fault above
  * and per unit kind: meters "reset", "jump KWH", "freeze on|off"; the station
- * "reset", "stuck flow|speed|vib1|vib2 on|off", "zero_speed on|off",
+ * "reset", "stuck flow|speed|vib1|vib2 on|off", "force NAME VALUE", "zero_speed on|off",
  * "fault BIT on|off", "battery on|off", "run on|off".
  * Writes "ok" or the error into reply.
  */

@@ -169,6 +169,18 @@ static int command(void *state, int argc, char **argv, int64_t now)
             }
         return CM_ERR_INVALID;
     }
+    if (!strcmp(c, "force")) {
+        /* A sensor reads a given value (e.g. out of its range) until "stuck NAME off". */
+        char *end;
+        double v = a2 ? strtod(a2, &end) : 0;
+        for (int k = 0; k < K_COUNT; k++)
+            if (a1 && a2 && !*end && !strcmp(a1, stuck_names[k])) {
+                s->stuck[k] = true;
+                s->stuck_val[k] = v;
+                return CM_OK;
+            }
+        return CM_ERR_INVALID;
+    }
     if (!strcmp(c, "zero_speed"))
         return on_off(a1, &s->zero_speed);
     if (!strcmp(c, "run"))

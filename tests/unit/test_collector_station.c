@@ -153,8 +153,15 @@ static void diagnosis_events(void **state)
     sim_cmd(srv, "reset");
     wait_sql(f->db, EV "state = 'total'", "counter_reset", 1, 10000);
     assert_true(sql_num(f->db, "SELECT min(tonnes) FROM station_output_minute", NULL) >= 0);
-    /* No alarm where there is nothing wrong. */
+    /* No alarm where there is nothing wrong... */
     assert_true(sql_num(f->db, EV "detail LIKE 'out_of_range%'", "plausibility") == 0);
+    /* ...but a speed sensor reading 9.5 m/s (its range is 0..8) is. */
+    sim_cmd(srv, "force speed 9.5");
+    wait_sql(f->db, EV "state = 'raised' AND detail LIKE 'out_of_range speed%'", "plausibility",
+             1, 5000);
+    sim_cmd(srv, "stuck speed off");
+    wait_sql(f->db, EV "state = 'cleared' AND detail LIKE 'out_of_range speed%'", "plausibility",
+             1, 5000);
     tfix_free(f);
     sim_station_stop(st);
 }
