@@ -351,7 +351,29 @@ def test_https_verifies_the_certificate():
             srv.shutdown()
 
 
+def test_demo_reports_to_its_own_platform():
+    """coalmond --demo: the mine's records reach the receiver on the same server."""
+    with Cleanup() as c:
+        data, port = c.dir(), free_port()
+        d = c.proc([f"{BIN}/coalmond", "--demo", "--port", str(port), "--data", data], "demo")
+        d.wait_output(f"serving http://127.0.0.1:{port}/")
+        base = f"http://127.0.0.1:{port}"
+
+        def delivered():
+            st = http("GET", base + "/api/v1/uplink/status")[1]["destinations"]
+            return st and st[0]["delivered"] > 0 and st[0]
+        st = wait_until(delivered, timeout=60, what="records delivered to the demo platform")
+        assert st["destination"] == "demo-platform" and st["aside"] == 0, st
+        ents = http("GET", base + "/api/v1/enterprises")[1]["enterprises"]
+        demo = next(e for e in ents if e["code"] == MINE)
+        assert demo["last_contact"] and not demo["silent"], demo
+        log = http("GET", base + "/api/v1/uplink/log?limit=5")[1]["log"]
+        assert log and all(e["destination"] == "demo-platform" for e in log), log
+        assert d.stop() == 0
+
+
 if __name__ == "__main__":
     main([test_keys_readable_by_others_refuse_start, test_openssl_interop_receiver_and_overview,
           test_sender_posts_what_openssl_decrypts, test_receiver_down_then_back_every_record_once,
-          test_county_forwards_to_city_unchanged, test_https_verifies_the_certificate])
+          test_county_forwards_to_city_unchanged, test_https_verifies_the_certificate,
+          test_demo_reports_to_its_own_platform])
