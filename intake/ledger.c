@@ -153,7 +153,8 @@ static int put_contract(sqlite3 *db, ledger_job_t *j, const cJSON *o, char *err,
     rc = step_done(db, s, err, errlen);
     char *nv = cJSON_PrintUnformatted(o);
     if (!rc)
-        rc = store_audit(db, j->source, "api", "contract.set", id, NULL, nv, NULL, err, errlen);
+        rc = store_audit(db, j->source, !strncmp(j->source, "cli:", 4) ? "cli" : !strcmp(j->source, "demo") ? "demo" : "api",
+                         "contract.set", id, NULL, nv, NULL, err, errlen);
     cJSON_free(nv);
     j->created++;
     return rc;
