@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,7 +146,16 @@ static int post(const sim_wb_opts_t *o, const char *path, const cJSON *body, int
     }
     char reply[64] = "";
     size_t got = 0;
+    int waited_ms = 0;
     while (!rc && got + 1 < sizeof reply) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int ready = poll(&pfd, 1, 100);
+        if (ready == 0) {
+            waited_ms += 100;
+            if ((o->stop && *o->stop) || waited_ms >= 10000)
+                break;
+            continue;
+        }
         ssize_t k = read(fd, reply + got, sizeof reply - 1 - got);
         if (k <= 0)
             break;
@@ -307,9 +317,13 @@ static int one_truck(const sim_wb_opts_t *o, truck_t *fleet, uint32_t *s, int64_
     return rc;
 }
 
-int sim_wb_run(const sim_wb_opts_t *o, sim_wb_stats_t *st, volatile int *stop, char *err,
+int sim_wb_run(const sim_wb_opts_t *opts, sim_wb_stats_t *st, volatile int *stop, char *err,
                size_t errlen)
 {
+    /* Posts watch the stop flag: the daemon stops answering before it stops us. */
+    sim_wb_opts_t local = *opts;
+    local.stop = stop;
+    const sim_wb_opts_t *o = &local;
     memset(st, 0, sizeof *st);
     uint32_t s = o->seed * 2654435761u + 1;
     truck_t fleet[FLEET];

@@ -32,6 +32,7 @@ typedef struct sim_wb_opts {
     char bridge[32];        /* weighbridge id (default WB1) */
     uint32_t seed;
     bool verbose;           /* a line per post on stdout */
+    volatile int *stop;     /* set by sim_wb_run: a post in flight gives up when it turns 1 */
 } sim_wb_opts_t;
 
 typedef struct sim_wb_stats {
