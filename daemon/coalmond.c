@@ -400,10 +400,6 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
         log_error("daemon", "analytics: %s", err);
         goto out;
     }
-    if (demo && demo_users(store, err, sizeof err)) {
-        log_error("daemon", "demo users: %s", err);
-        goto out;
-    }
 
     if (!(web = web_new(&dc->web, err, sizeof err))) {
         log_error("daemon", "http: %s", err);
@@ -458,6 +454,11 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
     log_info("daemon", "coalmond %s, role %s, data %s", VERSION, dc->role, dc->data_dir);
     printf("coalmond: %sserving http://%s:%d/\n", demo ? "demo " : "", dc->web.host, web_port(web));
     fflush(stdout);
+    /* Demo accounts after "serving": their password hashes cost a moment. */
+    if (demo && demo_users(store, err, sizeof err)) {
+        log_error("daemon", "demo users: %s", err);
+        goto out;
+    }
     status = web_run(web, true) == CM_OK ? 0 : 1;
     log_info("daemon", "stopping");
 out:

@@ -35,7 +35,7 @@ export async function startDemo() {
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`coalmond did not start:\n${out}`)), 30000);
     const check = () => {
-      if (out.includes(`serving http://127.0.0.1:${port}/`)) { clearTimeout(timer); resolve(); }
+      if (out.includes(`serving http://127.0.0.1:${port}/`) && out.includes("demo user viewer")) { clearTimeout(timer); resolve(); }
     };
     proc.stdout.on("data", check);
     proc.on("exit", (c) => { clearTimeout(timer); reject(new Error(`coalmond exited ${c}:\n${out}`)); });

@@ -110,7 +110,11 @@ async function main() {
       // Wait until every panel has content: a chart, a table or a "no data" note.
       await page.waitForFunction(() => [...document.querySelectorAll("#page .panel-body")].every(
         (b) => b.children.length > 0 || b.textContent.trim()), null, { timeout: 15000 });
-      if (name === "devices") await page.locator("#page table.grid td", { hasText: "DTSU666-DEMO-0001" }).waitFor();
+      if (name === "devices") {
+        await page.locator("#page table.grid td", { hasText: "DTSU666-DEMO-0001" }).waitFor();
+        await page.locator("#page a.drill", { hasText: "全矿总开关" }).click();
+        await page.locator("#page h3", { hasText: "设备历史 · 全矿总开关" }).waitFor();
+      }
       if (name === "energy") await page.locator("#page table.grid").first().waitFor();
       if (name === "county") {
         // The demo's mine reports to the demo's own receiver: drill into it.

@@ -312,18 +312,29 @@ App.pages.consistency = {
 
 /* ---- devices ------------------------------------------------------------------ */
 
+// Devices from /api/v1/live (state, serial); a name opens its history from
+// the collector's GET /api/v1/devices/{name}/events.
 App.pages.devices = {
   render(root) {
     const p = panel(t("nav_devices"), "wide");
     const hist = panel(t("d_history"), "wide");
     root.append(p.root, hist.root);
-    apiTable(hist.body, "/api/v1/devices/events", "events");
+    noData(hist.body, "d_pick");
     App.listeners.push((live) => {
       if (!live.devices.length) { noData(p.body, "nodata_wait"); return; }
       p.body.replaceChildren(table(
         [t("d_name"), t("d_kind"), t("d_model"), t("d_serial"), t("d_state"), t("d_since"), t("d_last_ok"), t("d_detail")],
-        live.devices.map((d) => [deviceLabel(d.name), d.kind, d.model, d.serial, stateBadge(d.comm.state),
-                                 timeText(d.comm.since), timeText(d.comm.last_ok), d.comm.detail])));
+        live.devices.map((d) => {
+          const a = el("a", "drill", deviceLabel(d.name));
+          a.href = "#devices";
+          a.addEventListener("click", (ev) => {
+            ev.preventDefault();
+            hist.root.querySelector("h3").textContent = `${t("d_history")} · ${deviceLabel(d.name)}`;
+            apiTable(hist.body, `/api/v1/devices/${encodeURIComponent(d.name)}/events?limit=200`, "events",
+                     [["time", "a_time"], ["kind", "d_kind"], ["state", "d_state"], ["detail", "d_detail"]]);
+          });
+          return [a, d.kind, d.model, d.serial, stateBadge(d.comm.state), timeText(d.comm.since), timeText(d.comm.last_ok), d.comm.detail];
+        })));
     });
   },
 };
