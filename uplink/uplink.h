@@ -1,14 +1,17 @@
 /*
  * uplink: the wire format of ../shared/spec/uplink.md on both ends.
  *
- * Owns: AES/CBC/PKCS5 encryption and the token (crypto.c), record
+ * Owns: AES/CBC/PKCS5 encryption and the token (crypto.c); record
  * validation against the cms (§3) and scyf (§4, seed §5.2/§5.3) schemas
- * (schema.c, data in the embedded schemas/ JSON files), the per-destination delivery
- * state and upload log (queue.c, tables uplink_* of migration 0030), the
- * sender thread with the libevent HTTP client (sender.c), the record builders
- * that turn stored data into records (builders.c), the receiver (receiver.c:
- * enterprise registry, token check, replay guard, idempotent storage,
- * forwarding upward) and the enterprise overview (overview.c).
+ * (schema.c, data in the embedded schemas/ JSON files); the "uplink"
+ * configuration and the keys file (config.c, demo.c); the per-destination
+ * delivery state, pruning and the upload log (queue.c, status.c; tables
+ * uplink_* of migrations 0030/0031 and outbox_record.origin); the sender
+ * thread with the libevent HTTP client (sender.c); the record builders that
+ * turn stored data into records (builders.c, summary.c); the receiver
+ * (receiver.c: body forms, token check, replay guard, idempotent storage,
+ * forwarding upward), the enterprise registry (enterprise.c) and the
+ * enterprise overview (overview.c).
  *
  * Threads: crypto and schema functions are pure and may be called from any
  * thread. Functions taking an sqlite3 * run on the caller's connection: the
