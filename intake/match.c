@@ -181,9 +181,14 @@ static int pass(sqlite3 *db, match_job_t *j, pending_t *p, int n, bool exact_onl
         int rc = best_ticket(db, j->c, &p[i], &best, err, errlen);
         if (rc)
             return rc;
-        bool ok = exact_only ? best.confidence >= 1.0 - 1e-9
-                             : best.confidence >= j->c->match_min_confidence - 1e-9;
-        if (ok) {
+        bool exact = best.confidence >= 1.0 - 1e-9;
+        bool ok = exact_only ? exact : best.confidence >= j->c->match_min_confidence - 1e-9;
+        /* A near match waits for the decision time: the truck that owns the
+         * ticket may still pass the camera and read exactly. */
+        bool early = !exact && j->now < p[i].time + j->c->decide_after_s;
+        if (ok && early && !strcmp(p[i].state, "pending")) {
+            j->st.waiting++;
+        } else if (ok) {
             rc = strcmp(p[i].state, "pending") ? resolve_escape(db, &p[i], &best, j->now, err, errlen)
                                                : set_state(db, &p[i], "matched", &best, j->now, err, errlen);
             j->st.matched++;

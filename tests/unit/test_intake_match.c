@@ -57,7 +57,11 @@ static void test_ocr_confused_and_missing_characters_match(void **state)
     ifx_capture(f, "c2", "E1", "晋A1245", T0 + 10, "loaded"); /* a character lost */
     ifx_capture(f, "c3", "E1", "晋C5Z777", T0 + 20, "loaded"); /* read right */
     intake_match_stats_t s = run(f, T0 + 30);
-    assert_int_equal(s.matched, 3);
+    assert_int_equal(s.matched, 1); /* the exact read at once ... */
+    assert_int_equal(s.waiting, 2); /* ... near ones at the decision time (60 s) */
+    assert_string_equal(state_of(f, "c1", b, sizeof b), "pending||");
+    s = run(f, T0 + 80);
+    assert_int_equal(s.matched, 2);
     assert_int_equal(s.escapes, 0);
     assert_string_equal(state_of(f, "c1", b, sizeof b), "matched|K1|0.90");
     assert_string_equal(state_of(f, "c2", b, sizeof b), "matched|K2|0.80");
@@ -125,6 +129,25 @@ static void test_exact_reads_keep_their_tickets_from_misreads(void **state)
     run(f, T0 + 10);
     assert_string_equal(state_of(f, "m1", b, sizeof b), "matched|P1|1.00");
     assert_string_equal(state_of(f, "m2", b, sizeof b), "matched|P2|0.80");
+}
+
+/* An escaping truck whose plate is one character from another truck's: the
+ * other truck passes within the decision window and keeps its ticket. */
+static void test_near_plate_does_not_hide_an_escape(void **state)
+{
+    ifx_t *f = *state;
+    intake_put_result_t r;
+    char b[128];
+    ifx_put_ticket(f, ifx_ticket("Y1", "晋A12345", T0 - 300, 35), &r);
+    ifx_capture(f, "x", "E1", "晋A12745", T0, "loaded"); /* no ticket of its own */
+    assert_int_equal(run(f, T0 + 10).waiting, 1);
+    ifx_capture(f, "y", "E1", "晋A12345", T0 + 20, "loaded");
+    run(f, T0 + 25);
+    assert_string_equal(state_of(f, "y", b, sizeof b), "matched|Y1|1.00");
+    assert_int_equal(run(f, T0 + 61).escapes, 1);
+    assert_string_equal(state_of(f, "x", b, sizeof b), "escape||");
+    assert_int_equal(ifx_count(f, "SELECT count(*) FROM escape_event WHERE capture_id = 'x'"
+                                  " AND best_ticket_id IS NULL", NULL), 1);
 }
 
 static void test_inbound_tickets_and_points_never_match(void **state)
@@ -232,6 +255,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_true_escape_after_the_decision_delay, setup, ifx_teardown),
         cmocka_unit_test_setup_teardown(test_a_ticket_serves_one_exit, setup, ifx_teardown),
         cmocka_unit_test_setup_teardown(test_exact_reads_keep_their_tickets_from_misreads, setup, ifx_teardown),
+        cmocka_unit_test_setup_teardown(test_near_plate_does_not_hide_an_escape, setup, ifx_teardown),
         cmocka_unit_test_setup_teardown(test_inbound_tickets_and_points_never_match, setup, ifx_teardown),
         cmocka_unit_test_setup_teardown(test_late_ticket_resolves_the_escape, setup, ifx_teardown),
         cmocka_unit_test_setup_teardown(test_capture_batch_with_unknown_point_stores_nothing, setup, ifx_teardown),
