@@ -110,6 +110,23 @@ static void config_errors_name_the_key(void **state)
     tfix_free(f);
 }
 
+/* The commented example configuration is valid for the collector. */
+static void example_configuration_starts(void **state)
+{
+    tfix_t *f = tfix_new();
+    char err[512];
+    cfg_t *cfg = cfg_load(COALMON_CONF_DIR "/coalmond.json", err, sizeof err);
+    if (!cfg)
+        fail_msg("%s", err);
+    f->col = col_start(cfg, f->st, err, sizeof err);
+    cfg_free(cfg);
+    if (!f->col)
+        fail_msg("%s", err);
+    assert_true(sql_num(f->db, "SELECT count(*) FROM device WHERE kind = 'station'"
+                               " AND location = ?1", "主斜井皮带") == 1);
+    tfix_free(f);
+}
+
 /* Three meters behind one gateway plus a unit that never answers. */
 static void gateway_dead_unit_does_not_void_the_others(void **state)
 {
@@ -372,6 +389,7 @@ int main(void)
         cmocka_unit_test(counter_check_judges_steps),
         cmocka_unit_test(station_record_round_trips),
         cmocka_unit_test(config_errors_name_the_key),
+        cmocka_unit_test(example_configuration_starts),
         cmocka_unit_test(gateway_dead_unit_does_not_void_the_others),
         cmocka_unit_test(every_fault_is_seen_and_recovered),
         cmocka_unit_test(requests_planned_and_one_per_point),
