@@ -385,16 +385,16 @@ int main(void)
 {
     log_setup("test", LOG_LVL_WARN, false);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(comm_state_has_hysteresis),
-        cmocka_unit_test(counter_check_judges_steps),
-        cmocka_unit_test(station_record_round_trips),
-        cmocka_unit_test(config_errors_name_the_key),
-        cmocka_unit_test(example_configuration_starts),
-        cmocka_unit_test(gateway_dead_unit_does_not_void_the_others),
-        cmocka_unit_test(every_fault_is_seen_and_recovered),
-        cmocka_unit_test(requests_planned_and_one_per_point),
-        cmocka_unit_test(address_shift_reads_a_meter_counting_from_one),
-        cmocka_unit_test(counter_continues_across_restart),
+        cmocka_unit_test_teardown(comm_state_has_hysteresis, tfix_teardown),
+        cmocka_unit_test_teardown(counter_check_judges_steps, tfix_teardown),
+        cmocka_unit_test_teardown(station_record_round_trips, tfix_teardown),
+        cmocka_unit_test_teardown(config_errors_name_the_key, tfix_teardown),
+        cmocka_unit_test_teardown(example_configuration_starts, tfix_teardown),
+        cmocka_unit_test_teardown(gateway_dead_unit_does_not_void_the_others, tfix_teardown),
+        cmocka_unit_test_teardown(every_fault_is_seen_and_recovered, tfix_teardown),
+        cmocka_unit_test_teardown(requests_planned_and_one_per_point, tfix_teardown),
+        cmocka_unit_test_teardown(address_shift_reads_a_meter_counting_from_one, tfix_teardown),
+        cmocka_unit_test_teardown(counter_continues_across_restart, tfix_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

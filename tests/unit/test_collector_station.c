@@ -170,8 +170,8 @@ int main(void)
 {
     log_setup("test", LOG_LVL_WARN, false);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(backfill_across_outage_and_restart),
-        cmocka_unit_test(diagnosis_events),
+        cmocka_unit_test_teardown(backfill_across_outage_and_restart, tfix_teardown),
+        cmocka_unit_test_teardown(diagnosis_events, tfix_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

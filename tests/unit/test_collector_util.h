@@ -18,9 +18,14 @@ typedef struct tfix {
     col_t *col;
 } tfix_t;
 
+/* The fixture of the running test, freed by tfix_teardown when an assertion
+ * jumped out of the test before it could free it itself. */
+static tfix_t *g_tfix;
+
 static inline tfix_t *tfix_new(void)
 {
     tfix_t *f = calloc(1, sizeof *f);
+    g_tfix = f;
     snprintf(f->dir, sizeof f->dir, "/tmp/coalmon-col-XXXXXX");
     if (!mkdtemp(f->dir))
         fail_msg("mkdtemp");
@@ -40,6 +45,8 @@ static inline tfix_t *tfix_new(void)
 
 static inline void tfix_free(tfix_t *f)
 {
+    if (f == g_tfix)
+        g_tfix = NULL;
     col_stop(f->col);
     store_reader_close(f->db);
     store_close(f->st);
@@ -51,6 +58,13 @@ static inline void tfix_free(tfix_t *f)
     }
     rmdir(f->dir);
     free(f);
+}
+
+static inline int tfix_teardown(void **state)
+{
+    if (g_tfix)
+        tfix_free(g_tfix);
+    return 0;
 }
 
 /* Start the collector on configuration text ("collector" object only). */
