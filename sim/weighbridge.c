@@ -317,6 +317,18 @@ static int one_truck(const sim_wb_opts_t *o, truck_t *fleet, uint32_t *s, int64_
     return rc;
 }
 
+/* After a failed post: give up when nothing ever got through (wrong host or
+ * port); otherwise count it and go on after a pause (coalmond was busy). */
+static bool give_up(sim_wb_stats_t *st, volatile int *stop)
+{
+    if (st->tickets + st->captures + st->rejected == 0)
+        return true;
+    st->errors++;
+    for (int i = 0; i < 20 && !(stop && *stop); i++)
+        tm_sleep_ms(50);
+    return false;
+}
+
 int sim_wb_run(const sim_wb_opts_t *opts, sim_wb_stats_t *st, volatile int *stop, char *err,
                size_t errlen)
 {
@@ -348,7 +360,7 @@ int sim_wb_run(const sim_wb_opts_t *opts, sim_wb_stats_t *st, volatile int *stop
         t += (int64_t)(-log(1 - rnd(&s)) * 3600 / (rate * hour_factor(t))) + 1;
         if (t >= now - 60)
             break;
-        if (one_truck(o, fleet, &s, t, &seq, st))
+        if (one_truck(o, fleet, &s, t, &seq, st) && give_up(st, stop))
             return cm_fail(err, errlen, CM_ERR_IO, "cannot post to %s:%d", o->host, o->port);
     }
     int64_t next = tm_mono_ms();
@@ -357,7 +369,7 @@ int sim_wb_run(const sim_wb_opts_t *opts, sim_wb_stats_t *st, volatile int *stop
             tm_sleep_ms(50);
             continue;
         }
-        if (one_truck(o, fleet, &s, tm_now_s(), &seq, st))
+        if (one_truck(o, fleet, &s, tm_now_s(), &seq, st) && give_up(st, stop))
             return cm_fail(err, errlen, CM_ERR_IO, "cannot post to %s:%d", o->host, o->port);
         double gap_s = -log(1 - rnd(&s)) * 3600 / (rate * hour_factor(tm_now_s()));
         next = tm_mono_ms() + (int64_t)(gap_s * 1000 / (o->speed > 0 ? o->speed : 1));
