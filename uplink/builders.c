@@ -312,6 +312,47 @@ static int build_device_status(sqlite3 *db, int *made, char *err, size_t errlen)
     return rc;
 }
 
+/* Faults and loss of mains power reported by a device (collector's device_event). */
+static int build_device_events(sqlite3 *db, int *made, char *err, size_t errlen)
+{
+    int64_t done = 0;
+    bool found;
+    int rc = upl_state_get(db, "device_event", &done, &found, err, errlen);
+    sqlite3_stmt *s;
+    if (!rc)
+        rc = store_prepare(db,
+                           "SELECT e.id, d.name, d.kind, d.serial, e.ts_ms, e.kind, e.state, e.detail"
+                           " FROM device_event e JOIN device d ON d.id = e.device_id WHERE e.id > ?"
+                           " AND e.kind IN ('fault', 'power') ORDER BY e.id LIMIT 500",
+                           &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, done);
+    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+        done = sqlite3_column_int64(s, 0);
+        const char *kind = (const char *)sqlite3_column_text(s, 5);
+        const char *state = (const char *)sqlite3_column_text(s, 6);
+        const char *status = !strcmp(kind, "fault") ? (state && !strcmp(state, "raised") ? "fault" : "ok")
+                             : state && !strcmp(state, "battery") ? "power_lost"
+                                                                  : "ok";
+        char id[100];
+        snprintf(id, sizeof id, "%s-ev%lld", (const char *)sqlite3_column_text(s, 1), (long long)done);
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "id", id);
+        cJSON_AddStringToObject(r, "deviceId", (const char *)sqlite3_column_text(s, 1));
+        cJSON_AddStringToObject(r, "deviceType", (const char *)sqlite3_column_text(s, 2));
+        if (sqlite3_column_type(s, 3) != SQLITE_NULL)
+            cJSON_AddStringToObject(r, "serialNo", (const char *)sqlite3_column_text(s, 3));
+        cJSON_AddStringToObject(r, "status", status);
+        upl_add_bj(r, "since", sqlite3_column_int64(s, 4) / 1000);
+        if (sqlite3_column_type(s, 7) != SQLITE_NULL)
+            cJSON_AddStringToObject(r, "detail", (const char *)sqlite3_column_text(s, 7));
+        rc = upl_put(db, "deviceStatus", r, false, made, err, errlen);
+    }
+    sqlite3_finalize(s);
+    return rc ? rc : upl_state_set(db, "device_event", done, err, errlen);
+}
+
 static int build_coefficients(sqlite3 *db, int *made, char *err, size_t errlen)
 {
     int64_t done = 0;
@@ -349,6 +390,8 @@ int upl_build_job(sqlite3 *db, const cfg_t *cfg, const upl_cfg_t *c, int64_t now
     int rc = build_intervals(db, c, now_s, made, err, errlen);
     if (!rc)
         rc = build_device_status(db, made, err, errlen);
+    if (!rc)
+        rc = build_device_events(db, made, err, errlen);
     if (!rc)
         rc = build_coefficients(db, made, err, errlen);
     if (!rc)

@@ -53,6 +53,11 @@ static int seed_job(sqlite3 *db, void *arg, char *err, size_t errlen)
     return rc;
 }
 
+static int exec_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    return store_exec(db, arg, err, errlen);
+}
+
 static int setup(void **state)
 {
     fx_t *f = calloc(1, sizeof *f);
@@ -182,6 +187,24 @@ static void test_device_status_and_coefficient_changes(void **state)
     cJSON_Delete(ds);
     cJSON_Delete(cf);
     assert_int_equal(build(f, f->t0 + 10), 0); /* nothing changed, nothing new */
+    /* The station reports a fault and runs on battery: each is a deviceStatus record. */
+    char err[256];
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO device_event(device_id, ts_ms, kind, state, detail) VALUES"
+             " ((SELECT d.id FROM device d WHERE d.name = 'belt-main'), %lld, 'fault', 'raised', 'load cell'),"
+             " ((SELECT d.id FROM device d WHERE d.name = 'belt-main'), %lld, 'power', 'battery', 'mains lost'),"
+             " ((SELECT d.id FROM device d WHERE d.name = 'belt-main'), %lld, 'counter_jump', 'total', 'x');",
+             (long long)f->t0 * 1000 + 20000, (long long)f->t0 * 1000 + 30000, (long long)f->t0 * 1000 + 40000);
+    if (store_write(f->st, exec_job, sql, err, sizeof err))
+        fail_msg("%s", err);
+    assert_int_equal(build(f, f->t0 + 60), 2);
+    ds = records(f, "deviceStatus");
+    assert_int_equal(cJSON_GetArraySize(ds), 3);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ds, 1), "status")->valuestring, "fault");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ds, 2), "status")->valuestring, "power_lost");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(ds, 2), "since")->valuestring, "2026-11-23 08:00:30");
+    cJSON_Delete(ds);
 }
 
 static int sales_job(sqlite3 *db, void *arg, char *err, size_t errlen)
