@@ -171,13 +171,27 @@ def test_openssl_interop_receiver_and_overview():
         assert r["code"] == 401, r
         status, body, _ = http("POST", f"http://127.0.0.1:{port}/cms/api/powerGate.do", {"mineCode": MINE, "token": fresh})
         assert status == 200 and body["code"] == 400 and "data" in body["message"], body
-        assert query(pdir, "SELECT count(*) FROM uplink_received")[0][0] == 2
-        # The overview: contact, not silent, capacity, and the hole named.
+        assert query(pdir, "SELECT count(*) FROM uplink_received")[0][0] == 2  # nothing stored
+        # Output and an open alarm, for the overview.
+        a, b = base + datetime.timedelta(minutes=15), base + datetime.timedelta(minutes=30)
+        extra = [("coalOutput", {"id": "c-1", "stationId": "belt-main", "startTime": f(a), "endTime": f(b),
+                                 "tons": 41.5}),
+                 ("alarm", {"id": "al-1", "alarmType": 1, "level": 3, "source": "capacity",
+                            "raisedAt": f(b), "detail": "月产量超过年核定产能的10%"})]
+        for rtype, rec in extra:
+            token = openssl(MKEY, MIV, "{mineCode=%s, time=%s}" % (MINE, bj_now()))
+            r = post(port, rtype, MINE, token, openssl(MKEY, MIV, json.dumps(rec, ensure_ascii=False)))[1]
+            assert r["code"] == 200, r
+        # The overview: contact, not silent, output, capacity, alarms, and the hole named.
         status, body, _ = http("GET", f"http://127.0.0.1:{port}/api/v1/enterprises")
         assert status == 200, body
         ent = next(e for e in body["enterprises"] if e["code"] == MINE)
         assert ent["last_contact"] and ent["silent"] is False, ent
         assert ent["month_to_date"]["month_limit_t"] == 120000, ent
+        assert ent["latest_output"] == {"startTime": f(a), "endTime": f(b), "tons": 41.5}, ent
+        if a.month == datetime.datetime.now(BJ).month:
+            assert ent["month_to_date"]["tons"] == 41.5, ent
+        assert ent["open_alarms"] == 1, ent
         hole = (f(base + datetime.timedelta(minutes=15)), f(base + datetime.timedelta(minutes=30)))
         assert any((g["from"], g["to"]) == hole for g in ent["gaps"]), ent["gaps"]
 
