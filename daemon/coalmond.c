@@ -303,14 +303,14 @@ static int demo_users(store_t *st, char *err, size_t errlen)
 }
 
 /* issue #9: the weighbridge and exit cameras post tickets and captures to
- * ourselves — the last 12 hours at once, then a truck every two minutes or so. */
+ * ourselves — the last 12 hours at once, then a truck every four minutes or so. */
 static sim_wb_t *demo_weighbridge(store_t *st, int port)
 {
     char err[256];
     sim_wb_opts_t o;
     sim_wb_opts_default(&o);
     o.port = port;
-    o.trucks_per_hour = 30;
+    o.trucks_per_hour = 14; /* ~560 t/h by day against the demo belt's 600 t/h */
     o.backfill_hours = 12;
     o.ocr = 0.08;
     o.escape = 0.02;
@@ -471,6 +471,8 @@ out:
     ana_runner_stop(ana_run); /* issue #6 */
     alarm_engine_free(alarms);
     upl_sender_stop(upl);
+    if (web)
+        web_uplink_drain(web); /* receiver answers still due, before web_free */
     col_stop(col);
     web_free(web);
     store_reader_close(ctx.reader);

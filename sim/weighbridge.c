@@ -206,8 +206,9 @@ static cJSON *ticket_json(const sim_wb_opts_t *o, const truck_t *t, uint32_t *s,
     cJSON_AddNumberToObject(j, "net", round((gross - tare) * 100) / 100);
     cJSON_AddStringToObject(j, "weighbridgeId", o->bridge);
     cJSON_AddStringToObject(j, "operator", "司磅员王强");
+    /* Raw coal goes to the power plant, lump to the coking plant; gangue to the dump. */
     if (strcmp(mat, "矸石"))
-        cJSON_AddStringToObject(j, "contractId", rnd(s) < 0.6 ? "HT-2026-001" : "HT-2026-002");
+        cJSON_AddStringToObject(j, "contractId", strcmp(mat, "块煤") ? "HT-2026-001" : "HT-2026-002");
     char photo[96];
     static const char *const views[] = {"photoFront", "photoTop", "photoRear"};
     for (int i = 0; i < 3; i++) {
