@@ -40,8 +40,9 @@ static int output_rows(sqlite3 *db, const intake_conf_t *c, cJSON *rows, tm_peri
 {
     int64_t s, e;
     tm_period_bounds(&c->plan, kind, from, &s, &e);
+    int most = kind == TM_SHIFT ? REPORT_MAX_DAYS * c->plan.count : REPORT_MAX_DAYS;
     for (int guard = 0; s < to; guard++) {
-        if (guard >= REPORT_MAX_DAYS * TM_MAX_SHIFTS)
+        if (guard >= most)
             return cm_fail(err, errlen, CM_ERR_INVALID, "to: at most %d days per report",
                            REPORT_MAX_DAYS);
         intake_figures_t f;
@@ -175,6 +176,8 @@ int intake_report(sqlite3 *db, const intake_conf_t *c, const char *kind, int64_t
                                            "unverified", "pending", NULL};
     if (to <= from)
         return cm_fail(err, errlen, CM_ERR_INVALID, "to: must be after from");
+    if (to - from > (int64_t)REPORT_MAX_DAYS * 86400)
+        return cm_fail(err, errlen, CM_ERR_INVALID, "to: at most %d days per report", REPORT_MAX_DAYS);
     cJSON *r;
     int rc;
     if (!strcmp(kind, "output-summary")) {

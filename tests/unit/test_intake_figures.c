@@ -322,6 +322,9 @@ static void test_rpt2_reports_json_and_csv(void **state)
 
     assert_int_equal(intake_report(f->db, &f->conf, "nonsense", from, to, &r, err, sizeof err), CM_ERR_INVALID);
     assert_int_equal(intake_report(f->db, &f->conf, "material", to, from, &r, err, sizeof err), CM_ERR_INVALID);
+    assert_int_equal(intake_report(f->db, &f->conf, "output-detail", from, from + 401 * 86400, &r, err, sizeof err),
+                     CM_ERR_INVALID);
+    assert_non_null(strstr(err, "to: at most 400 days"));
 }
 
 int main(void)
