@@ -158,6 +158,7 @@ static double run(int days, bool batch, int parallel, int *n_out)
     upl_sender_stop(s);
     web_stop(w);
     pthread_join(th, NULL);
+    web_uplink_drain(w);
     web_free(w);
     store_reader_close(ctx.reader);
     side_close(&mine);

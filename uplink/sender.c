@@ -49,8 +49,11 @@ struct upl_sender {
     struct event_base *base;
     struct event *tick;
     dest_state_t ds[UPL_MAX_DEST];
-    bool started;
+    bool started, stopping;
     int64_t last_prune_s;
+    int pending;        /* outcomes being committed; touched on the sender thread only */
+    struct event *stop; /* activated by upl_sender_stop from another thread */
+    int stop_checks;
 };
 
 static uint32_t rnd32(void)
@@ -69,6 +72,8 @@ typedef struct result_arg {
     upl_outcome_t o;
     int64_t now_ms;
     uint32_t rnd;
+    int rc;
+    char err[256];
 } result_arg_t;
 
 static int result_job(sqlite3 *db, void *arg, char *err, size_t errlen)
@@ -128,26 +133,63 @@ static void parse_answer(struct evhttp_request *req, upl_outcome_t *o)
     free(text);
 }
 
+/* Back on the sender thread once the outcome is committed: the slot is free
+ * (its records were excluded from picks until now) and a success sends on. */
+static void result_finish(evutil_socket_t fd, short what, void *arg)
+{
+    result_arg_t *a = arg;
+    slot_t *sl = a->sl;
+    dest_state_t *ds = sl->ds;
+    struct upl_sender *s = a->s;
+    if (a->rc)
+        log_error("uplink", "%s: recording the outcome failed: %s", ds->d->name, a->err);
+    upl_link_result(&s->c, &ds->link, a->o.code, a->now_ms, rnd32());
+    sl->reset_conn = a->o.http_status == 0;
+    upl_pick_free(&sl->pick);
+    sl->busy = false;
+    s->pending--;
+    if (a->o.code == 200 && !s->stopping)
+        event_active(ds->kick, 0, 0);
+    free(a);
+}
+
+/* On the store's writer thread. */
+static void result_done(void *arg, int rc, const char *err)
+{
+    result_arg_t *a = arg;
+    a->rc = rc;
+    snprintf(a->err, sizeof a->err, "%s", err ? err : "");
+    struct timeval now = {0, 0};
+    event_base_once(a->s->base, -1, EV_TIMEOUT, result_finish, a, &now);
+}
+
+/* The answer is recorded without waiting for the commit, so answers on other
+ * connections share one commit; the slot stays busy until it is committed. */
 static void on_response(struct evhttp_request *req, void *arg)
 {
     slot_t *sl = arg;
     dest_state_t *ds = sl->ds;
     struct upl_sender *s = ds->s;
-    result_arg_t a = {.s = s, .sl = sl, .now_ms = tm_now_ms(), .rnd = rnd32()};
-    parse_answer(req, &a.o);
-    a.o.elapsed_ms = tm_mono_ms() - sl->t0;
-    char err[256];
-    if (store_write(s->st, result_job, &a, err, sizeof err))
-        log_error("uplink", "%s: recording the outcome failed: %s", ds->d->name, err);
-    if (a.o.code != 200)
+    result_arg_t *a = calloc(1, sizeof *a);
+    upl_outcome_t o = {0};
+    parse_answer(req, &o);
+    o.elapsed_ms = tm_mono_ms() - sl->t0;
+    if (o.code != 200)
         log_debug("uplink", "%s: %s x%d: code %d %s", ds->d->name, sl->pick.record_type,
-                  sl->pick.n, a.o.code, a.o.message);
-    upl_link_result(&s->c, &ds->link, a.o.code, a.now_ms, rnd32());
-    sl->reset_conn = a.o.http_status == 0;
-    upl_pick_free(&sl->pick);
-    sl->busy = false;
-    if (a.o.code == 200) /* drain at once, from outside this callback */
-        event_active(ds->kick, 0, 0);
+                  sl->pick.n, o.code, o.message);
+    if (!a) { /* cannot record: the records stay pending and go again */
+        upl_link_result(&s->c, &ds->link, 0, tm_now_ms(), rnd32());
+        upl_pick_free(&sl->pick);
+        sl->busy = false;
+        return;
+    }
+    *a = (result_arg_t){.s = s, .sl = sl, .o = o, .now_ms = tm_now_ms(), .rnd = rnd32()};
+    s->pending++;
+    if (store_write_async(s->st, result_job, a, result_done, a)) {
+        a->rc = CM_ERR_CLOSED;
+        snprintf(a->err, sizeof a->err, "the store is closing");
+        result_finish(-1, 0, a);
+    }
 }
 
 static struct evhttp_connection *connection(slot_t *sl)
@@ -203,6 +245,8 @@ static char *request_body(const upl_dest_t *d, const char *record, int64_t now_s
 static bool send_one(dest_state_t *ds, slot_t *sl)
 {
     struct upl_sender *s = ds->s;
+    if (s->stopping)
+        return false;
     char err[256];
     int64_t now = tm_now_ms(), busy[UPL_MAX_PARALLEL * UPL_BATCH_MAX];
     int nbusy = 0;
@@ -319,6 +363,20 @@ static int tls_setup(dest_state_t *ds, char *err, size_t errlen)
     return CM_OK;
 }
 
+/* On the sender thread: stop sending, let outcomes being committed come back
+ * (their callbacks need this loop), then leave the loop; at most ~2 s. */
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    struct upl_sender *s = arg;
+    s->stopping = true;
+    if (s->pending > 0 && s->stop_checks++ < 400) {
+        struct timeval tv = {0, 5000};
+        event_add(s->stop, &tv);
+        return;
+    }
+    event_base_loopbreak(s->base);
+}
+
 static void *sender_main(void *arg)
 {
     struct upl_sender *s = arg;
@@ -358,6 +416,8 @@ upl_sender_t *upl_sender_start(const upl_cfg_t *c, const cfg_t *cfg, store_t *st
     struct timeval tv = {s->c.tick_ms / 1000, (s->c.tick_ms % 1000) * 1000};
     if (!rc && (!(s->tick = event_new(s->base, -1, EV_PERSIST, on_tick, s)) || event_add(s->tick, &tv)))
         rc = cm_fail(err, errlen, CM_ERR_NOMEM, "no timer");
+    if (!rc && !(s->stop = event_new(s->base, -1, 0, on_stop, s)))
+        rc = cm_fail(err, errlen, CM_ERR_NOMEM, "no timer");
     if (!rc && pthread_create(&s->th, NULL, sender_main, s))
         rc = cm_fail(err, errlen, CM_ERR_IO, "cannot start the sender thread");
     if (rc) {
@@ -376,7 +436,7 @@ void upl_sender_stop(upl_sender_t *s)
     if (!s)
         return;
     if (s->started) {
-        event_base_loopbreak(s->base);
+        event_active(s->stop, 0, 0);
         pthread_join(s->th, NULL);
     }
     for (int i = 0; i < UPL_MAX_DEST; i++) {
@@ -393,6 +453,8 @@ void upl_sender_stop(upl_sender_t *s)
     }
     if (s->tick)
         event_free(s->tick);
+    if (s->stop)
+        event_free(s->stop);
     if (s->base)
         event_base_free(s->base);
     store_reader_close(s->reader);

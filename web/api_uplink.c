@@ -1,9 +1,12 @@
 /* Uplink routes: the platform receiver POST /<prefix>/api/<recordType>.do
  * (uplink.md §1), GET /api/v1/enterprises (UPL-4), and the sender's queue
  * state GET /api/v1/uplink/status and /api/v1/uplink/log (UPL-3). */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/event.h>
 
 #include "uplink/uplink.h"
 #include "web/web.h"
@@ -11,22 +14,42 @@
 typedef struct upl_web {
     web_ctx_t *ctx;
     const upl_cfg_t *cfg;
+    struct event_base *base;
     char prefix[16];
 } upl_web_t;
 
 static upl_web_t g_routes[4];
 static int g_nroutes;
 
-typedef struct receive_arg {
+/* A request waiting for its store batch: the handler returns at once and the
+ * answer goes out from the web thread after the commit, so requests from many
+ * enterprises share one commit instead of queueing behind each other's. */
+typedef struct rx_pending {
+    web_req_t *req;
+    struct event_base *base;
     const upl_cfg_t *cfg;
-    const upl_request_t *rq;
-    upl_answer_t *ans;
-} receive_arg_t;
+    char *body, *owned, *origin;
+    char type[64];
+    upl_request_t rq;
+    upl_answer_t ans;
+    int rc;
+    char err[256];
+} rx_pending_t;
+
+static atomic_int g_pending; /* requests between store_write_async and their answer */
 
 static int receive_job(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
-    receive_arg_t *a = arg;
-    return upl_receive_job(db, a->cfg, a->rq, tm_now_ms(), a->ans, err, errlen);
+    rx_pending_t *p = arg;
+    return upl_receive_job(db, p->cfg, &p->rq, tm_now_ms(), &p->ans, err, errlen);
+}
+
+static void rx_free(rx_pending_t *p)
+{
+    free(p->body);
+    free(p->owned);
+    free(p->origin);
+    free(p);
 }
 
 /* The contract's answer: always HTTP 200, the outcome in the body's code. */
@@ -36,6 +59,34 @@ static void reply_code(web_req_t *req, int code, const char *message)
     cJSON_AddNumberToObject(b, "code", code);
     cJSON_AddStringToObject(b, "message", message);
     web_reply_json(req, 200, b);
+}
+
+/* On the web thread: the batch is committed (or failed); answer. */
+static void rx_reply(evutil_socket_t fd, short what, void *arg)
+{
+    rx_pending_t *p = arg;
+    if (p->rc) {
+        log_error("uplink", "receiving %s from %s: %s", p->type, p->rq.mine_code, p->err);
+        reply_code(p->req, 500, "服务器内部错误");
+    } else {
+        if (p->ans.code != 200)
+            log_info("uplink", "refused %s from %s: %d %s", p->type, p->rq.mine_code, p->ans.code,
+                     p->ans.message);
+        reply_code(p->req, p->ans.code, p->ans.message);
+    }
+    rx_free(p);
+    atomic_fetch_sub(&g_pending, 1);
+}
+
+/* On the store's writer thread: hand the outcome back to the web thread. */
+static void rx_done(void *arg, int rc, const char *err)
+{
+    rx_pending_t *p = arg;
+    p->rc = rc;
+    snprintf(p->err, sizeof p->err, "%s", err ? err : "");
+    struct timeval now = {0, 0};
+    if (event_base_once(p->base, -1, EV_TIMEOUT, rx_reply, p, &now))
+        log_error("uplink", "cannot answer a request: the web loop is gone");
 }
 
 static void on_receive(web_req_t *req, void *arg)
@@ -64,18 +115,27 @@ static void on_receive(web_req_t *req, void *arg)
         free(owned);
         return;
     }
-    upl_answer_t ans;
-    receive_arg_t a = {.cfg = u->cfg, .rq = &rq, .ans = &ans};
-    if (store_write(u->ctx->store, receive_job, &a, err, sizeof err)) {
-        log_error("uplink", "receiving %s from %s: %s", type, rq.mine_code, err);
+    rx_pending_t *p = calloc(1, sizeof *p);
+    char *origin = rq.origin ? strdup(rq.origin) : NULL; /* header storage is libevent's */
+    if (!p || (rq.origin && !origin)) {
         reply_code(req, 500, "服务器内部错误");
-    } else {
-        if (ans.code != 200)
-            log_info("uplink", "refused %s from %s: %d %s", type, rq.mine_code, ans.code, ans.message);
-        reply_code(req, ans.code, ans.message);
+        free(body);
+        free(owned);
+        free(origin);
+        free(p);
+        return;
     }
-    free(body);
-    free(owned);
+    *p = (rx_pending_t){.req = req, .base = u->base, .cfg = u->cfg, .body = body, .owned = owned,
+                        .origin = origin, .rq = rq};
+    snprintf(p->type, sizeof p->type, "%s", type);
+    p->rq.record_type = p->type;
+    p->rq.origin = p->origin;
+    atomic_fetch_add(&g_pending, 1);
+    if (store_write_async(u->ctx->store, receive_job, p, rx_done, p)) {
+        atomic_fetch_sub(&g_pending, 1);
+        reply_code(req, 500, "服务器内部错误");
+        rx_free(p);
+    }
 }
 
 static int query_int(web_req_t *req, const char *key, int def, int min, int max, int *out)
@@ -154,7 +214,7 @@ int web_register_uplink(web_t *w, web_ctx_t *ctx, const upl_cfg_t *cfg)
     g_nroutes = 0;
     int rc = CM_OK;
     upl_web_t *base = &g_routes[g_nroutes++];
-    *base = (upl_web_t){.ctx = ctx, .cfg = cfg};
+    *base = (upl_web_t){.ctx = ctx, .cfg = cfg, .base = web_base(w)};
     rc = web_route(w, WEB_GET, "/api/v1/uplink/status", on_status, base);
     if (!rc)
         rc = web_route(w, WEB_GET, "/api/v1/uplink/log", on_log, base);
@@ -162,11 +222,20 @@ int web_register_uplink(web_t *w, web_ctx_t *ctx, const upl_cfg_t *cfg)
         rc = web_route(w, WEB_GET, "/api/v1/enterprises", on_enterprises, base);
     for (size_t i = 0; !rc && cfg->receiver && i < sizeof prefixes / sizeof *prefixes; i++) {
         upl_web_t *u = &g_routes[g_nroutes++];
-        *u = (upl_web_t){.ctx = ctx, .cfg = cfg};
+        *u = (upl_web_t){.ctx = ctx, .cfg = cfg, .base = web_base(w)};
         snprintf(u->prefix, sizeof u->prefix, "%s", prefixes[i]);
         char pattern[48];
         snprintf(pattern, sizeof pattern, "/%s/api/*", prefixes[i]);
         rc = web_route_public(w, WEB_POST, pattern, on_receive, u);
     }
     return rc;
+}
+
+void web_uplink_drain(web_t *w)
+{
+    /* Answers still due run on the loop, which has stopped: turn it by hand. */
+    for (int i = 0; i < 1000 && atomic_load(&g_pending) > 0; i++) {
+        event_base_loop(web_base(w), EVLOOP_NONBLOCK);
+        tm_sleep_ms(5);
+    }
 }

@@ -216,6 +216,9 @@ int web_password_verify(const char *password, const char *stored);
  * GET /api/v1/enterprises. cfg must outlive the server. */
 struct upl_cfg;
 int web_register_uplink(web_t *w, web_ctx_t *ctx, const struct upl_cfg *cfg);
+/* The receiver answers after its store batch commits; once web_run() has
+ * returned, call this before web_free() so answers still due are sent. */
+void web_uplink_drain(web_t *w);
 
 /* ---- analytics (web/api_analytics.c, issue #6, docs/analytics.md) --------
  * GET /api/v1/models, /api/v1/models/current, POST /api/v1/models/fit,
