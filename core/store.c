@@ -7,6 +7,7 @@
 
 #include "core/core.h"
 #include "core/embed.h"
+#include "core/store_acc.h"
 
 extern const embed_file_t migration_files[];
 
@@ -35,6 +36,9 @@ struct store {
     store_opts_t opts;
     sqlite3 *wdb;
     sqlite3_stmt *ins_reading, *up_agg, *up_latest;
+    store_acc_t *acc;     /* aggregates and latest values of the open batch */
+    bool *fresh;          /* scratch: which readings of a job were new */
+    size_t fresh_cap;
     pthread_t writer;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -138,10 +142,20 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 
 /* ---- the writer ------------------------------------------------------ */
 
+/* Raw rows now; aggregates and latest values are folded into the batch's
+ * accumulators once the job has succeeded (see run_job) and written once per
+ * (point, minute) and per point at commit. */
 static int put_readings(store_t *st, const store_reading_t *r, size_t n, char *err, size_t errlen)
 {
+    if (n > st->fresh_cap) {
+        bool *f = realloc(st->fresh, n * sizeof *f);
+        if (!f)
+            return cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
+        st->fresh = f;
+        st->fresh_cap = n;
+    }
+    sqlite3_stmt *s = st->ins_reading;
     for (size_t i = 0; i < n; i++) {
-        sqlite3_stmt *s = st->ins_reading;
         sqlite3_reset(s);
         sqlite3_bind_int64(s, 1, r[i].point_id);
         sqlite3_bind_int64(s, 2, r[i].ts_ms);
@@ -150,26 +164,16 @@ static int put_readings(store_t *st, const store_reading_t *r, size_t n, char *e
         if (sqlite3_step(s) != SQLITE_DONE)
             return cm_fail(err, errlen, CM_ERR_DB, "reading: %s", sqlite3_errmsg(st->wdb));
         /* A reading stored before (a backfill overlap) must not count twice. */
-        bool fresh = sqlite3_changes(st->wdb) == 1;
-        if (fresh && r[i].quality == 0) {
-            s = st->up_agg;
-            sqlite3_reset(s);
-            sqlite3_bind_int64(s, 1, r[i].point_id);
-            sqlite3_bind_int64(s, 2, r[i].ts_ms / 60000 * 60);
-            sqlite3_bind_double(s, 3, r[i].value);
-            sqlite3_bind_int64(s, 4, r[i].ts_ms);
-            if (sqlite3_step(s) != SQLITE_DONE)
-                return cm_fail(err, errlen, CM_ERR_DB, "aggregate: %s", sqlite3_errmsg(st->wdb));
-        }
-        s = st->up_latest;
-        sqlite3_reset(s);
-        sqlite3_bind_int64(s, 1, r[i].point_id);
-        sqlite3_bind_int64(s, 2, r[i].ts_ms);
-        sqlite3_bind_double(s, 3, r[i].value);
-        sqlite3_bind_int(s, 4, r[i].quality);
-        if (sqlite3_step(s) != SQLITE_DONE)
-            return cm_fail(err, errlen, CM_ERR_DB, "latest: %s", sqlite3_errmsg(st->wdb));
+        st->fresh[i] = sqlite3_changes(st->wdb) == 1;
     }
+    return CM_OK;
+}
+
+static int fold_readings(store_t *st, const store_reading_t *r, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++)
+        if (store_acc_add(st->acc, &r[i], st->fresh[i] && r[i].quality == 0))
+            return cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
     return CM_OK;
 }
 
@@ -181,8 +185,11 @@ static void run_job(store_t *st, job_t *j)
         return;
     }
     j->err[0] = '\0';
-    if (j->readings)
+    if (j->readings) {
         j->rc = put_readings(st, j->readings, j->nreadings, j->err, sizeof j->err);
+        if (!j->rc)
+            j->rc = fold_readings(st, j->readings, j->nreadings, j->err, sizeof j->err);
+    }
     else
         j->rc = j->fn(st->wdb, j->arg, j->err, sizeof j->err);
     if (j->rc)
@@ -197,7 +204,9 @@ static void commit_batch(store_t *st, job_t *batch)
     if (!rc) {
         for (job_t *j = batch; j; j = j->next)
             run_job(st, j);
-        rc = store_exec(st->wdb, "COMMIT", err, sizeof err);
+        rc = store_acc_flush(st->acc, st->wdb, st->up_agg, st->up_latest, err, sizeof err);
+        if (!rc)
+            rc = store_exec(st->wdb, "COMMIT", err, sizeof err);
         if (rc)
             store_exec(st->wdb, "ROLLBACK", NULL, 0);
     }
@@ -399,8 +408,8 @@ static int prepare_writer(store_t *st, char *err, size_t errlen)
         rc = store_prepare(
             st->wdb,
             "INSERT INTO agg_minute(point_id, minute, n, vmin, vmax, vsum, vlast, last_ts_ms)"
-            " VALUES (?1, ?2, 1, ?3, ?3, ?3, ?3, ?4)"
-            " ON CONFLICT(point_id, minute) DO UPDATE SET n = n + 1,"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            " ON CONFLICT(point_id, minute) DO UPDATE SET n = n + excluded.n,"
             " vmin = min(vmin, excluded.vmin), vmax = max(vmax, excluded.vmax),"
             " vsum = vsum + excluded.vsum,"
             " vlast = CASE WHEN excluded.last_ts_ms >= last_ts_ms THEN excluded.vlast ELSE vlast END,"
@@ -422,6 +431,8 @@ static void free_store(store_t *st)
     sqlite3_finalize(st->up_agg);
     sqlite3_finalize(st->up_latest);
     sqlite3_close(st->wdb);
+    store_acc_free(st->acc);
+    free(st->fresh);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv);
     free(st);
@@ -448,7 +459,9 @@ store_t *store_open(const char *path, const store_opts_t *opts, char *err, size_
 
     char sub[256];
     int rc = CM_OK;
-    if (sqlite3_open_v2(path, &st->wdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+    if (!(st->acc = store_acc_new()))
+        rc = cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
+    else if (sqlite3_open_v2(path, &st->wdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         rc = cm_fail(err, errlen, CM_ERR_DB, "%s: cannot open database: %s", path,
                      st->wdb ? sqlite3_errmsg(st->wdb) : "out of memory");

@@ -1,0 +1,24 @@
+/*
+ * Private to core/store*.c: per-batch accumulation of minute aggregates and
+ * latest values, so the writer upserts each (point, minute) and each point
+ * once per transaction instead of once per reading. Writer thread only.
+ */
+#ifndef COALMON_STORE_ACC_H
+#define COALMON_STORE_ACC_H
+
+#include "core/core.h"
+
+typedef struct store_acc store_acc_t;
+
+store_acc_t *store_acc_new(void);
+void store_acc_free(store_acc_t *a);
+/* Fold one reading in: into the minute aggregate when aggregate is true, and
+ * always into the latest value. CM_ERR_NOMEM when the tables cannot grow. */
+int store_acc_add(store_acc_t *a, const store_reading_t *r, bool aggregate);
+/* Upsert everything accumulated with the given statements (parameters as in
+ * store.c), then empty the tables. Empties them on failure too. */
+int store_acc_flush(store_acc_t *a, sqlite3 *db, sqlite3_stmt *up_agg, sqlite3_stmt *up_latest,
+                    char *err, size_t errlen);
+void store_acc_clear(store_acc_t *a);
+
+#endif
