@@ -177,9 +177,19 @@ int cmd_exit_point(cli_ctx_t *ctx, int argc, char **argv)
         }
         return CLI_OK;
     }
+    if (!strcmp(a, "remove") && argc >= 3) {
+        store_t *st = cli_store(ctx);
+        if (!st)
+            return CLI_FAIL;
+        if (intake_point_remove(st, argv[2], ctx->actor, "cli", err, sizeof err))
+            return cli_error(CLI_FAIL, "%s", err);
+        printf("exit point %s removed\n", argv[2]);
+        return CLI_OK;
+    }
     if (strcmp(a, "add") || argc < 3 || argv[2][0] == '-') {
         fprintf(stderr, "usage: coalmon exit-point add CODE --name NAME [--location L] [--ip IP]\n"
-                        "                              [--direction out|in|both]   (audited)\n"
+                        "                              [--direction out|in|both]   (audited; again to change)\n"
+                        "       coalmon exit-point remove CODE   only while it has no captures (audited)\n"
                         "       coalmon exit-point list [--json]\n");
         return CLI_USAGE;
     }

@@ -93,6 +93,48 @@ int intake_point_put(store_t *st, const intake_point_t *p, const char *actor, co
     return store_write(st, point_job, &j, err, errlen);
 }
 
+typedef struct point_rm {
+    const char *code, *actor, *channel;
+} point_rm_t;
+
+static int point_rm_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    point_rm_t *j = arg;
+    sqlite3_stmt *s;
+    int rc = store_prepare(db, "SELECT (SELECT count(*) FROM exit_point WHERE code = ?1),"
+                               " (SELECT count(*) FROM exit_capture WHERE point_code = ?1)",
+                           &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(s, 1, j->code, -1, SQLITE_STATIC);
+    int exists = 0, used = 0;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        exists = sqlite3_column_int(s, 0);
+        used = sqlite3_column_int(s, 1);
+    }
+    sqlite3_finalize(s);
+    if (!exists)
+        return cm_fail(err, errlen, CM_ERR_NOTFOUND, "no exit point '%s'", j->code);
+    /* Captures are evidence: a point that has any stays (rename it instead). */
+    if (used)
+        return cm_fail(err, errlen, CM_ERR_CONFLICT, "exit point '%s' has %d captures; it stays",
+                       j->code, used);
+    rc = store_prepare(db, "DELETE FROM exit_point WHERE code = ?", &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(s, 1, j->code, -1, SQLITE_STATIC);
+    rc = step_done(db, s, err, errlen);
+    return rc ? rc : store_audit(db, j->actor, j->channel, "exit_point.remove", j->code, NULL, NULL,
+                                 NULL, err, errlen);
+}
+
+int intake_point_remove(store_t *st, const char *code, const char *actor, const char *channel,
+                        char *err, size_t errlen)
+{
+    point_rm_t j = {code, actor, channel};
+    return store_write(st, point_rm_job, &j, err, errlen);
+}
+
 int intake_point_list(sqlite3 *db, cJSON **out, char *err, size_t errlen)
 {
     sqlite3_stmt *s;

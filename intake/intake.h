@@ -174,6 +174,10 @@ int intake_point_parse(const cJSON *o, intake_point_t *out, intake_fault_t *f);
 /* Create or update a capture point, audited ("exit_point.set"). */
 int intake_point_put(store_t *st, const intake_point_t *p, const char *actor, const char *channel,
                      char *err, size_t errlen);
+/* Remove a point that has no captures (audited "exit_point.remove");
+ * CM_ERR_CONFLICT when it has some, CM_ERR_NOTFOUND when unknown. */
+int intake_point_remove(store_t *st, const char *code, const char *actor, const char *channel,
+                        char *err, size_t errlen);
 int intake_point_list(sqlite3 *db, cJSON **out, char *err, size_t errlen);
 
 typedef struct intake_capture {

@@ -224,6 +224,19 @@ static void test_capture_batch_with_unknown_point_stores_nothing(void **state)
     assert_int_equal(created, 0); /* idempotent by capture id */
 }
 
+static void test_points_with_captures_stay(void **state)
+{
+    ifx_t *f = *state;
+    char err[256];
+    ifx_capture(f, "k1", "E1", "晋A12345", T0, "empty");
+    assert_int_equal(intake_point_remove(f->st, "E1", "test", "cli", err, sizeof err), CM_ERR_CONFLICT);
+    assert_int_equal(intake_point_remove(f->st, "E2", "test", "cli", err, sizeof err), CM_OK);
+    assert_int_equal(intake_point_remove(f->st, "E2", "test", "cli", err, sizeof err), CM_ERR_NOTFOUND);
+    assert_int_equal(ifx_count(f, "SELECT count(*) FROM exit_point", NULL), 2);
+    assert_int_equal(ifx_count(f, "SELECT count(*) FROM audit_log WHERE action = 'exit_point.remove'"
+                                  " AND target = ?", "E2"), 1);
+}
+
 static void test_capture_parse_rules(void **state)
 {
     ifx_t *f = *state;
@@ -259,6 +272,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inbound_tickets_and_points_never_match, setup, ifx_teardown),
         cmocka_unit_test_setup_teardown(test_late_ticket_resolves_the_escape, setup, ifx_teardown),
         cmocka_unit_test_setup_teardown(test_capture_batch_with_unknown_point_stores_nothing, setup, ifx_teardown),
+        cmocka_unit_test_setup_teardown(test_points_with_captures_stay, setup, ifx_teardown),
         cmocka_unit_test_setup_teardown(test_capture_parse_rules, setup, ifx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
