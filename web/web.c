@@ -114,6 +114,10 @@ web_t *web_new(const web_opts_t *opts, char *err, size_t errlen)
     static bool threads_ready;
     if (!threads_ready) {
         evthread_use_pthreads();
+        /* A client that leaves while its answer is being written (a browser
+         * closed mid-report, an SSE screen unplugged) must cost an EPIPE on
+         * that connection, not the process: SIGPIPE's default is to exit. */
+        signal(SIGPIPE, SIG_IGN);
         threads_ready = true;
     }
     web_opts_t def;

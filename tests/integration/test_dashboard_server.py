@@ -2,8 +2,10 @@
 disk as the machine itself tells them, with a growing history; the page and
 the live view stay readable anonymously."""
 import os
+import socket
+import struct
 
-from harness import BIN, Cleanup, free_port, http, main, wait_until
+from harness import BIN, Cleanup, free_port, http, main, run, wait_until
 
 
 def meminfo_kb(key):
@@ -45,5 +47,28 @@ def test_server_health():
         assert d.stop() == 0, d.output()
 
 
+def test_client_gone_mid_reply():
+    """Regression: a client that goes away while coalmond writes its answer
+    (a browser closed during a slow report, a wall screen losing the LAN)
+    killed the daemon with SIGPIPE (exit 141). Found by bench/bench_web.sh."""
+    with Cleanup() as c:
+        data = c.dir()
+        port = free_port()
+        d = c.proc([f"{BIN}/coalmond", "--demo", "--port", str(port), "--data", data], "coalmond-gone")
+        d.wait_output(f"serving http://127.0.0.1:{port}/")
+        # wrk ends its run by closing connections that still wait for a
+        # year-long report (tens of kB, written in several pieces).
+        url = f"http://127.0.0.1:{port}/api/v1/reports/rpt1/output?period=day&from=2025-01-01"
+        for _ in range(4):
+            r = run(["wrk", "-t2", "-c16", "-d2s", url], timeout=60)
+            assert r.returncode == 0, r.stderr
+            if d.p.poll() is not None:
+                break
+        status, body, _ = http("GET", f"http://127.0.0.1:{port}/api/v1/health")
+        assert status == 200, (status, body, d.p.poll(), d.output()[-2000:])
+        assert d.p.poll() is None, f"coalmond exited with {d.p.returncode}"
+        assert d.stop() == 0, d.output()
+
+
 if __name__ == "__main__":
-    main([test_server_health])
+    main([test_server_health, test_client_gone_mid_reply])
