@@ -113,7 +113,8 @@ static void update_state(meter_state_t *m)
     q[Q_IA] = m->o->rated_a * load * (1 + noise(m, 0.02));
     q[Q_IB] = m->o->rated_a * load * (1 + noise(m, 0.02));
     q[Q_IC] = m->o->rated_a * load * (1 + noise(m, 0.02));
-    q[Q_PF] = 0.86 + 0.06 * load + noise(m, 0.005);
+    /* Mines compensate reactive power to stay above the 0.90 tariff threshold. */
+    q[Q_PF] = 0.925 + 0.03 * load + noise(m, 0.004);
     q[Q_PA] = q[Q_UA] * q[Q_IA] * q[Q_PF] / 1000;
     q[Q_PB] = q[Q_UB] * q[Q_IB] * q[Q_PF] / 1000;
     q[Q_PC] = q[Q_UC] * q[Q_IC] * q[Q_PF] / 1000;
