@@ -43,7 +43,7 @@ class Proc:
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
-    def wait_output(self, needle, timeout=20):
+    def wait_output(self, needle, timeout=60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if needle in self.output():
