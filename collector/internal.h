@@ -27,7 +27,8 @@ typedef struct col_check {
 
 typedef struct col_station_state {
     bool have_cursor;
-    uint32_t last_seq;
+    uint32_t last_seq;   /* in the station's own numbering */
+    int64_t seq_offset;  /* added when stored: grows each time the numbering restarts */
     double last_total;
     int64_t last_ts_ms;
     bool ident_done;

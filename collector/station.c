@@ -88,8 +88,8 @@ int col_station_load(sqlite3 *db, col_dev_t *d, char *err, size_t errlen)
 {
     sqlite3_stmt *s;
     int rc = store_prepare(db,
-                           "SELECT last_seq, last_total_t, last_ts_ms FROM station_cursor"
-                           " WHERE device_id = ?",
+                           "SELECT last_seq, last_total_t, last_ts_ms, seq_offset"
+                           " FROM station_cursor WHERE device_id = ?",
                            &s, err, errlen);
     if (rc)
         return rc;
@@ -99,6 +99,7 @@ int col_station_load(sqlite3 *db, col_dev_t *d, char *err, size_t errlen)
         d->st.last_seq = (uint32_t)sqlite3_column_int64(s, 0);
         d->st.last_total = sqlite3_column_double(s, 1);
         d->st.last_ts_ms = sqlite3_column_int64(s, 2);
+        d->st.seq_offset = sqlite3_column_int64(s, 3);
     }
     sqlite3_finalize(s);
     /* The fault bits and supply last seen, so a restart does not raise again
@@ -261,6 +262,7 @@ static void diagnose(col_dev_t *d, const col_value_t *v)
 
 typedef struct rec_job {
     int64_t device_id;
+    int64_t seq_offset;
     int n;
     col_st_record_t rec[COL_ST_WINDOW_RECORDS];
     double tonnes[COL_ST_WINDOW_RECORDS];
@@ -283,16 +285,16 @@ static int rec_write(sqlite3 *db, void *arg, char *err, size_t errlen)
                            &min, err, errlen);
     if (!rc)
         rc = store_prepare(db,
-                           "INSERT INTO station_cursor(device_id, last_seq, last_total_t, last_ts_ms)"
-                           " VALUES (?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET"
+                           "INSERT INTO station_cursor(device_id, last_seq, last_total_t, last_ts_ms,"
+                           " seq_offset) VALUES (?, ?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET"
                            " last_seq = excluded.last_seq, last_total_t = excluded.last_total_t,"
-                           " last_ts_ms = excluded.last_ts_ms",
+                           " last_ts_ms = excluded.last_ts_ms, seq_offset = excluded.seq_offset",
                            &cur, err, errlen);
     for (int i = 0; !rc && i < j->n; i++) {
         const col_st_record_t *r = &j->rec[i];
         sqlite3_reset(ins);
         sqlite3_bind_int64(ins, 1, j->device_id);
-        sqlite3_bind_int64(ins, 2, r->seq);
+        sqlite3_bind_int64(ins, 2, r->seq + j->seq_offset);
         sqlite3_bind_int64(ins, 3, r->ts_ms);
         sqlite3_bind_double(ins, 4, r->total_t);
         sqlite3_bind_double(ins, 5, r->flow_tph);
@@ -314,6 +316,7 @@ static int rec_write(sqlite3 *db, void *arg, char *err, size_t errlen)
         sqlite3_bind_int64(cur, 2, last->seq);
         sqlite3_bind_double(cur, 3, last->total_t);
         sqlite3_bind_int64(cur, 4, last->ts_ms);
+        sqlite3_bind_int64(cur, 5, j->seq_offset);
         if (sqlite3_step(cur) != SQLITE_DONE)
             rc = cm_fail(err, errlen, CM_ERR_DB, "cursor: %s", sqlite3_errmsg(db));
     }
@@ -334,7 +337,8 @@ static int fetch_window(col_link_t *l, col_dev_t *d, uint32_t seq, bool backfill
         rc = col_link_read_regs(l, COL_ST_WINDOW_N, (int)(sizeof r / sizeof r[0]), r, err, errlen);
     if (rc)
         return rc;
-    rec_job_t j = {.device_id = d->device_id, .backfilled = backfilled};
+    rec_job_t j = {.device_id = d->device_id, .seq_offset = d->st.seq_offset,
+                   .backfilled = backfilled};
     int n = r[0] <= COL_ST_WINDOW_RECORDS ? r[0] : COL_ST_WINDOW_RECORDS;
     col_station_state_t *st = &d->st;
     double last_total = st->last_total;
@@ -391,6 +395,8 @@ static int backfill(col_link_t *l, col_dev_t *d, char *err, size_t errlen)
     } else if (newest < st->last_seq) {
         col_event(d, "backfill", "reset", "station sequence went back from %u to %u",
                   st->last_seq, newest);
+        /* A new epoch: its records are stored after everything of the old one. */
+        st->seq_offset += st->last_seq;
         st->have_cursor = false;
         from = oldest;
     } else {

@@ -105,6 +105,35 @@ static void backfill_across_outage_and_restart(void **state)
     sim_station_stop(st);
 }
 
+/* Regression: a station replaced (or reset) starts its numbering again. Its
+ * records used to collide with the stored ones ("UNIQUE constraint failed")
+ * and the station showed as offline for good. They are stored after the old
+ * epoch's records instead, and the link stays up (ACQ-8, ACQ-9). */
+static void replaced_station_restarts_numbering_without_collision(void **state)
+{
+    sim_station_t *old = start_station(100);
+    tfix_t *f = tfix_new();
+    char cfg[1024];
+    station_config(cfg, sizeof cfg, sim_station_port(old), "BS1-T-0042", 1000);
+    tfix_start(f, cfg);
+    double before = wait_sql(f->db, MAX_SEQ, NULL, 15, 10000);
+    col_stop(f->col);
+    f->col = NULL;
+    sim_station_stop(old);
+    before = sql_num(f->db, MAX_SEQ, NULL);
+
+    sim_station_t *fresh = start_station(100); /* numbering from 1 again */
+    station_config(cfg, sizeof cfg, sim_station_port(fresh), "BS1-T-0042", 1000);
+    tfix_start(f, cfg);
+    wait_sql(f->db, EV "state = 'reset'", "backfill", 1, 10000);
+    wait_sql(f->db, MAX_SEQ, NULL, before + 5, 10000);
+    assert_true(sql_num(f->db, COMM_STATE_IS "'online'", "bs") == 1);
+    assert_true(sql_num(f->db, "SELECT count(*) FROM device_event WHERE kind = 'comm'"
+                               " AND state = 'offline'", NULL) == 0);
+    tfix_free(f);
+    sim_station_stop(fresh);
+}
+
 static void diagnosis_events(void **state)
 {
     sim_station_t *st = start_station(200);
@@ -172,6 +201,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(backfill_across_outage_and_restart, tfix_teardown),
         cmocka_unit_test_teardown(diagnosis_events, tfix_teardown),
+        cmocka_unit_test_teardown(replaced_station_restarts_numbering_without_collision,
+                                  tfix_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
