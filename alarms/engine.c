@@ -22,10 +22,12 @@ struct alarm_engine {
     char last_err[256]; /* a failing evaluation is logged once, not every tick */
     char ignore[ALARM_MAX_IGNORE][32];
     int nignore;
+    bool platform; /* role platform: enterprises' alarm records become alarms here */
 };
 
+/* Accounts, credentials and business records: audited, but not parameters. */
 static const char *const default_ignore[] = {"user.", "uplink.", "enterprise.", "ticket.",
-                                             "contract.", NULL};
+                                             "contract.", "intake_key.", NULL};
 
 /* alarms.parameter_ignore: audit actions (prefixes) that raise no ALM-5. */
 static int read_ignore(const cfg_sec_t *al, alarm_engine_t *e, char *err, size_t errlen)
@@ -120,7 +122,11 @@ alarm_engine_t *alarm_engine_new(store_t *st, const cfg_t *cfg, char *err, size_
     if (cfg) {
         cfg_sec_t root = cfg_root(cfg), al;
         long long tick;
-        rc = cfg_section(&root, "alarms", &al, err, errlen);
+        char role[16];
+        rc = cfg_get_string(&root, "role", false, "mine", role, sizeof role, err, errlen);
+        e->platform = !rc && strcmp(role, "platform") == 0;
+        if (!rc)
+            rc = cfg_section(&root, "alarms", &al, err, errlen);
         if (!rc)
             rc = cfg_get_int(&al, "tick_ms", false, 500, 50, 60000, &tick, err, errlen);
         if (!rc) {
@@ -163,6 +169,7 @@ int alarm_engine_tick(alarm_engine_t *e, int64_t now_ms, int *n, char *err, size
     t->now_ms = now_ms;
     memcpy(t->ignore, e->ignore, sizeof t->ignore);
     t->nignore = e->nignore;
+    t->platform = e->platform;
     int rc = store_write(e->st, alarm_tick_job, t, err, errlen);
     if (n)
         *n = rc ? 0 : t->total;

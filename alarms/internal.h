@@ -49,6 +49,9 @@ typedef struct tick_ctx {
     /* audit actions (prefixes) that are operations, not parameters */
     char ignore[ALARM_MAX_IGNORE][32];
     int nignore;
+    /* Only a platform turns the enterprises' alarm records into alarms: a mine
+     * whose demo carries a receiver would otherwise show each alarm twice. */
+    bool platform;
     alarm_setting_t set[ALARM_T_MAX + 1];
     alarm_trans_t trans[ALARM_MAX_TRANS];
     int ntrans, total;

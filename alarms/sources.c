@@ -397,7 +397,7 @@ static int received_row(sqlite3 *db, tick_ctx_t *t, sqlite3_stmt *s, char *err, 
 
 static int ingest_received(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
 {
-    if (!table_exists(db, "uplink_received"))
+    if (!t->platform || !table_exists(db, "uplink_received"))
         return CM_OK;
     return by_cursor(db, t, "uplink_received.alarm",
                      "SELECT received_ms, ent, body FROM uplink_received WHERE record_type = 'alarm'"

@@ -77,7 +77,8 @@ static int point_job(sqlite3 *db, void *arg, char *err, size_t errlen)
     }
     cJSON *now = point_json(p);
     char *nv = cJSON_PrintUnformatted(now);
-    if (!rc)
+    /* Setting a point to what it already is changes no parameter: no audit, no ALM-5. */
+    if (!rc && (!old || !nv || strcmp(old, nv) != 0))
         rc = store_audit(db, j->actor, j->channel, "exit_point.set", p->code, old, nv, NULL, err,
                          errlen);
     cJSON_free(nv);

@@ -154,6 +154,16 @@ static void test_enterprise_alarms_shown_on_the_platform(void **state)
              "\"level\":2,\"source\":\"gate-total\",\"raisedAt\":\"2026-11-23 20:00:00\","
              "\"detail\":\"通信中断\"}', %lld)", (long long)now);
     sql(f, text);
+    /* A mine (the demo carries a receiver) leaves them alone... */
+    fx_tick(f, now);
+    assert_int_equal(fx_active(f, ALARM_T_COMM, "140000000001:gate-total"), 0);
+    /* ...a platform shows them. */
+    char perr[256];
+    cfg_t *platform = cfg_parse("platform.json", "{\"role\": \"platform\"}", perr, sizeof perr);
+    assert_non_null(platform);
+    fx_close(f);
+    fx_open(f, platform);
+    cfg_free(platform);
     fx_tick(f, now);
     fx_tick(f, now + 100000); /* read again at the same millisecond: still one, count 1 */
     long long id = fx_active(f, ALARM_T_COMM, "140000000001:gate-total");
