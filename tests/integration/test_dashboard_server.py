@@ -59,14 +59,17 @@ def test_client_gone_mid_reply():
         # wrk ends its run by closing connections that still wait for a
         # year-long report (tens of kB, written in several pieces).
         url = f"http://127.0.0.1:{port}/api/v1/reports/rpt1/output?period=day&from=2025-01-01"
-        for _ in range(4):
-            r = run(["wrk", "-t2", "-c16", "-d2s", url], timeout=60)
+        for _ in range(3):
+            r = run(["wrk", "-t2", "-c8", "-d2s", url], timeout=60)
             assert r.returncode == 0, r.stderr
             if d.p.poll() is not None:
                 break
-        status, body, _ = http("GET", f"http://127.0.0.1:{port}/api/v1/health")
-        assert status == 200, (status, body, d.p.poll(), d.output()[-2000:])
-        assert d.p.poll() is None, f"coalmond exited with {d.p.returncode}"
+        # The reports already asked for are still being answered (slowly under
+        # a sanitizer build): wait, bounded, for the daemon to answer or die.
+        wait_until(lambda: d.p.poll() is not None or
+                   http("GET", f"http://127.0.0.1:{port}/api/v1/session", timeout=5)[0] == 200,
+                   timeout=120, what="an answer after the clients left")
+        assert d.p.poll() is None, f"coalmond exited with {d.p.returncode} (141: SIGPIPE)"
         assert d.stop() == 0, d.output()
 
 
