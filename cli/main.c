@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -15,6 +17,7 @@ typedef struct noun {
 static const noun_t nouns[] = {
     {"meter", cmd_meter, "read a meter once over Modbus TCP or RTU; list register maps"},
     {"db", cmd_db, "database: migrate, show the schema version"},
+    {"coef", cmd_coef, "conversion coefficients (raw to gross, scale factors): set, show, history"},
     {"user", cmd_user, "dashboard and API accounts: add, list, passwd, role, disable"},
     {"uplink", cmd_uplink, "upload queue: status, log, retry; encrypt, decrypt, token by hand"},
     {"enterprise", cmd_enterprise, "platform: enterprises reporting to us: add, list, import"},
@@ -126,9 +129,12 @@ int main(int argc, char **argv)
     cli_ctx_t ctx = {.config_path = getenv("COALMON_CONFIG")};
     if (!ctx.config_path)
         ctx.config_path = "/etc/coalmon/coalmond.json";
+    /* The audit names a person: the sudo caller, else the login, else the uid's name. */
     ctx.actor = getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
-    if (!ctx.actor)
-        ctx.actor = "cli";
+    if (!ctx.actor) {
+        struct passwd *pw = getpwuid(getuid());
+        ctx.actor = pw ? pw->pw_name : "cli";
+    }
     log_setup("coalmon", LOG_LVL_WARN, false);
 
     int i = 1;
