@@ -185,6 +185,18 @@ async function main() {
     const points = live.devices.reduce((n, d) => n + d.points.length, 0);
     assert.equal(text.trim().split("\r\n").length, 1 + points, "one row per live point");
     assert.match(text, /全矿总开关,有功功率,\d/);
+    // RPT-1 by month: the table from the analytics module, its CSV from the server.
+    await page.selectOption("#page select[name=report]", "rpt1:output");
+    await page.selectOption("#page select[name=period]", "month");
+    await page.locator("#page table.grid th", { hasText: "产量 (t)" }).waitFor();
+    assert.ok(await page.locator("#page table.grid tbody tr").count() >= 2, "months of output");
+    const [dl2] = await Promise.all([page.waitForEvent("download"), page.click("#report-csv")]);
+    const file2 = path.join(OUT, "rpt1-output-month.csv");
+    await dl2.saveAs(file2);
+    const csv2 = readFileSync(file2, "utf8");
+    assert.match(csv2, /tons/);
+    assert.ok(csv2.trim().split("\n").length >= 2, csv2);
+    await shot(page, "22-report-rpt1-month");
   });
 
   await step("English switch", async () => {

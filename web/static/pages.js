@@ -369,14 +369,22 @@ function readingsReport(live) {
 // intake module (/api/v1/reports/rpt2/<kind>, JSON {columns, rows}; its CSV
 // comes from the server with format=csv).
 const RPT2 = ["output-summary", "output-detail", "material", "outbound", "vehicles"];
+const RPT1 = ["rpt1:output", "rpt1:pts", "rpt1:energy"]; // analytics: per shift/day/month/year
+// Chinese headings of the report columns the servers name in English.
+const COL_ZH = { period: "周期", start: "开始", tons: "产量 (t)", run_hours: "运行时长 (h)", t_per_run_hour: "台时产量 (t/h)",
+  vs_previous: "环比", vs_last_year: "同比", output_t: "产量 (t)", truck_sales_t: "汽运销量 (t)", trucks: "车次",
+  rail_sales_t: "铁路销量 (t)", inventory_change_t: "库存变化 (t)", balance_diff_t: "产销差 (t)", transport_kwh: "主运输电量 (kWh)",
+  total_kwh: "全矿电量 (kWh)", kwh_per_t_total: "吨煤电耗 (kWh/t)", peak_kwh: "峰电量", flat_kwh: "平电量", valley_kwh: "谷电量",
+  critical_kwh: "尖峰电量", cost_yuan: "电费 (元)", tce: "折标煤 (t)", co2_t: "CO₂ (t)" };
+function colLabel(c) { return (lang === "zh" && COL_ZH[c]) || c; }
 
 App.pages.reports = {
   render(root) {
     const bar = el("div", "report-bar no-print");
     const pick = el("select");
     pick.name = "report";
-    for (const k of ["r_readings", ...RPT2]) {
-      const o = el("option", null, k.startsWith("r_") ? t(k) : t("rpt_" + k));
+    for (const k of ["r_readings", ...RPT1, ...RPT2]) {
+      const o = el("option", null, k.startsWith("r_") ? t(k) : t("rpt_" + k.replace(":", "_")));
       o.value = k;
       pick.append(o);
     }
@@ -387,40 +395,55 @@ App.pages.reports = {
       o.value = String(d);
       span.append(o);
     }
+    const period = el("select");
+    period.name = "period";
+    for (const pr of ["shift", "day", "month", "year"]) {
+      const o = el("option", null, t(pr));
+      o.value = pr;
+      period.append(o);
+    }
+    period.value = "day";
     const print = el("button", null, t("r_print"));
     const csv = el("button", "primary", t("r_csv"));
     print.type = csv.type = "button";
     csv.id = "report-csv";
-    bar.append(pick, span, print, csv);
+    bar.append(pick, period, span, print, csv);
     const p = panel(t("r_title"), "wide report");
     root.append(bar, p.root);
     let current = null;
+    // RPT-1 spans follow the period (a year of months...); RPT-2 the span picker.
     const query = () => {
       const now = Date.now();
-      return `from=${dayText(now - (Number(span.value) - 1) * 86400e3)}&to=${dayText(now + 86400e3)}`;
+      const days = pick.value.startsWith("rpt1:") ? SPAN_DAYS[period.value] : Number(span.value);
+      const q = `from=${dayText(now - (days - 1) * 86400e3)}&to=${dayText(now + 86400e3)}`;
+      return pick.value.startsWith("rpt1:") ? `period=${period.value}&${q}` : q;
     };
+    const path = () => (pick.value.startsWith("rpt1:") ? `/api/v1/reports/rpt1/${pick.value.slice(5)}` : `/api/v1/reports/rpt2/${pick.value}`);
     const show = async () => {
       p.root.querySelector("h3").textContent = `${pick.options[pick.selectedIndex].text} · ${timeText(App.live && App.live.time)}`;
       current = null;
-      span.hidden = pick.value === "r_readings";
+      span.hidden = !RPT2.includes(pick.value);
+      period.hidden = !pick.value.startsWith("rpt1:");
       if (pick.value === "r_readings") {
         if (!App.live) { noData(p.body, "nodata_wait"); return; }
         current = readingsReport(App.live);
       } else {
-        const data = await getOrNull(`/api/v1/reports/rpt2/${pick.value}?${query()}`);
+        const data = await getOrNull(`${path()}?${query()}`);
         if (!data || !Array.isArray(data.columns) || !Array.isArray(data.rows)) { noData(p.body, "nodata_api"); return; }
-        current = { head: data.columns.map((c) => (typeof c === "object" ? c.label || c.name : c)),
-                    rows: data.rows, server: true };
+        current = { head: data.columns.map((c) => colLabel(typeof c === "object" ? c.label || c.name : c)),
+                    rows: data.rows.map((r) => r.map((v) => (typeof v === "number" && !Number.isInteger(v) ? Number(v.toFixed(3)) : v))),
+                    server: true };
         if (!current.rows.length) { noData(p.body, "nodata"); return; }
       }
       p.body.replaceChildren(table(current.head, current.rows));
     };
     pick.addEventListener("change", show);
     span.addEventListener("change", show);
+    period.addEventListener("change", show);
     print.addEventListener("click", () => window.print());
     csv.addEventListener("click", () => {
       if (!current) return;
-      if (current.server) { location.href = `/api/v1/reports/rpt2/${pick.value}?${query()}&format=csv`; return; }
+      if (current.server) { location.href = `${path()}?${query()}&format=csv`; return; }
       downloadCsv(`coalmon-readings-${(App.live ? App.live.time : "").slice(0, 10)}.csv`, current.head, current.rows);
     });
     App.listeners.push(() => { if (!current && pick.value === "r_readings") show(); });
