@@ -43,6 +43,7 @@ bool cli_flag(int argc, char **argv, const char *name);
 int cmd_meter(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_db(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_coef(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_calibration(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_user(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_uplink(cli_ctx_t *ctx, int argc, char **argv);     /* issue #5 */
 int cmd_enterprise(cli_ctx_t *ctx, int argc, char **argv); /* issue #5 */

@@ -17,6 +17,7 @@ typedef struct noun {
 static const noun_t nouns[] = {
     {"meter", cmd_meter, "read a meter once over Modbus TCP or RTU; list register maps"},
     {"db", cmd_db, "database: migrate, show the schema version"},
+    {"calibration", cmd_calibration, "calibration and maintenance records (ACQ-5): add (uploaded), list"},
     {"coef", cmd_coef, "conversion coefficients (raw to gross, scale factors): set, show, history"},
     {"user", cmd_user, "dashboard and API accounts: add, list, passwd, role, disable"},
     {"uplink", cmd_uplink, "upload queue: status, log, retry; encrypt, decrypt, token by hand"},

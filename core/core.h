@@ -282,6 +282,25 @@ int store_coef_set(sqlite3 *db, const char *name, double value, int64_t valid_fr
 int store_outbox_put(sqlite3 *db, const char *record_type, const char *record_id,
                      const cJSON *record, bool replace, char *err, size_t errlen);
 
+/* A calibration or maintenance operation record (ACQ-5). Strings are the
+ * caller's; before/after/note may be NULL. */
+typedef struct store_calibration {
+    const char *device;   /* <= 50 characters */
+    int64_t time_s;       /* when it was done; not in the future */
+    const char *operator_name; /* <= 50 characters */
+    const char *kind;     /* "calibration", "maintenance" or "parameter" */
+    const char *before, *after; /* <= 500 characters each */
+    const char *note;     /* <= 2000 characters */
+} store_calibration_t;
+
+/* Check a record; CM_ERR_INVALID with the failing field's name in `field`. */
+int store_calibration_check(const store_calibration_t *c, int64_t now_s, const char **field,
+                            char *err, size_t errlen);
+/* Store, audit (action "calibration.add") and queue for upload in one go.
+ * Inside a write job. *id gets the new row's id. */
+int store_calibration_add(sqlite3 *db, const store_calibration_t *c, const char *actor,
+                          const char *channel, int64_t *id, char *err, size_t errlen);
+
 /* Small helper: path joins and mkdir -p. */
 int cm_mkdir_p(const char *path, char *err, size_t errlen);
 

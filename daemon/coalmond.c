@@ -405,7 +405,7 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
         log_error("daemon", "http: %s", err);
         goto out;
     }
-    if (web_register_core(web, &ctx)) {
+    if (web_register_core(web, &ctx) || web_register_calibration(web, &ctx)) {
         log_error("daemon", "http: route table full");
         goto out;
     }

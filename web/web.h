@@ -106,6 +106,8 @@ typedef struct web_ctx {
 
 /* GET /api/v1/live, GET /api/v1/health, GET /metrics, and the static pages. */
 int web_register_core(web_t *w, web_ctx_t *ctx);
+/* GET (filters device, from, to) and POST (engineer) /api/v1/calibrations (ACQ-5). */
+int web_register_calibration(web_t *w, web_ctx_t *ctx);
 /* GET /api/v1/server: CPU, memory and disk of the server (QRY-3), with ten
  * minutes of history sampled every 5 s by a timer on the web loop. */
 int web_register_health(web_t *w, web_ctx_t *ctx);

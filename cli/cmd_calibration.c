@@ -1,0 +1,142 @@
+/* coalmon calibration: calibration and maintenance operation records (ACQ-5). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void cal_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: coalmon calibration add --device NAME --kind calibration|maintenance|parameter\n"
+            "                               --operator NAME [--time 'yyyy-MM-dd HH:mm[:ss]']\n"
+            "                               [--before TEXT] [--after TEXT] [--note TEXT]\n"
+            "       coalmon calibration list [--device NAME] [--from T] [--to T] [--json]\n"
+            "  add: keep the record, audit it (raises \"parameter modified\") and queue it\n"
+            "       for upload as a `calibration` record. --time defaults to now.\n");
+}
+
+typedef struct add_job {
+    store_calibration_t c;
+    const char *actor;
+    int64_t id;
+} add_job_t;
+
+static int add_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    add_job_t *j = arg;
+    return store_calibration_add(db, &j->c, j->actor, "cli", &j->id, err, errlen);
+}
+
+static int cal_add(cli_ctx_t *ctx, int argc, char **argv)
+{
+    add_job_t j = {.actor = ctx->actor};
+    j.c.device = cli_opt(argc, argv, "--device");
+    j.c.kind = cli_opt(argc, argv, "--kind");
+    j.c.operator_name = cli_opt(argc, argv, "--operator");
+    j.c.before = cli_opt(argc, argv, "--before");
+    j.c.after = cli_opt(argc, argv, "--after");
+    j.c.note = cli_opt(argc, argv, "--note");
+    const char *time_s = cli_opt(argc, argv, "--time");
+    j.c.time_s = tm_now_s();
+    if (time_s && tm_parse_bj(time_s, &j.c.time_s))
+        return cli_error(CLI_USAGE, "--time: expected 'yyyy-MM-dd HH:mm[:ss]' (Beijing time)");
+    char err[256];
+    const char *field;
+    if (store_calibration_check(&j.c, tm_now_s(), &field, err, sizeof err)) {
+        cal_usage(stderr);
+        return cli_error(CLI_USAGE, "--%s", err);
+    }
+    store_t *st = cli_store(ctx);
+    if (!st)
+        return CLI_FAIL;
+    if (store_write(st, add_job, &j, err, sizeof err))
+        return cli_error(CLI_FAIL, "calibration add: %s", err);
+    if (ctx->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "id", (double)j.id);
+        cli_print_json(o);
+    } else {
+        printf("calibration record %lld kept and queued for upload\n", (long long)j.id);
+    }
+    return CLI_OK;
+}
+
+static int cal_list(cli_ctx_t *ctx, int argc, char **argv)
+{
+    const char *device = cli_opt(argc, argv, "--device");
+    const char *from_s = cli_opt(argc, argv, "--from"), *to_s = cli_opt(argc, argv, "--to");
+    int64_t from = 0, to = tm_now_s() + 86400;
+    if ((from_s && tm_parse_bj(from_s, &from)) || (to_s && tm_parse_bj(to_s, &to)))
+        return cli_error(CLI_USAGE, "--from/--to: expected 'yyyy-MM-dd[ HH:mm[:ss]]'");
+    store_t *st = cli_store(ctx);
+    if (!st)
+        return CLI_FAIL;
+    char err[256];
+    sqlite3 *db = store_reader_open(st, err, sizeof err);
+    sqlite3_stmt *s;
+    if (!db || store_prepare(db,
+                             "SELECT id, device, time, operator, kind, before_value, after_value,"
+                             " note, recorded_by FROM calibration WHERE (?1 IS NULL OR device = ?1)"
+                             " AND time >= ?2 AND time < ?3 ORDER BY time DESC, id DESC",
+                             &s, err, sizeof err)) {
+        store_reader_close(db);
+        return cli_error(CLI_FAIL, "%s", err);
+    }
+    if (device)
+        sqlite3_bind_text(s, 1, device, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, from);
+    sqlite3_bind_int64(s, 3, to);
+    cJSON *arr = cJSON_CreateArray();
+    static const char *const keys[] = {"id", "device", "time", "operator", "kind",
+                                       "before", "after", "note", "recordedBy"};
+    int n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        cJSON *o = cJSON_CreateObject();
+        for (int c = 0; c < 9; c++) {
+            if (c == 0)
+                cJSON_AddNumberToObject(o, keys[c], (double)sqlite3_column_int64(s, c));
+            else if (c == 2) {
+                char when[24];
+                tm_format_bj(sqlite3_column_int64(s, c), when, sizeof when);
+                cJSON_AddStringToObject(o, keys[c], when);
+            } else if (sqlite3_column_type(s, c) != SQLITE_NULL)
+                cJSON_AddStringToObject(o, keys[c], (const char *)sqlite3_column_text(s, c));
+        }
+        if (!ctx->json) {
+            const cJSON *b = cJSON_GetObjectItem(o, "before"), *a = cJSON_GetObjectItem(o, "after");
+            const cJSON *note = cJSON_GetObjectItem(o, "note");
+            printf("%s  %-16s %-12s %-10s %s -> %s  %s\n",
+                   cJSON_GetObjectItem(o, "time")->valuestring,
+                   cJSON_GetObjectItem(o, "device")->valuestring,
+                   cJSON_GetObjectItem(o, "kind")->valuestring,
+                   cJSON_GetObjectItem(o, "operator")->valuestring, b ? b->valuestring : "-",
+                   a ? a->valuestring : "-", note ? note->valuestring : "");
+        }
+        cJSON_AddItemToArray(arr, o);
+        n++;
+    }
+    sqlite3_finalize(s);
+    store_reader_close(db);
+    if (ctx->json)
+        cli_print_json(arr);
+    else {
+        cJSON_Delete(arr);
+        if (!n)
+            printf("no calibration or maintenance records\n");
+    }
+    return CLI_OK;
+}
+
+int cmd_calibration(cli_ctx_t *ctx, int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        cal_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_USAGE : CLI_OK;
+    }
+    if (!strcmp(argv[1], "add"))
+        return cal_add(ctx, argc - 1, argv + 1);
+    if (!strcmp(argv[1], "list"))
+        return cal_list(ctx, argc - 1, argv + 1);
+    cal_usage(stderr);
+    return cli_error(CLI_USAGE, "unknown action 'calibration %s'", argv[1]);
+}

@@ -1,0 +1,105 @@
+/* Calibration and maintenance operation records (ACQ-5). */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/core.h"
+
+static bool too_long(const char *s, size_t max) { return s && strlen(s) > max; }
+
+int store_calibration_check(const store_calibration_t *c, int64_t now_s, const char **field,
+                            char *err, size_t errlen)
+{
+    static const char *const kinds[] = {"calibration", "maintenance", "parameter"};
+    const char *bad = NULL, *why = NULL;
+    bool kind_ok = false;
+    for (int i = 0; c->kind && i < 3; i++)
+        kind_ok |= strcmp(c->kind, kinds[i]) == 0;
+    if (!c->device || !*c->device || too_long(c->device, 50))
+        bad = "device", why = "required, at most 50 characters";
+    else if (!c->operator_name || !*c->operator_name || too_long(c->operator_name, 50))
+        bad = "operator", why = "required, at most 50 characters";
+    else if (!kind_ok)
+        bad = "kind", why = "expected calibration, maintenance or parameter";
+    else if (c->time_s <= 0 || c->time_s > now_s + 60)
+        bad = "time", why = "required and not in the future";
+    else if (too_long(c->before, 500))
+        bad = "before", why = "at most 500 characters";
+    else if (too_long(c->after, 500))
+        bad = "after", why = "at most 500 characters";
+    else if (too_long(c->note, 2000))
+        bad = "note", why = "at most 2000 characters";
+    if (field)
+        *field = bad;
+    return bad ? cm_fail(err, errlen, CM_ERR_INVALID, "%s: %s", bad, why) : CM_OK;
+}
+
+static void bind_opt(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v && *v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static cJSON *record_of(const store_calibration_t *c, int64_t id)
+{
+    char rid[32], when[24];
+    snprintf(rid, sizeof rid, "cal-%lld", (long long)id);
+    tm_format_bj(c->time_s, when, sizeof when);
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "id", rid);
+    cJSON_AddStringToObject(r, "deviceId", c->device);
+    cJSON_AddStringToObject(r, "time", when);
+    cJSON_AddStringToObject(r, "operator", c->operator_name);
+    cJSON_AddStringToObject(r, "kind", c->kind);
+    if (c->before && *c->before)
+        cJSON_AddStringToObject(r, "before", c->before);
+    if (c->after && *c->after)
+        cJSON_AddStringToObject(r, "after", c->after);
+    if (c->note && *c->note)
+        cJSON_AddStringToObject(r, "note", c->note);
+    return r;
+}
+
+int store_calibration_add(sqlite3 *db, const store_calibration_t *c, const char *actor,
+                          const char *channel, int64_t *id, char *err, size_t errlen)
+{
+    int rc = store_calibration_check(c, tm_now_s(), NULL, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_stmt *s;
+    rc = store_prepare(db,
+                       "INSERT INTO calibration(device, time, operator, kind, before_value,"
+                       " after_value, note, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                       " RETURNING id",
+                       &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(s, 1, c->device, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, c->time_s);
+    sqlite3_bind_text(s, 3, c->operator_name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, c->kind, -1, SQLITE_TRANSIENT);
+    bind_opt(s, 5, c->before);
+    bind_opt(s, 6, c->after);
+    bind_opt(s, 7, c->note);
+    bind_opt(s, 8, actor ? actor : "unknown");
+    if (sqlite3_step(s) == SQLITE_ROW)
+        *id = sqlite3_column_int64(s, 0);
+    else
+        rc = cm_fail(err, errlen, CM_ERR_DB, "calibration: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    if (rc)
+        return rc;
+    char target[96];
+    snprintf(target, sizeof target, "%s:%s", c->device, c->kind);
+    rc = store_audit(db, actor, channel, "calibration.add", target, c->before, c->after, c->note,
+                     err, errlen);
+    if (rc)
+        return rc;
+    cJSON *r = record_of(c, *id);
+    char rid[32];
+    snprintf(rid, sizeof rid, "cal-%lld", (long long)*id);
+    rc = store_outbox_put(db, "calibration", rid, r, false, err, errlen);
+    cJSON_Delete(r);
+    return rc;
+}
