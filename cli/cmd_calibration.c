@@ -73,57 +73,29 @@ static int cal_list(cli_ctx_t *ctx, int argc, char **argv)
         return CLI_FAIL;
     char err[256];
     sqlite3 *db = store_reader_open(st, err, sizeof err);
-    sqlite3_stmt *s;
-    if (!db || store_prepare(db,
-                             "SELECT id, device, time, operator, kind, before_value, after_value,"
-                             " note, recorded_by FROM calibration WHERE (?1 IS NULL OR device = ?1)"
-                             " AND time >= ?2 AND time < ?3 ORDER BY time DESC, id DESC",
-                             &s, err, sizeof err)) {
-        store_reader_close(db);
-        return cli_error(CLI_FAIL, "%s", err);
-    }
-    if (device)
-        sqlite3_bind_text(s, 1, device, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 2, from);
-    sqlite3_bind_int64(s, 3, to);
-    cJSON *arr = cJSON_CreateArray();
-    static const char *const keys[] = {"id", "device", "time", "operator", "kind",
-                                       "before", "after", "note", "recordedBy"};
-    int n = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        cJSON *o = cJSON_CreateObject();
-        for (int c = 0; c < 9; c++) {
-            if (c == 0)
-                cJSON_AddNumberToObject(o, keys[c], (double)sqlite3_column_int64(s, c));
-            else if (c == 2) {
-                char when[24];
-                tm_format_bj(sqlite3_column_int64(s, c), when, sizeof when);
-                cJSON_AddStringToObject(o, keys[c], when);
-            } else if (sqlite3_column_type(s, c) != SQLITE_NULL)
-                cJSON_AddStringToObject(o, keys[c], (const char *)sqlite3_column_text(s, c));
-        }
-        if (!ctx->json) {
-            const cJSON *b = cJSON_GetObjectItem(o, "before"), *a = cJSON_GetObjectItem(o, "after");
-            const cJSON *note = cJSON_GetObjectItem(o, "note");
-            printf("%s  %-16s %-12s %-10s %s -> %s  %s\n",
-                   cJSON_GetObjectItem(o, "time")->valuestring,
-                   cJSON_GetObjectItem(o, "device")->valuestring,
-                   cJSON_GetObjectItem(o, "kind")->valuestring,
-                   cJSON_GetObjectItem(o, "operator")->valuestring, b ? b->valuestring : "-",
-                   a ? a->valuestring : "-", note ? note->valuestring : "");
-        }
-        cJSON_AddItemToArray(arr, o);
-        n++;
-    }
-    sqlite3_finalize(s);
+    cJSON *arr = db ? store_calibration_list(db, device, from, to, 100000, err, sizeof err) : NULL;
     store_reader_close(db);
-    if (ctx->json)
+    if (!arr)
+        return cli_error(CLI_FAIL, "%s", err);
+    int n = cJSON_GetArraySize(arr);
+    if (ctx->json) {
         cli_print_json(arr);
-    else {
-        cJSON_Delete(arr);
-        if (!n)
-            printf("no calibration or maintenance records\n");
+        return CLI_OK;
     }
+    const cJSON *o;
+    cJSON_ArrayForEach(o, arr)
+    {
+        const cJSON *b = cJSON_GetObjectItem(o, "before"), *a = cJSON_GetObjectItem(o, "after");
+        const cJSON *note = cJSON_GetObjectItem(o, "note");
+        printf("%s  %-16s %-12s %-10s %s -> %s  %s\n", cJSON_GetObjectItem(o, "time")->valuestring,
+               cJSON_GetObjectItem(o, "device")->valuestring,
+               cJSON_GetObjectItem(o, "kind")->valuestring,
+               cJSON_GetObjectItem(o, "operator")->valuestring, b ? b->valuestring : "-",
+               a ? a->valuestring : "-", note ? note->valuestring : "");
+    }
+    cJSON_Delete(arr);
+    if (!n)
+        printf("no calibration or maintenance records\n");
     return CLI_OK;
 }
 

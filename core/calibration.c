@@ -103,3 +103,50 @@ int store_calibration_add(sqlite3 *db, const store_calibration_t *c, const char 
     cJSON_Delete(r);
     return rc;
 }
+
+static cJSON *row_json(sqlite3_stmt *s)
+{
+    static const char *const keys[] = {"id", "device", "time", "operator", "kind",
+                                       "before", "after", "note", "recordedBy"};
+    cJSON *o = cJSON_CreateObject();
+    for (int c = 0; c < 9; c++) {
+        if (c == 0) {
+            cJSON_AddNumberToObject(o, keys[c], (double)sqlite3_column_int64(s, c));
+        } else if (c == 2) {
+            char when[24];
+            tm_format_bj(sqlite3_column_int64(s, c), when, sizeof when);
+            cJSON_AddStringToObject(o, keys[c], when);
+        } else if (sqlite3_column_type(s, c) != SQLITE_NULL) {
+            cJSON_AddStringToObject(o, keys[c], (const char *)sqlite3_column_text(s, c));
+        }
+    }
+    return o;
+}
+
+cJSON *store_calibration_list(sqlite3 *db, const char *device, int64_t from_s, int64_t to_s,
+                              int limit, char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    if (store_prepare(db,
+                      "SELECT id, device, time, operator, kind, before_value, after_value, note,"
+                      " recorded_by FROM calibration WHERE (?1 IS NULL OR device = ?1)"
+                      " AND time >= ?2 AND time < ?3 ORDER BY time DESC, id DESC LIMIT ?4",
+                      &s, err, errlen))
+        return NULL;
+    if (device && *device)
+        sqlite3_bind_text(s, 1, device, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, from_s);
+    sqlite3_bind_int64(s, 3, to_s);
+    sqlite3_bind_int(s, 4, limit);
+    cJSON *arr = cJSON_CreateArray();
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        cJSON_AddItemToArray(arr, row_json(s));
+    if (rc != SQLITE_DONE) {
+        cm_fail(err, errlen, CM_ERR_DB, "calibration: %s", sqlite3_errmsg(db));
+        cJSON_Delete(arr);
+        arr = NULL;
+    }
+    sqlite3_finalize(s);
+    return arr;
+}

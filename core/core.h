@@ -300,6 +300,11 @@ int store_calibration_check(const store_calibration_t *c, int64_t now_s, const c
  * Inside a write job. *id gets the new row's id. */
 int store_calibration_add(sqlite3 *db, const store_calibration_t *c, const char *actor,
                           const char *channel, int64_t *id, char *err, size_t errlen);
+/* Records of device (NULL: all) done in [from_s, to_s), newest first, at most
+ * limit, as a JSON array of {id, device, time, operator, kind, before, after,
+ * note, recordedBy} (Beijing time). The caller frees it; NULL on error. */
+cJSON *store_calibration_list(sqlite3 *db, const char *device, int64_t from_s, int64_t to_s,
+                              int limit, char *err, size_t errlen);
 
 /* Small helper: path joins and mkdir -p. */
 int cm_mkdir_p(const char *path, char *err, size_t errlen);

@@ -5,25 +5,6 @@
 
 #include "web/web.h"
 
-static cJSON *row_json(sqlite3_stmt *s)
-{
-    static const char *const keys[] = {"id", "device", "time", "operator", "kind",
-                                       "before", "after", "note", "recordedBy"};
-    cJSON *o = cJSON_CreateObject();
-    for (int c = 0; c < 9; c++) {
-        if (c == 0) {
-            cJSON_AddNumberToObject(o, keys[c], (double)sqlite3_column_int64(s, c));
-        } else if (c == 2) {
-            char when[24];
-            tm_format_bj(sqlite3_column_int64(s, c), when, sizeof when);
-            cJSON_AddStringToObject(o, keys[c], when);
-        } else if (sqlite3_column_type(s, c) != SQLITE_NULL) {
-            cJSON_AddStringToObject(o, keys[c], (const char *)sqlite3_column_text(s, c));
-        }
-    }
-    return o;
-}
-
 static void list(web_req_t *req, web_ctx_t *ctx)
 {
     char device[64] = "", from_s[24] = "", to_s[24] = "";
@@ -33,21 +14,12 @@ static void list(web_req_t *req, web_ctx_t *ctx)
         return web_reply_error(req, 400, "from", "expected yyyy-MM-dd[ HH:mm[:ss]]");
     if ((!web_query(req, "to", to_s, sizeof to_s) && tm_parse_bj(to_s, &to)))
         return web_reply_error(req, 400, "to", "expected yyyy-MM-dd[ HH:mm[:ss]]");
-    sqlite3_stmt *s;
-    if (store_prepare(ctx->reader,
-                      "SELECT id, device, time, operator, kind, before_value, after_value, note,"
-                      " recorded_by FROM calibration WHERE (?1 = '' OR device = ?1)"
-                      " AND time >= ?2 AND time < ?3 ORDER BY time DESC, id DESC LIMIT 1000",
-                      &s, NULL, 0))
-        return web_reply_error(req, 500, NULL, "database: %s", sqlite3_errmsg(ctx->reader));
-    sqlite3_bind_text(s, 1, device, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 2, from);
-    sqlite3_bind_int64(s, 3, to);
+    char err[256];
+    cJSON *arr = store_calibration_list(ctx->reader, device, from, to, 1000, err, sizeof err);
+    if (!arr)
+        return web_reply_error(req, 500, NULL, "database: %s", err);
     cJSON *root = cJSON_CreateObject();
-    cJSON *arr = cJSON_AddArrayToObject(root, "calibrations");
-    while (sqlite3_step(s) == SQLITE_ROW)
-        cJSON_AddItemToArray(arr, row_json(s));
-    sqlite3_finalize(s);
+    cJSON_AddItemToObject(root, "calibrations", arr);
     web_reply_json(req, 200, root);
 }
 
