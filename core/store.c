@@ -19,8 +19,11 @@ typedef struct waiter {
     char err[256];
 } waiter_t;
 
+#define FLUSH_MS 1000
+
 typedef struct job {
     struct job *next;
+    bool flush; /* its producer waits for the commit: derived tables must be current */
     store_job_fn fn;
     void *arg;
     store_reading_t *readings; /* owned copy, or NULL */
@@ -36,7 +39,13 @@ struct store {
     store_opts_t opts;
     sqlite3 *wdb;
     sqlite3_stmt *ins_reading, *up_agg, *up_latest;
-    store_acc_t *acc;     /* aggregates and latest values of the open batch */
+    sqlite3_stmt *sp_begin, *sp_release, *sp_rollback;
+    /* Aggregates and latest values are written at most every FLUSH_MS (and
+     * whenever someone waits for a commit or a job may read them): `acc`
+     * holds what committed batches folded in since the last write, `stage`
+     * what the open batch folds in (dropped if the batch fails). */
+    store_acc_t *acc, *stage;
+    int64_t last_flush_ms;
     bool *fresh;          /* scratch: which readings of a job were new */
     size_t fresh_cap;
     pthread_t writer;
@@ -172,16 +181,24 @@ static int put_readings(store_t *st, const store_reading_t *r, size_t n, char *e
 static int fold_readings(store_t *st, const store_reading_t *r, size_t n, char *err, size_t errlen)
 {
     for (size_t i = 0; i < n; i++)
-        if (store_acc_add(st->acc, &r[i], st->fresh[i] && r[i].quality == 0))
+        if (store_acc_add(st->stage, &r[i], st->fresh[i] && r[i].quality == 0))
             return cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
     return CM_OK;
 }
 
+/* Run a prepared statement without results once; SQLite's code. */
+static int step_reset(sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc;
+}
+
 static void run_job(store_t *st, job_t *j)
 {
-    char sp_err[64];
-    if (store_exec(st->wdb, "SAVEPOINT job", sp_err, sizeof sp_err)) {
-        j->rc = cm_fail(j->err, sizeof j->err, CM_ERR_DB, "%s", sp_err);
+    /* Savepoints are prepared once: a job is often a single poll of 25 values. */
+    if (step_reset(st->sp_begin) != SQLITE_DONE) {
+        j->rc = cm_fail(j->err, sizeof j->err, CM_ERR_DB, "savepoint: %s", sqlite3_errmsg(st->wdb));
         return;
     }
     j->err[0] = '\0';
@@ -189,22 +206,62 @@ static void run_job(store_t *st, job_t *j)
         j->rc = put_readings(st, j->readings, j->nreadings, j->err, sizeof j->err);
         if (!j->rc)
             j->rc = fold_readings(st, j->readings, j->nreadings, j->err, sizeof j->err);
-    }
-    else
+    } else {
         j->rc = j->fn(st->wdb, j->arg, j->err, sizeof j->err);
+    }
     if (j->rc)
-        store_exec(st->wdb, "ROLLBACK TO job", NULL, 0);
-    store_exec(st->wdb, "RELEASE job", NULL, 0);
+        step_reset(st->sp_rollback);
+    step_reset(st->sp_release);
+}
+
+/* A batch writes the derived tables when someone waits for its commit, when
+ * one of its jobs may read them, or when the last write is FLUSH_MS old. */
+static bool flush_due(const store_t *st, const job_t *batch)
+{
+    if (tm_mono_ms() - st->last_flush_ms >= FLUSH_MS)
+        return true;
+    for (const job_t *j = batch; j; j = j->next)
+        if (j->flush || !j->readings)
+            return true;
+    return false;
+}
+
+static int flush_stage(store_t *st, char *err, size_t errlen)
+{
+    int rc = store_acc_flush(st->stage, st->wdb, st->up_agg, st->up_latest, err, errlen);
+    store_acc_clear(st->stage); /* written, or rolled back with its raw rows */
+    return rc;
+}
+
+/* After the commit (ok) or the rollback: keep exactly what is not yet written. */
+static void settle_derived(store_t *st, bool ok, bool flushed)
+{
+    if (ok && flushed) {
+        store_acc_clear(st->acc);
+        st->last_flush_ms = tm_mono_ms();
+    } else if (ok && store_acc_merge(st->acc, st->stage)) {
+        log_error("store", "out of memory: minute aggregates of one batch are lost");
+    }
+    store_acc_clear(st->stage);
 }
 
 static void commit_batch(store_t *st, job_t *batch)
 {
     char err[256];
     int rc = store_exec(st->wdb, "BEGIN IMMEDIATE", err, sizeof err);
+    bool flushed = flush_due(st, batch);
     if (!rc) {
-        for (job_t *j = batch; j; j = j->next)
+        /* acc (earlier committed batches) is written once, first; the batch's
+         * own stage before each job that may read it, and at the end. */
+        if (flushed)
+            rc = store_acc_flush(st->acc, st->wdb, st->up_agg, st->up_latest, err, sizeof err);
+        for (job_t *j = batch; !rc && j; j = j->next) {
+            if (flushed && !j->readings && !store_acc_empty(st->stage))
+                rc = flush_stage(st, err, sizeof err);
             run_job(st, j);
-        rc = store_acc_flush(st->acc, st->wdb, st->up_agg, st->up_latest, err, sizeof err);
+        }
+        if (!rc && flushed)
+            rc = flush_stage(st, err, sizeof err);
         if (!rc)
             rc = store_exec(st->wdb, "COMMIT", err, sizeof err);
         if (rc)
@@ -212,6 +269,7 @@ static void commit_batch(store_t *st, job_t *batch)
     }
     if (rc)
         log_error("store", "batch commit failed: %s", err);
+    settle_derived(st, rc == CM_OK, flushed);
 
     pthread_mutex_lock(&st->mu);
     st->stats.batches++;
@@ -248,11 +306,26 @@ static void deadline_after(struct timespec *ts, int ms)
 }
 
 /* Take jobs until the batch is full, or the delay since its first job ran out. */
-static job_t *collect_batch(store_t *st)
+/* NULL when stopping with nothing left, or (*idle_flush) when the derived
+ * tables have waited FLUSH_MS and no batch came to write them. */
+static job_t *collect_batch(store_t *st, bool *idle_flush)
 {
+    *idle_flush = false;
     pthread_mutex_lock(&st->mu);
-    while (!st->head && !st->stopping)
-        pthread_cond_wait(&st->cv, &st->mu);
+    while (!st->head && !st->stopping) {
+        if (store_acc_empty(st->acc)) {
+            pthread_cond_wait(&st->cv, &st->mu);
+            continue;
+        }
+        int64_t left = st->last_flush_ms + FLUSH_MS - tm_mono_ms();
+        struct timespec until;
+        deadline_after(&until, left > 0 ? (int)left : 0);
+        if (left <= 0 ||
+            (pthread_cond_timedwait(&st->cv, &st->mu, &until) != 0 && !st->head)) {
+            *idle_flush = !st->stopping;
+            break;
+        }
+    }
     if (!st->head) {
         pthread_mutex_unlock(&st->mu);
         return NULL;
@@ -286,12 +359,40 @@ static job_t *collect_batch(store_t *st)
     return batch;
 }
 
+/* Write the derived tables of committed batches in a transaction of their own. */
+static void flush_pending(store_t *st)
+{
+    if (store_acc_empty(st->acc))
+        return;
+    char err[256];
+    int rc = store_exec(st->wdb, "BEGIN IMMEDIATE", err, sizeof err);
+    if (!rc)
+        rc = store_acc_flush(st->acc, st->wdb, st->up_agg, st->up_latest, err, sizeof err);
+    if (!rc)
+        rc = store_exec(st->wdb, "COMMIT", err, sizeof err);
+    if (rc) {
+        store_exec(st->wdb, "ROLLBACK", NULL, 0);
+        log_error("store", "writing minute aggregates failed (kept, retried): %s", err);
+    } else {
+        store_acc_clear(st->acc);
+    }
+    st->last_flush_ms = tm_mono_ms();
+}
+
 static void *writer_main(void *arg)
 {
     store_t *st = arg;
-    job_t *batch;
-    while ((batch = collect_batch(st)))
-        commit_batch(st, batch);
+    for (;;) {
+        bool idle_flush;
+        job_t *batch = collect_batch(st, &idle_flush);
+        if (batch)
+            commit_batch(st, batch);
+        else if (idle_flush)
+            flush_pending(st);
+        else
+            break;
+    }
+    flush_pending(st);
     return NULL;
 }
 
@@ -332,8 +433,8 @@ int store_write_async(store_t *st, store_job_fn fn, void *arg, store_done_fn don
     return enqueue(st, j);
 }
 
-int store_put_readings(store_t *st, const store_reading_t *r, size_t n, store_done_fn done,
-                       void *done_arg)
+static int put_readings_job(store_t *st, const store_reading_t *r, size_t n, bool flush,
+                            store_done_fn done, void *done_arg)
 {
     job_t *j = job_new();
     if (!j)
@@ -345,9 +446,16 @@ int store_put_readings(store_t *st, const store_reading_t *r, size_t n, store_do
     }
     memcpy(j->readings, r, n * sizeof *r);
     j->nreadings = n;
+    j->flush = flush;
     j->done = done;
     j->done_arg = done_arg;
     return enqueue(st, j);
+}
+
+int store_put_readings(store_t *st, const store_reading_t *r, size_t n, store_done_fn done,
+                       void *done_arg)
+{
+    return put_readings_job(st, r, n, false, done, done_arg);
 }
 
 static void waiter_done(void *arg, int rc, const char *err)
@@ -393,7 +501,7 @@ int store_put_readings_sync(store_t *st, const store_reading_t *r, size_t n, cha
     waiter_t w = {.done = false};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
-    return waiter_wait(&w, store_put_readings(st, r, n, waiter_done, &w), err, errlen);
+    return waiter_wait(&w, put_readings_job(st, r, n, true, waiter_done, &w), err, errlen);
 }
 
 /* ---- open / close ---------------------------------------------------- */
@@ -422,6 +530,12 @@ static int prepare_writer(store_t *st, char *err, size_t errlen)
                            " ts_ms = excluded.ts_ms, value = excluded.value,"
                            " quality = excluded.quality WHERE excluded.ts_ms >= point_latest.ts_ms",
                            &st->up_latest, err, errlen);
+    if (!rc)
+        rc = store_prepare(st->wdb, "SAVEPOINT job", &st->sp_begin, err, errlen);
+    if (!rc)
+        rc = store_prepare(st->wdb, "RELEASE job", &st->sp_release, err, errlen);
+    if (!rc)
+        rc = store_prepare(st->wdb, "ROLLBACK TO job", &st->sp_rollback, err, errlen);
     return rc;
 }
 
@@ -430,8 +544,12 @@ static void free_store(store_t *st)
     sqlite3_finalize(st->ins_reading);
     sqlite3_finalize(st->up_agg);
     sqlite3_finalize(st->up_latest);
+    sqlite3_finalize(st->sp_begin);
+    sqlite3_finalize(st->sp_release);
+    sqlite3_finalize(st->sp_rollback);
     sqlite3_close(st->wdb);
     store_acc_free(st->acc);
+    store_acc_free(st->stage);
     free(st->fresh);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv);
@@ -459,7 +577,7 @@ store_t *store_open(const char *path, const store_opts_t *opts, char *err, size_
 
     char sub[256];
     int rc = CM_OK;
-    if (!(st->acc = store_acc_new()))
+    if (!(st->acc = store_acc_new()) || !(st->stage = store_acc_new()))
         rc = cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
     else if (sqlite3_open_v2(path, &st->wdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {

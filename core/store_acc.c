@@ -189,6 +189,44 @@ int store_acc_flush(store_acc_t *a, sqlite3 *db, sqlite3_stmt *up_agg, sqlite3_s
         sqlite3_bind_int(up_latest, 4, s->quality);
         rc = step(db, up_latest, err, errlen, "latest");
     }
-    store_acc_clear(a);
     return rc;
+}
+
+bool store_acc_empty(const store_acc_t *a) { return a->agg_n == 0 && a->lat_n == 0; }
+
+int store_acc_merge(store_acc_t *dst, const store_acc_t *src)
+{
+    for (size_t i = 0; src->agg_n && i < src->agg_cap; i++) {
+        const agg_slot_t *s = &src->agg[i];
+        if (!s->point_id)
+            continue;
+        if (2 * (dst->agg_n + 1) > dst->agg_cap && grow_agg(dst))
+            return CM_ERR_NOMEM;
+        agg_slot_t *d = agg_find(dst->agg, dst->agg_cap, s->point_id, s->minute);
+        if (!d->point_id) {
+            *d = *s;
+            dst->agg_n++;
+            continue;
+        }
+        d->n += s->n;
+        d->vsum += s->vsum;
+        if (s->vmin < d->vmin)
+            d->vmin = s->vmin;
+        if (s->vmax > d->vmax)
+            d->vmax = s->vmax;
+        if (s->last_ts >= d->last_ts) {
+            d->last_ts = s->last_ts;
+            d->vlast = s->vlast;
+        }
+    }
+    for (size_t i = 0; src->lat_n && i < src->lat_cap; i++) {
+        const latest_slot_t *s = &src->lat[i];
+        if (!s->point_id)
+            continue;
+        store_reading_t r = {.ts_ms = s->ts, .point_id = s->point_id, .value = s->value,
+                             .quality = s->quality};
+        if (store_acc_add(dst, &r, false))
+            return CM_ERR_NOMEM;
+    }
+    return CM_OK;
 }

@@ -16,9 +16,12 @@ void store_acc_free(store_acc_t *a);
  * always into the latest value. CM_ERR_NOMEM when the tables cannot grow. */
 int store_acc_add(store_acc_t *a, const store_reading_t *r, bool aggregate);
 /* Upsert everything accumulated with the given statements (parameters as in
- * store.c), then empty the tables. Empties them on failure too. */
+ * store.c). The tables are kept: clear them once the transaction committed. */
 int store_acc_flush(store_acc_t *a, sqlite3 *db, sqlite3_stmt *up_agg, sqlite3_stmt *up_latest,
                     char *err, size_t errlen);
+/* Fold everything of src into dst (src is left as it is). */
+int store_acc_merge(store_acc_t *dst, const store_acc_t *src);
+bool store_acc_empty(const store_acc_t *a);
 void store_acc_clear(store_acc_t *a);
 
 #endif

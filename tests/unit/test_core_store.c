@@ -161,6 +161,26 @@ static void readings_are_acknowledged_after_commit_in_batches(void **state)
     assert_int_equal(count(f->st, "SELECT value FROM point_latest"), 200);
 }
 
+/* Aggregates are written at most every second: readings nobody waits for,
+ * with no batch after them, still reach agg_minute and point_latest. */
+static void derived_tables_catch_up_when_the_queue_goes_quiet(void **state)
+{
+    fixture_t *f = *state;
+    open_with(f, 100, 100000, 5);
+    char err[256];
+    int64_t pid;
+    assert_int_equal(store_write(f->st, make_point, &pid, err, sizeof err), 0);
+    store_reading_t r = {.ts_ms = 120000, .point_id = pid, .value = 42};
+    assert_int_equal(store_put_readings(f->st, &r, 1, NULL, NULL), 0);
+    long long n = 0;
+    for (int i = 0; i < 100 && n == 0; i++) { /* at most 5 s */
+        tm_sleep_ms(50);
+        n = count(f->st, "SELECT count(*) FROM point_latest WHERE value = 42");
+    }
+    assert_int_equal(n, 1);
+    assert_int_equal(count(f->st, "SELECT sum(n) FROM agg_minute"), 1);
+}
+
 static void a_batch_closes_on_size(void **state)
 {
     fixture_t *f = *state;
@@ -281,6 +301,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(migrations_apply_once_and_reopen_cleanly, setup, teardown),
         cmocka_unit_test_setup_teardown(readings_are_acknowledged_after_commit_in_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(a_batch_closes_on_size, setup, teardown),
+        cmocka_unit_test_setup_teardown(derived_tables_catch_up_when_the_queue_goes_quiet, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(a_failing_job_leaves_nothing_and_spares_its_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(a_duplicate_reading_is_stored_and_counted_once, setup, teardown),
         cmocka_unit_test_setup_teardown(prune_keeps_the_retention_windows, setup, teardown),
