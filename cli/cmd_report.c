@@ -6,6 +6,7 @@
 
 #include "analytics/analytics.h"
 #include "cli/cli.h"
+#include "cli/xlsx_report.h"
 
 static void print_table(const cJSON *r)
 {
@@ -31,13 +32,18 @@ int cmd_report(cli_ctx_t *ctx, int argc, char **argv)
     if (strcmp(kind, "output") && strcmp(kind, "pts") && strcmp(kind, "energy")) {
         FILE *out = !strcmp(kind, "--help") ? stdout : stderr;
         fprintf(out, "usage: coalmon report output|pts|energy --period shift|day|month|year\n"
-                     "                      --from TIME --to TIME [--csv | --json]\n");
+                     "                      --from TIME --to TIME [--csv | --json | --xlsx FILE]\n");
         return out == stdout ? CLI_OK : CLI_USAGE;
     }
     tm_period period = TM_DAY;
     const char *p = cli_opt(argc, argv, "--period");
     if (p && tm_period_parse(p, &period))
         return cli_error(CLI_USAGE, "--period: expected shift, day, month, quarter or year");
+    const char *xlsx = cli_opt(argc, argv, "--xlsx");
+    if ((xlsx || cli_flag(argc, argv, "--xlsx")) && (cli_flag(argc, argv, "--csv") || ctx->json))
+        return cli_error(CLI_USAGE, "--xlsx: not together with --csv or --json");
+    if (cli_flag(argc, argv, "--xlsx") && (!xlsx || !*xlsx || xlsx[0] == '-'))
+        return cli_error(CLI_USAGE, "--xlsx: expected a file name");
     if (!cli_opt(argc, argv, "--from") || !cli_opt(argc, argv, "--to"))
         return cli_error(CLI_USAGE, "report: --from and --to are required");
     int64_t from, to;
@@ -59,6 +65,11 @@ int cmd_report(cli_ctx_t *ctx, int argc, char **argv)
     store_reader_close(db);
     if (rc)
         return cli_error(rc == CM_ERR_INVALID ? CLI_USAGE : CLI_FAIL, "report: %s", err);
+    if (xlsx) {
+        rc = cli_xlsx_report(ctx, xlsx, r);
+        cJSON_Delete(r);
+        return rc;
+    }
     if (cli_flag(argc, argv, "--csv")) {
         size_t len;
         char *csv = ana_report_csv(r, &len);

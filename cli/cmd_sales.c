@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/xlsx_report.h"
 #include "intake/intake.h"
 
 /* Build {key: value} from --options (numbers where numeric is given). */
@@ -115,10 +116,15 @@ static int figures(cli_ctx_t *ctx, int argc, char **argv)
 static int report(cli_ctx_t *ctx, int argc, char **argv)
 {
     if (argc < 3 || argv[2][0] == '-') {
-        fprintf(stderr, "usage: coalmon sales report KIND [--from T] [--to T] [--csv|--json]\n"
+        fprintf(stderr, "usage: coalmon sales report KIND [--from T] [--to T] [--csv|--json|--xlsx FILE]\n"
                         "  KIND: output-summary, output-detail, material, outbound, vehicles (RPT-2)\n");
         return CLI_USAGE;
     }
+    const char *xlsx = cli_opt(argc, argv, "--xlsx");
+    if ((xlsx || cli_flag(argc, argv, "--xlsx")) && (cli_flag(argc, argv, "--csv") || ctx->json))
+        return cli_error(CLI_USAGE, "--xlsx: not together with --csv or --json");
+    if (cli_flag(argc, argv, "--xlsx") && (!xlsx || !*xlsx || xlsx[0] == '-'))
+        return cli_error(CLI_USAGE, "--xlsx: expected a file name");
     intake_conf_t c;
     int64_t from, to;
     int rc = cli_intake_conf(ctx, &c);
@@ -133,6 +139,11 @@ static int report(cli_ctx_t *ctx, int argc, char **argv)
     store_reader_close(db);
     if (q)
         return cli_error(q == CM_ERR_INVALID ? CLI_USAGE : CLI_FAIL, "%s", err);
+    if (xlsx) {
+        rc = cli_xlsx_report(ctx, xlsx, r);
+        cJSON_Delete(r);
+        return rc;
+    }
     if (ctx->json) {
         cJSON_AddItemToObject(r, "items", intake_report_objects(r));
         cli_print_json(r);
@@ -192,7 +203,7 @@ int cmd_sales(cli_ctx_t *ctx, int argc, char **argv)
     }
     fprintf(stderr,
             "usage: coalmon sales figures [--at T] [--coal-type C] [--json]  shift/day/MTD/QTD/YTD\n"
-            "       coalmon sales report KIND [--from T] [--to T] [--csv|--json]   (RPT-2)\n"
+            "       coalmon sales report KIND [--from T] [--to T] [--csv|--json|--xlsx FILE]   (RPT-2)\n"
             "       coalmon sales rail add --batch ID --wagons N --coal-type C --tons T --at T\n"
             "                              [--train NO] [--contract ID]\n"
             "       coalmon sales rail list [--from T] [--to T] [--json]\n"
