@@ -127,6 +127,13 @@ def test_rpt1_workbooks_match_csv():
 
         # Bad path: a clear error naming it, exit 1, nothing left behind.
         bad = os.path.join(d, "no-such-dir", "o.xlsx")
+        named = os.path.join(d, "mine.json")
+        with open(named, "w") as f:
+            json.dump({"mine_name": "晋能测试矿"}, f)
+        out = os.path.join(d, "named.xlsx")
+        assert run([f"{BIN}/coalmon", "-c", named, "--db", db, "report", "output"] + span + ["--xlsx", out]).returncode == 0
+        assert read_sheet(out)[0][1][0][0].startswith("晋能测试矿 产量报表"), read_sheet(out)[0][1]
+
         r = run(cli + ["report", "output"] + span + ["--xlsx", bad])
         assert r.returncode == 1 and bad in r.stderr and "No such file" in r.stderr, r
         # Usage errors: with --csv or --json, or without a file name.
