@@ -150,38 +150,101 @@ static void interval_gaps(sqlite3 *db, const char *ent, int64_t from, int64_t to
     cJSON_AddNumberToObject(o, "gaps_seconds", (double)owed);
 }
 
+/* The overview fields of one enterprise; the statement's current row is
+ * code, name, kind, capacity_t, last_contact_ms. */
+static cJSON *overview_row(sqlite3 *db, const upl_cfg_t *c, sqlite3_stmt *s, int64_t now,
+                           int64_t from, int64_t to)
+{
+    const char *code = (const char *)sqlite3_column_text(s, 0);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "code", code);
+    cJSON_AddStringToObject(o, "name", (const char *)sqlite3_column_text(s, 1));
+    cJSON_AddStringToObject(o, "kind", (const char *)sqlite3_column_text(s, 2));
+    bool contact = sqlite3_column_type(s, 4) != SQLITE_NULL;
+    int64_t last = contact ? sqlite3_column_int64(s, 4) / 1000 : 0;
+    if (contact)
+        add_bj(o, "last_contact", last);
+    else
+        cJSON_AddNullToObject(o, "last_contact");
+    cJSON_AddBoolToObject(o, "silent", !contact || now - last > c->silent_after_s);
+    latest_output(db, code, o);
+    month_to_date(db, code, sqlite3_column_double(s, 3), sqlite3_column_type(s, 3) != SQLITE_NULL,
+                  now, o);
+    cJSON_AddNumberToObject(o, "open_alarms", open_alarms(db, code));
+    interval_gaps(db, code, from, to, o);
+    return o;
+}
+
+#define OVERVIEW_SELECT "SELECT code, name, kind, capacity_t, last_contact_ms FROM enterprise"
+
 cJSON *upl_overview(sqlite3 *db, const upl_cfg_t *c, int64_t now, int days, char *err,
                     size_t errlen)
 {
     sqlite3_stmt *s;
-    if (store_prepare(db,
-                      "SELECT code, name, kind, capacity_t, last_contact_ms FROM enterprise"
-                      " ORDER BY code",
-                      &s, err, errlen))
+    if (store_prepare(db, OVERVIEW_SELECT " ORDER BY code", &s, err, errlen))
         return NULL;
     cJSON *arr = cJSON_CreateArray();
     /* Interval records for the current interval are not owed yet. */
     int64_t to = now - (int64_t)c->interval_min * 60 - 120, from = now - (int64_t)days * 86400;
-    while (sqlite3_step(s) == SQLITE_ROW) {
-        const char *code = (const char *)sqlite3_column_text(s, 0);
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "code", code);
-        cJSON_AddStringToObject(o, "name", (const char *)sqlite3_column_text(s, 1));
-        cJSON_AddStringToObject(o, "kind", (const char *)sqlite3_column_text(s, 2));
-        bool contact = sqlite3_column_type(s, 4) != SQLITE_NULL;
-        int64_t last = contact ? sqlite3_column_int64(s, 4) / 1000 : 0;
-        if (contact)
-            add_bj(o, "last_contact", last);
-        else
-            cJSON_AddNullToObject(o, "last_contact");
-        cJSON_AddBoolToObject(o, "silent", !contact || now - last > c->silent_after_s);
-        latest_output(db, code, o);
-        month_to_date(db, code, sqlite3_column_double(s, 3), sqlite3_column_type(s, 3) != SQLITE_NULL,
-                      now, o);
-        cJSON_AddNumberToObject(o, "open_alarms", open_alarms(db, code));
-        interval_gaps(db, code, from, to, o);
-        cJSON_AddItemToArray(arr, o);
-    }
+    while (sqlite3_step(s) == SQLITE_ROW)
+        cJSON_AddItemToArray(arr, overview_row(db, c, s, now, from, to));
     sqlite3_finalize(s);
     return arr;
+}
+
+/* Records received from code per type since from_s, and ever. */
+static int received_counts(sqlite3 *db, const char *code, int64_t from_s, cJSON *o, char *err,
+                           size_t errlen)
+{
+    sqlite3_stmt *s;
+    if (store_prepare(db,
+                      "SELECT record_type, sum(received_ms >= ?2), count(*) FROM uplink_received"
+                      " WHERE ent = ?1 GROUP BY record_type ORDER BY record_type",
+                      &s, err, errlen))
+        return CM_ERR_DB;
+    sqlite3_bind_text(s, 1, code, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, from_s * 1000);
+    cJSON *period = cJSON_AddObjectToObject(o, "counts");
+    cJSON *ever = cJSON_AddObjectToObject(o, "counts_total");
+    double n = 0, all = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(s, 0);
+        cJSON_AddNumberToObject(period, t, sqlite3_column_double(s, 1));
+        cJSON_AddNumberToObject(ever, t, sqlite3_column_double(s, 2));
+        n += sqlite3_column_double(s, 1);
+        all += sqlite3_column_double(s, 2);
+    }
+    sqlite3_finalize(s);
+    cJSON_AddNumberToObject(o, "records", n);
+    cJSON_AddNumberToObject(o, "records_total", all);
+    return CM_OK;
+}
+
+int upl_enterprise_show(sqlite3 *db, const upl_cfg_t *c, const char *code, int64_t now, int days,
+                        cJSON **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    sqlite3_stmt *s;
+    if (store_prepare(db, OVERVIEW_SELECT " WHERE code = ?", &s, err, errlen))
+        return CM_ERR_DB;
+    sqlite3_bind_text(s, 1, code, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        snprintf(err, errlen, "no enterprise %s", code);
+        return CM_ERR_NOTFOUND;
+    }
+    int64_t to = now - (int64_t)c->interval_min * 60 - 120, from = now - (int64_t)days * 86400;
+    cJSON *o = overview_row(db, c, s, now, from, to);
+    sqlite3_finalize(s);
+    cJSON *p = cJSON_AddObjectToObject(o, "period");
+    add_bj(p, "from", from);
+    add_bj(p, "to", now);
+    cJSON_AddNumberToObject(p, "days", days);
+    int rc = received_counts(db, code, from, o, err, errlen);
+    if (rc) {
+        cJSON_Delete(o);
+        return rc;
+    }
+    *out = o;
+    return CM_OK;
 }

@@ -294,4 +294,26 @@ cJSON *upl_enterprise_list(sqlite3 *db, char *err, size_t errlen);
 cJSON *upl_overview(sqlite3 *db, const upl_cfg_t *c, int64_t now_s, int days, char *err,
                     size_t errlen);
 
+/* GET /api/v1/enterprises/{code} (issue 8): the overview fields of one
+ * enterprise, its period (the last `days` days), and counts of records
+ * received per type in the period ("counts") and ever ("counts_total").
+ * CM_ERR_NOTFOUND for an unknown code. *out is the caller's. Any thread with
+ * its own reader. */
+int upl_enterprise_show(sqlite3 *db, const upl_cfg_t *c, const char *code, int64_t now_s, int days,
+                        cJSON **out, char *err, size_t errlen);
+
+/* A filter on the records received from one enterprise (received.c). */
+typedef struct upl_records_q {
+    const char *code;
+    const char *type;    /* NULL: every type */
+    int64_t from_s, to_s; /* received time [from, to), epoch s; 0: open */
+    int limit, offset;
+} upl_records_q_t;
+/* GET /api/v1/enterprises/{code}/records: {code, total, limit, offset,
+ * records: [{type, id, received, revisions, series?, start?, end?, body}]},
+ * newest first, times in Beijing time. CM_ERR_NOTFOUND for an unknown code.
+ * *out is the caller's. */
+int upl_received_list(sqlite3 *db, const upl_records_q_t *q, cJSON **out, char *err,
+                      size_t errlen);
+
 #endif

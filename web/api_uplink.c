@@ -220,6 +220,8 @@ int web_register_uplink(web_t *w, web_ctx_t *ctx, const upl_cfg_t *cfg)
         rc = web_route(w, WEB_GET, "/api/v1/uplink/log", on_log, base);
     if (!rc && cfg->receiver)
         rc = web_route(w, WEB_GET, "/api/v1/enterprises", on_enterprises, base);
+    if (!rc && cfg->receiver)
+        rc = web_register_enterprise(w, ctx, cfg);
     for (size_t i = 0; !rc && cfg->receiver && i < sizeof prefixes / sizeof *prefixes; i++) {
         upl_web_t *u = &g_routes[g_nroutes++];
         *u = (upl_web_t){.ctx = ctx, .cfg = cfg, .base = web_base(w)};

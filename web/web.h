@@ -221,6 +221,10 @@ int web_register_uplink(web_t *w, web_ctx_t *ctx, const struct upl_cfg *cfg);
 /* The receiver answers after its store batch commits; once web_run() has
  * returned, call this before web_free() so answers still due are sent. */
 void web_uplink_drain(web_t *w);
+/* GET /api/v1/enterprises/{code} and .../records (web/api_enterprise.c,
+ * issue 8): the county screen's drill-down; registered by
+ * web_register_uplink when cfg->receiver. */
+int web_register_enterprise(web_t *w, web_ctx_t *ctx, const struct upl_cfg *cfg);
 
 /* ---- analytics (web/api_analytics.c, issue #6, docs/analytics.md) --------
  * GET /api/v1/models, /api/v1/models/current, POST /api/v1/models/fit,
