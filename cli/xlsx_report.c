@@ -178,7 +178,7 @@ static double text_width(const char *s)
 }
 
 static void write_rows(lxw_worksheet *ws, const cJSON *rows, const col_def_t **defs, int ncol,
-                       double *widths, double *sums, const fmts_t *f)
+                       double *widths, double *sums, int *counts, const fmts_t *f)
 {
     lxw_row_t r = 2;
     const cJSON *row, *cell;
@@ -192,6 +192,7 @@ static void write_rows(lxw_worksheet *ws, const cJSON *rows, const col_def_t **d
                 worksheet_write_number(ws, r, (lxw_col_t)c, cell->valuedouble,
                                        f->num[k == K_TEXT ? K_NUM : k]);
                 sums[c] += cell->valuedouble;
+                counts[c]++;
                 if (widths[c] < 12)
                     widths[c] = 12;
             } else if (cJSON_IsString(cell)) {
@@ -207,12 +208,13 @@ static void write_rows(lxw_worksheet *ws, const cJSON *rows, const col_def_t **d
 }
 
 static void totals_row(lxw_worksheet *ws, int nrows, const col_def_t **defs, int ncol,
-                       const double *sums, const fmts_t *f)
+                       const double *sums, const int *counts, const fmts_t *f)
 {
     lxw_row_t r = (lxw_row_t)(2 + nrows);
     worksheet_write_string(ws, r, 0, "合计", f->total_text);
     for (int c = 1; c < ncol; c++) {
-        if (!defs[c] || !defs[c]->sum) {
+        /* A column without any figure stays empty, as in the CSV, not 0. */
+        if (!defs[c] || !defs[c]->sum || !counts[c]) {
             worksheet_write_blank(ws, r, (lxw_col_t)c, f->total_text);
             continue;
         }
@@ -262,6 +264,7 @@ int xlsx_report_write(const char *path, const cJSON *report, const xlsx_meta_t *
     make_formats(wb, &f);
     const col_def_t *defs[64];
     double widths[64], sums[64];
+    int counts[64];
     const cJSON *it;
     int c = 0;
     cJSON_ArrayForEach (it, columns) {
@@ -271,12 +274,13 @@ int xlsx_report_write(const char *path, const cJSON *report, const xlsx_meta_t *
         worksheet_write_string(ws, 1, (lxw_col_t)c, label, f.head);
         widths[c] = text_width(label) + 2;
         sums[c] = 0;
+        counts[c] = 0;
         c++;
     }
     title_row(ws, report, meta, ncol, &f);
-    write_rows(ws, rows, defs, ncol, widths, sums, &f);
+    write_rows(ws, rows, defs, ncol, widths, sums, counts, &f);
     if (nrows > 0 && any_sum(defs, ncol))
-        totals_row(ws, nrows, defs, ncol, sums, &f);
+        totals_row(ws, nrows, defs, ncol, sums, counts, &f);
     for (c = 0; c < ncol; c++)
         worksheet_set_column(ws, (lxw_col_t)c, (lxw_col_t)c, widths[c] > 40 ? 40 : widths[c],
                              NULL);
