@@ -70,6 +70,11 @@ int ana_implied_json(sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t fr
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "report", "implied");
     cJSON_AddItemToObject(o, "model", ana_model_json(&m));
+    /* the chart draws the alarm threshold from the configuration in force, not a guess */
+    cJSON *cu = cJSON_AddObjectToObject(o, "cusum");
+    cJSON_AddNumberToObject(cu, "k", c->cusum.k);
+    cJSON_AddNumberToObject(cu, "h", c->cusum.h);
+    cJSON_AddNumberToObject(cu, "z_clip", c->cusum.z_clip);
     cJSON *cols = cJSON_AddArrayToObject(o, "columns");
     for (const char *const *p = columns; *p; p++)
         cJSON_AddItemToArray(cols, cJSON_CreateString(*p));

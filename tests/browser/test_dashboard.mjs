@@ -116,6 +116,25 @@ async function main() {
         await page.locator("#page h3", { hasText: "设备历史 · 全矿总开关" }).waitFor();
       }
       if (name === "energy") await page.locator("#page table.grid").first().waitFor();
+      if (name === "consistency") {
+        // Metered vs implied tonnage and the residual / CUSUM chart carry the API's intervals (ANA-1),
+        // and the threshold line is the server's h, for each gate.
+        const drawn = (gate) => page.waitForFunction((g) => document.getElementById("k-implied").dataset.gate === g &&
+          ["k-implied", "k-residual"].every((id) => {
+            const c = echarts.getInstanceByDom(document.getElementById(id));
+            const s = c && c.getOption().series;
+            return s && s.length >= 2 && s.every((x) => x.data.length > 0);
+          }), gate, { timeout: 15000 });
+        await drawn("transport");
+        const api = await page.evaluate(async () => (await fetch("/api/v1/models/implied?gate=transport")).json());
+        const mark = await page.evaluate(() => echarts.getInstanceByDom(document.getElementById("k-residual"))
+          .getOption().series[1].markLine.data.map((d) => d.yAxis));
+        assert.deepEqual(mark, [api.cusum.h, -api.cusum.h]);
+        await page.selectOption("#page select[name=gate]", "total");
+        await drawn("total");
+        await page.selectOption("#page select[name=gate]", "transport");
+        await drawn("transport");
+      }
       if (name === "county") {
         // The demo's mine reports to the demo's own receiver: drill into it.
         await page.locator("#page a.drill").first().click();

@@ -275,6 +275,45 @@ App.pages.sales = {
   },
 };
 
+// Beijing wall-clock text of a time in ms, whatever the browser's time zone.
+function bjText(ms, from, to) { return new Date(ms + 8 * 3600e3).toISOString().slice(from, to).replace("T", " "); }
+// "yyyy-MM-dd HH:mm:ss" Beijing (the analytics API's times) to ms.
+function bjParse(s) { return Date.parse(s.replace(" ", "T") + "+08:00"); }
+
+// Metered tonnage against the tonnage the electricity implies, interval by
+// interval over two days, and below it the standardised residual z with the
+// two CUSUM sums and the alarm threshold ±h the server reports (ANA-1).
+async function impliedCharts(gate, impBox, zBox) {
+  const now = Date.now();
+  const q = (ms) => encodeURIComponent(bjText(ms, 0, 16));
+  const data = await getOrNull(`/api/v1/models/implied?gate=${gate}&from=${q(now - 2 * 86400e3)}&to=${q(now)}`);
+  for (const b of [impBox, zBox]) { // a gate change redraws: drop the old instances
+    const old = window.echarts && echarts.getInstanceByDom(b);
+    if (old) { App.charts = App.charts.filter((x) => x !== old); old.dispose(); }
+  }
+  if (!data || !Array.isArray(data.rows)) { noData(impBox, data ? "nodata" : "k_no_model"); zBox.replaceChildren(); return; }
+  if (!data.rows.length) { noData(impBox, "nodata"); zBox.replaceChildren(); return; }
+  impBox.replaceChildren();
+  zBox.replaceChildren();
+  impBox.dataset.gate = gate; // which gate is drawn (the browser test waits on it)
+  const col = (name) => { const i = data.columns.indexOf(name); return data.rows.map((r) => [bjParse(r[0]), i < 0 ? null : r[i]]); };
+  const timeAxis = axis({ type: "time", axisLabel: { color: "#8fa3bf", hideOverlap: true, formatter: (v) => bjText(v, 5, 16) } });
+  const tip = { trigger: "axis", axisPointer: { label: { formatter: (p) => bjText(p.value, 5, 16) } } };
+  const c1 = chart(impBox);
+  if (c1) c1.setOption(baseOption({ tooltip: tip, xAxis: timeAxis, yAxis: axis({ type: "value", name: "t" }),
+    series: [{ name: t("k_metered"), type: "line", showSymbol: false, data: col("tons"), itemStyle: { color: "#3ba7ff" } },
+             { name: t("k_implied_t"), type: "line", showSymbol: false, data: col("implied_t"), itemStyle: { color: "#f5a623" } }] }));
+  const h = data.cusum && typeof data.cusum.h === "number" ? data.cusum.h : null;
+  const line = h === null ? undefined : { silent: true, symbol: "none", label: { color: "#e74c3c", formatter: "{c}" },
+    lineStyle: { color: "#e74c3c", type: "dashed" }, data: [{ yAxis: h, name: t("k_threshold") }, { yAxis: -h, name: t("k_threshold") }] };
+  const c2 = chart(zBox);
+  if (c2) c2.setOption(baseOption({ tooltip: tip, xAxis: timeAxis,
+    yAxis: axis({ type: "value", name: "σ", min: h === null ? undefined : -Math.ceil(h + 1), max: h === null ? undefined : Math.ceil(h + 1) }),
+    series: [{ name: t("k_z"), type: "line", showSymbol: false, data: col("z"), itemStyle: { color: "#8fa3bf" }, lineStyle: { width: 1 } },
+             { name: t("k_cusum_high"), type: "line", showSymbol: false, data: col("cusum_high"), itemStyle: { color: "#2ecc71" }, markLine: line },
+             { name: t("k_cusum_low"), type: "line", showSymbol: false, data: col("cusum_low"), itemStyle: { color: "#e74c3c" } }] }));
+}
+
 App.pages.consistency = {
   render(root) {
     const fit = panel(t("k_fit"));
@@ -284,7 +323,23 @@ App.pages.consistency = {
     const resBox = el("div", "chart");
     res.body.append(resBox);
     const models = panel(t("k_models"), "wide");
-    root.append(fit.root, res.root, models.root);
+    const implied = panel(t("k_implied"), "wide");
+    const gatePick = el("select");
+    gatePick.name = "gate";
+    for (const g of ["transport", "total"]) {
+      const o = el("option", null, t("k_gate_" + g));
+      o.value = g;
+      gatePick.append(o);
+    }
+    const impBox = el("div", "chart");
+    const zBox = el("div", "chart");
+    impBox.id = "k-implied";
+    zBox.id = "k-residual";
+    implied.body.append(gatePick, impBox, zBox);
+    root.append(fit.root, res.root, implied.root, models.root);
+    const showImplied = () => impliedCharts(gatePick.value, impBox, zBox);
+    gatePick.addEventListener("change", showImplied);
+    showImplied();
     // The model in force per gate: E = a·run hours + b·tonnes + c per interval.
     getOrNull("/api/v1/models/current").then((cur) => {
       const gates = cur ? Object.values(cur).filter((m) => m) : [];
