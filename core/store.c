@@ -579,8 +579,10 @@ store_t *store_open(const char *path, const store_opts_t *opts, char *err, size_
     int rc = CM_OK;
     if (!(st->acc = store_acc_new()) || !(st->stage = store_acc_new()))
         rc = cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
-    else if (sqlite3_open_v2(path, &st->wdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+    /* NOMUTEX: after store_open() only the writer thread touches this connection. */
+    else if (sqlite3_open_v2(path, &st->wdb,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL) != SQLITE_OK) {
         rc = cm_fail(err, errlen, CM_ERR_DB, "%s: cannot open database: %s", path,
                      st->wdb ? sqlite3_errmsg(st->wdb) : "out of memory");
     }
