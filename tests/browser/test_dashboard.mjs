@@ -139,6 +139,21 @@ async function main() {
         // The demo's mine reports to the demo's own receiver: drill into it.
         await page.locator("#page a.drill").first().click();
         await page.locator("#page h3", { hasText: "001001001" }).waitFor();
+        // The records it sent (/api/v1/enterprises/{code}/records): filter by one type, an
+        // interval type when the demo has sent one already, whose chart then shows tons or kWh.
+        await page.locator("#page .records table.grid tbody tr").first().waitFor({ timeout: 15000 });
+        const types = await page.$$eval("#page select[name=rtype] option", (os) => os.map((o) => o.value).filter(Boolean));
+        assert.ok(types.length > 0, "no record type to filter by");
+        const type = ["coalOutput", "powerGate"].find((x) => types.includes(x)) || types[0];
+        await page.selectOption("#page select[name=rtype]", type);
+        await page.waitForFunction((ty) => {
+          const rows = [...document.querySelectorAll("#page .records tbody tr")];
+          if (!rows.length || !rows.every((r) => r.children[1].textContent.includes(ty))) return false;
+          if (ty !== "coalOutput" && ty !== "powerGate") return true;
+          const c = echarts.getInstanceByDom(document.getElementById("e-rchart"));
+          const s = c && c.getOption().series;
+          return s && s.length > 0 && s[0].data.length > 0;
+        }, type, { timeout: 15000 });
       }
       if (name === "server") {
         await page.waitForFunction(() => document.querySelector("#page .info table"));

@@ -2,7 +2,8 @@
 // today and month to date against capacity, alarms, silent enterprises, the
 // gaps each still owes — and one enterprise in detail. Also the uplink
 // status of this server's own destinations. Data: the uplink module's
-// GET /api/v1/enterprises and GET /api/v1/uplink/status.
+// GET /api/v1/enterprises, /api/v1/enterprises/{code}[/records] and
+// GET /api/v1/uplink/status.
 "use strict";
 
 function ratioBar(r) {
@@ -12,6 +13,12 @@ function ratioBar(r) {
   bar.style.width = `${Math.min(100, r * 100).toFixed(0)}%`;
   box.append(bar, el("b", null, `${(r * 100).toFixed(1)}%`));
   return box;
+}
+
+// The record type's Chinese (or English) name where the dashboard knows it;
+// the contract's own name otherwise (e.g. the scyf risk types).
+function recordTypeName(type) {
+  return I18N.zh["rt_" + type] ? `${t("rt_" + type)} ${type}` : type;
 }
 
 App.pages.county = {
@@ -81,7 +88,10 @@ App.pages.county = {
     loadUplink();
     this.timer = setInterval(() => { load(); loadUplink(); }, 10000);
   },
-  // One enterprise: its figures, the gaps it owes, and the records received.
+  // One enterprise: its figures, the gaps it owes, and the records received
+  // (GET /api/v1/enterprises/{code} for the counts per type,
+  // .../records for the list), with a type filter and, for the interval
+  // types, tons or kWh over time.
   async show(e) {
     this.current = e.code;
     const b = this.detail.body;
@@ -95,9 +105,68 @@ App.pages.county = {
       ? table([t("e_series"), t("e_type"), t("e_from"), t("e_to"), t("e_hours")],
               e.gaps.map((g) => [g.series, g.record_type, g.from, g.to, fmt(g.seconds / 3600, 2)]))
       : el("div", "nodata", t("e_nogaps"));
-    const recBox = el("div");
-    b.replaceChildren(facts, el("h4", null, t("e_gaps")), gaps, el("h4", null, t("e_records")), recBox);
-    apiTable(recBox, `/api/v1/enterprises/${encodeURIComponent(e.code)}/records?limit=200`, "records");
+    const pick = el("select");
+    pick.name = "rtype";
+    const note = el("span", "note");
+    const chartBox = el("div", "chart");
+    chartBox.id = "e-rchart";
+    chartBox.hidden = true;
+    const recBox = el("div", "records scroll");
+    const bar = el("div", "filters");
+    bar.append(el("label", null, t("e_type") + " "), pick, note);
+    b.replaceChildren(facts, el("h4", null, t("e_gaps")), gaps, el("h4", null, t("e_records")), bar, chartBox, recBox);
+    const one = await getOrNull(`/api/v1/enterprises/${encodeURIComponent(e.code)}?days=7`);
+    if (this.current !== e.code || !b.contains(pick)) return; // another enterprise was picked meanwhile
+    const counts = (one && one.counts_total) || {};
+    const opts = [["", `${t("e_all_types")} (${(one && one.records_total) || 0})`]]
+      .concat(Object.keys(counts).map((k) => [k, `${recordTypeName(k)} (${counts[k]})`]));
+    for (const [v, label] of opts) {
+      const o = el("option", null, label);
+      o.value = v;
+      pick.append(o);
+    }
+    if (this.rtype && counts[this.rtype]) pick.value = this.rtype;
+    const load = () => { this.rtype = pick.value; this.records(e.code, pick.value, recBox, chartBox, note); };
+    pick.addEventListener("change", load);
+    load();
   },
-  leave() { clearInterval(this.timer); this.current = null; },
+  async records(code, type, box, chartBox, note) {
+    const q = `limit=500${type ? `&type=${encodeURIComponent(type)}` : ""}`;
+    const data = await getOrNull(`/api/v1/enterprises/${encodeURIComponent(code)}/records?${q}`);
+    const rs = data && Array.isArray(data.records) ? data.records : null;
+    note.textContent = rs ? ` ${t("e_shown")} ${rs.length} / ${data.total}` : "";
+    this.recordChart(type, rs || [], chartBox);
+    if (!rs || !rs.length) { noData(box, rs ? "nodata" : "nodata_api"); return; }
+    const body = (r) => {
+      const text = typeof r.body === "string" ? r.body : JSON.stringify(r.body);
+      const c = el("code", null, text.length > 160 ? text.slice(0, 160) + "…" : text);
+      c.title = text;
+      return c;
+    };
+    const value = (r) => (r.body && typeof r.body.tons === "number" ? `${fmt(r.body.tons, 3)} t`
+      : r.body && typeof r.body.kwh === "number" ? `${fmt(r.body.kwh, 1)} kWh` : "—");
+    box.replaceChildren(table([t("e_received"), t("e_type"), t("e_record_id"), t("e_revisions"), t("e_period"), t("e_value"), t("e_body")],
+      rs.map((r) => [r.received, recordTypeName(r.type), r.id, r.revisions,
+                     r.start ? `${r.start} — ${r.end}` : "—", value(r), body(r)])));
+  },
+  // Interval types: one line per station or gate, by the interval's start.
+  recordChart(type, rs, box) {
+    if (this.rchart) { this.rchart.dispose(); App.charts = App.charts.filter((c) => c !== this.rchart); this.rchart = null; }
+    const key = type === "coalOutput" ? "tons" : type === "powerGate" ? "kwh" : null;
+    box.hidden = !key || !rs.length;
+    if (box.hidden) return;
+    const bySeries = {};
+    for (const r of rs) {
+      if (!r.start || !r.body || typeof r.body[key] !== "number") continue;
+      (bySeries[r.series || "—"] = bySeries[r.series || "—"] || []).push([r.start.replace(" ", "T"), r.body[key]]);
+    }
+    this.rchart = chart(box);
+    if (!this.rchart) return;
+    this.rchart.setOption(baseOption({
+      xAxis: axis({ type: "time" }), yAxis: axis({ type: "value", name: key === "tons" ? "t" : "kWh" }),
+      series: Object.keys(bySeries).map((s) => ({ name: s, type: "line", step: "start", showSymbol: false,
+        data: bySeries[s].sort((x, y) => (x[0] < y[0] ? -1 : 1)) })),
+    }));
+  },
+  leave() { clearInterval(this.timer); this.current = null; this.rchart = null; },
 };
