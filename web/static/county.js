@@ -158,7 +158,7 @@ App.pages.county = {
     const bySeries = {};
     for (const r of rs) {
       if (!r.start || !r.body || typeof r.body[key] !== "number") continue;
-      (bySeries[r.series || "—"] = bySeries[r.series || "—"] || []).push([r.start.replace(" ", "T"), r.body[key]]);
+      (bySeries[r.series || "—"] = bySeries[r.series || "—"] || []).push([r.start.replace(" ", "T") + "+08:00", r.body[key]]);
     }
     this.rchart = chart(box);
     if (!this.rchart) return;
