@@ -238,6 +238,22 @@ async function main() {
     await page.click("#lang");
     await page.locator("#nav a[data-page=production]", { hasText: "Production" }).waitFor();
     await go(page, "production");
+    // Back on the page: the power curve kept while other pages showed is drawn at once, on a
+    // time axis labelled in whole seconds (no millisecond stamps).
+    const power = await page.evaluate(() => {
+      const o = echarts.getInstanceByDom(document.querySelector(".panel.wide .chart")).getOption();
+      return { type: o.xAxis[0].type, lens: o.series.map((x) => x.data.length), label: o.xAxis[0].axisLabel.formatter(Date.UTC(2026, 0, 1, 1, 2, 3, 456)) };
+    });
+    assert.equal(power.type, "time");
+    assert.ok(power.lens.length === 3 && power.lens.every((n) => n >= 2), JSON.stringify(power.lens));
+    assert.equal(power.label, "09:02:03", "HH:mm:ss Beijing time");
+    const tip = await page.evaluate(async () => {
+      const box = document.querySelector(".panel.wide .chart");
+      echarts.getInstanceByDom(box).dispatchAction({ type: "showTip", seriesIndex: 0, dataIndex: 0 });
+      await new Promise((r) => setTimeout(r, 100));
+      return [...box.querySelectorAll("div")].map((d) => d.innerText).find((x) => /gate-total/.test(x)) || "";
+    });
+    assert.match(tip, /^\d\d:\d\d:\d\d\n/, "tooltip headed by the Beijing time");
     await page.locator(".gates .tile .tile-value").first().waitFor();
     await page.waitForTimeout(2500);
     await dismiss(page);

@@ -11,6 +11,7 @@ const App = {
   pages: {},           // name -> page, filled by pages.js and alarms.js
   charts: [],          // ECharts instances of the current page
   listeners: [],       // functions called with each new live snapshot
+  feeds: [],           // the same, kept across page changes (histories a page shows when it opens)
 };
 const ROLES = ["viewer", "dispatcher", "engineer", "admin"];
 
@@ -176,6 +177,7 @@ async function refreshLive() {
     App.live = r.body;
     setConn(true);
     document.getElementById("updated").textContent = timeText(r.body.time);
+    for (const f of App.feeds) f(r.body);
     for (const f of App.listeners) f(r.body);
   } catch (e) {
     setConn(false);

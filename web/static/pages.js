@@ -93,6 +93,40 @@ const SPAN_DAYS = { shift: 3, day: 31, month: 366, year: 5 * 366 };
 
 /* ---- production ------------------------------------------------------------ */
 
+// Active power per gate from every /api/v1/live poll, kept for an hour while
+// the dashboard is open, whatever page shows: going back to production shows
+// the curve at once. No API serves stored power series yet, so a fresh load
+// starts empty and the lines appear with the second poll (2 s).
+const POWER_KEEP_MS = 3600e3;
+const POWER = {}; // device name -> [[ts_ms, kW], ...]
+App.feeds.push((live) => {
+  const now = Date.parse(live.time);
+  for (const d of live.devices) {
+    const p = pointOf(d, "active_power");
+    if (!p || p.value === null) continue;
+    const s = (POWER[d.name] = POWER[d.name] || []);
+    const ts = p.ts_ms || now;
+    if (!s.length || s[s.length - 1][0] < ts) s.push([ts, p.value]);
+    while (s.length && s[0][0] < ts - POWER_KEEP_MS) s.shift();
+  }
+});
+
+// The live power chart: a time axis labelled HH:mm:ss Beijing time, at least
+// a minute wide so the labels are seconds apart, at most the hour kept.
+function powerOption() {
+  const names = Object.keys(POWER);
+  let lo = Infinity, hi = -Infinity;
+  for (const n of names) if (POWER[n].length) { lo = Math.min(lo, POWER[n][0][0]); hi = Math.max(hi, POWER[n][POWER[n].length - 1][0]); }
+  const clock = (v) => bjText(v, 11, 19);
+  return baseOption({
+    tooltip: bjTooltip(11, 19, 1),
+    xAxis: axis({ type: "time", min: hi > -Infinity ? Math.min(lo, hi - 60e3) : undefined, max: hi > -Infinity ? hi : undefined,
+                  minInterval: 1000, axisLabel: { color: "#8fa3bf", hideOverlap: true, formatter: clock } }),
+    yAxis: axis({ type: "value", name: "kW" }),
+    series: names.map((n) => ({ name: deviceLabel(n), type: "line", showSymbol: POWER[n].length < 2, data: POWER[n] })),
+  });
+}
+
 App.pages.production = {
   render(root) {
     const tiles = el("div", "tiles");
@@ -130,7 +164,7 @@ App.pages.production = {
     this.summary(tl);
     this.timer = setInterval(() => this.summary(tl), 60000);
     const c = chart(powerBox);
-    const series = {};
+    if (c && Object.keys(POWER).length) c.setOption(powerOption());
     const gateTiles = {};
     App.listeners.push((live) => {
       const rate = sumUnit(live, "t/h"), speed = sumUnit(live, "m/s");
@@ -140,7 +174,6 @@ App.pages.production = {
       tl.online.set(`${online} / ${live.devices.length}`);
       tl.alarms.set(Alarms.known === null ? "—" : String(Alarms.openCount()), Alarms.known === null ? t("nodata") : "");
       tl.alarms.root.classList.toggle("alert", Alarms.openCount() > 0);
-      const now = Date.parse(live.time);
       for (const d of live.devices) {
         const p = pointOf(d, "active_power");
         if (!p) continue;
@@ -150,14 +183,8 @@ App.pages.production = {
           gates.append(gateTiles[d.name].root);
         }
         gateTiles[d.name].set(fmt(p.value, 1), t(d.comm.state));
-        const s = (series[d.name] = series[d.name] || []);
-        if (p.value !== null && (!s.length || s[s.length - 1][0] !== p.ts_ms)) s.push([p.ts_ms || now, p.value]);
-        while (s.length > 600) s.shift();
       }
-      if (c) c.setOption(baseOption({
-        xAxis: axis({ type: "time" }), yAxis: axis({ type: "value", name: "kW" }),
-        series: Object.keys(series).map((n) => ({ name: deviceLabel(n), type: "line", showSymbol: false, data: series[n] })),
-      }));
+      if (c) c.setOption(powerOption());
     });
   },
   // Shift, day and month output (RPT-1), the monthly limit (capacity) and
@@ -277,6 +304,14 @@ App.pages.sales = {
 
 // Beijing wall-clock text of a time in ms, whatever the browser's time zone.
 function bjText(ms, from, to) { return new Date(ms + 8 * 3600e3).toISOString().slice(from, to).replace("T", " "); }
+// An axis tooltip on a time axis headed by the Beijing time (ECharts would use
+// the browser's zone): "HH:mm:ss" with (11, 19), "MM-dd HH:mm" with (5, 16).
+function bjTooltip(from, to, digits) {
+  const enc = (x) => echarts.format.encodeHTML(String(x));
+  return { trigger: "axis", axisPointer: { label: { formatter: (p) => bjText(p.value, from, to) } },
+    formatter: (ps) => [enc(bjText(ps[0].value[0], from, to)),
+      ...ps.map((p) => `${p.marker}${enc(p.seriesName)}: ${fmt(p.value[1], digits)}`)].join("<br>") };
+}
 // "yyyy-MM-dd HH:mm:ss" Beijing (the analytics API's times) to ms.
 function bjParse(s) { return Date.parse(s.replace(" ", "T") + "+08:00"); }
 
@@ -298,7 +333,7 @@ async function impliedCharts(gate, impBox, zBox) {
   impBox.dataset.gate = gate; // which gate is drawn (the browser test waits on it)
   const col = (name) => { const i = data.columns.indexOf(name); return data.rows.map((r) => [bjParse(r[0]), i < 0 ? null : r[i]]); };
   const timeAxis = axis({ type: "time", axisLabel: { color: "#8fa3bf", hideOverlap: true, formatter: (v) => bjText(v, 5, 16) } });
-  const tip = { trigger: "axis", axisPointer: { label: { formatter: (p) => bjText(p.value, 5, 16) } } };
+  const tip = bjTooltip(5, 16, 2);
   const c1 = chart(impBox);
   if (c1) c1.setOption(baseOption({ tooltip: tip, xAxis: timeAxis, yAxis: axis({ type: "value", name: "t" }),
     series: [{ name: t("k_metered"), type: "line", showSymbol: false, data: col("tons"), itemStyle: { color: "#3ba7ff" } },
