@@ -188,6 +188,25 @@ static void demo_stop(demo_t *d)
         nftw(d->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The demo mine's approved capacity (4 Mt/a from the start of this year), set
+ * once, so the dashboard shows month and year use against the limits. */
+static int demo_capacity(store_t *store, char *err, size_t errlen)
+{
+    sqlite3 *db = store_reader_open(store, err, errlen);
+    if (!db)
+        return CM_ERR_DB;
+    double tpa;
+    int64_t from;
+    bool set = ana_db_capacity(db, tm_now_s(), &tpa, &from, NULL, 0) == CM_OK;
+    store_reader_close(db);
+    if (set)
+        return CM_OK;
+    int y, m, d, h, mi, sec;
+    tm_epoch_to_bj(tm_now_s(), &y, &m, &d, &h, &mi, &sec);
+    return ana_db_capacity_set(store, 4000000, tm_bj_to_epoch(y, 1, 1, 0, 0, 0), "demo", "demo",
+                               "demo mine: approved capacity 4 Mt/a", err, errlen);
+}
+
 /* ---- the daemon ---------------------------------------------------------- */
 
 typedef struct daemon_cfg {
@@ -396,6 +415,8 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
     }
     if (demo && ana_demo_history(store, &ana_conf, 35, tm_now_s(), err, sizeof err))
         log_warn("daemon", "analytics demo history: %s", err); /* the demo runs on without */
+    if (demo && demo_capacity(store, err, sizeof err))
+        log_warn("daemon", "demo capacity: %s", err);
     if (!(ana_run = ana_runner_start(store, &ana_conf, err, sizeof err))) {
         log_error("daemon", "analytics: %s", err);
         goto out;
