@@ -82,8 +82,13 @@ async function main() {
       return r.rows[r.rows.length - 1][r.columns.indexOf("tons")];
     });
     assert.ok(shown > 0 && shown <= now + 0.05, `shift tile ${shown}, API ${now}`);
-    // No approved capacity in the demo: the month tile says so rather than invent a limit.
-    assert.match(await page.locator('[data-tile="t_month"]').textContent(), /未设置核定产能/);
+    // The month tile shows month-to-date against the limit from the approved
+    // capacity (the demo's 4 Mt/a: 10 % of it a month), read from the API.
+    const cap = await page.evaluate(async () => (await (await fetch("/api/v1/capacity")).json()));
+    const limit = Math.round(cap.month.limit_t).toLocaleString("en-US");
+    await page.waitForFunction((l) => document.querySelector('[data-tile="t_month"]')
+      .textContent.includes(l), limit, { timeout: 10000 });
+    assert.equal(cap.month.limit_t, 400000);
     await shot(page, "01-production");
   });
 
