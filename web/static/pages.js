@@ -201,8 +201,10 @@ App.pages.production = {
     const m = last(mon);
     const limit = cap && cap.month && typeof cap.month.limit_t === "number" ? cap.month.limit_t
                 : cap && typeof cap.approved_tpa === "number" ? cap.approved_tpa / 12 : null;
-    tl.month.set(m === null ? "—" : limit === null ? fmt(m, 0) : `${fmt(m, 0)} / ${fmt(limit, 0)}`,
-                 m === null ? t("nodata") : limit === null ? t("no_limit") : "");
+    // The figure stays one number for the wall screen; the limit and the share go below it.
+    tl.month.set(m === null ? "—" : fmt(m, 0),
+                 m === null ? t("nodata") : limit === null ? t("no_limit")
+                 : `${t("month_limit")} ${fmt(limit, 0)} t · ${fmt(100 * m / limit, 0)}%`);
     set(tl.kwht, en ? en.kwh_per_t_total : null, 2);
   },
   leave() { clearInterval(this.timer); },
