@@ -15,48 +15,37 @@ static void cal_usage(FILE *out)
             "       for upload as a `calibration` record. --time defaults to now.\n");
 }
 
-typedef struct add_job {
-    store_calibration_t c;
-    const char *actor;
-    int64_t id;
-} add_job_t;
-
-static int add_job(sqlite3 *db, void *arg, char *err, size_t errlen)
-{
-    add_job_t *j = arg;
-    return store_calibration_add(db, &j->c, j->actor, "cli", &j->id, err, errlen);
-}
-
 static int cal_add(cli_ctx_t *ctx, int argc, char **argv)
 {
-    add_job_t j = {.actor = ctx->actor};
-    j.c.device = cli_opt(argc, argv, "--device");
-    j.c.kind = cli_opt(argc, argv, "--kind");
-    j.c.operator_name = cli_opt(argc, argv, "--operator");
-    j.c.before = cli_opt(argc, argv, "--before");
-    j.c.after = cli_opt(argc, argv, "--after");
-    j.c.note = cli_opt(argc, argv, "--note");
+    store_calibration_t c = {0};
+    int64_t id = 0;
+    c.device = cli_opt(argc, argv, "--device");
+    c.kind = cli_opt(argc, argv, "--kind");
+    c.operator_name = cli_opt(argc, argv, "--operator");
+    c.before = cli_opt(argc, argv, "--before");
+    c.after = cli_opt(argc, argv, "--after");
+    c.note = cli_opt(argc, argv, "--note");
     const char *time_s = cli_opt(argc, argv, "--time");
-    j.c.time_s = tm_now_s();
-    if (time_s && tm_parse_bj(time_s, &j.c.time_s))
+    c.time_s = tm_now_s();
+    if (time_s && tm_parse_bj(time_s, &c.time_s))
         return cli_error(CLI_USAGE, "--time: expected 'yyyy-MM-dd HH:mm[:ss]' (Beijing time)");
     char err[256];
     const char *field;
-    if (store_calibration_check(&j.c, tm_now_s(), &field, err, sizeof err)) {
+    if (store_calibration_check(&c, tm_now_s(), &field, err, sizeof err)) {
         cal_usage(stderr);
         return cli_error(CLI_USAGE, "--%s", err);
     }
     store_t *st = cli_store(ctx);
     if (!st)
         return CLI_FAIL;
-    if (store_write(st, add_job, &j, err, sizeof err))
+    if (store_calibration_write(st, &c, ctx->actor, "cli", &id, err, sizeof err))
         return cli_error(CLI_FAIL, "calibration add: %s", err);
     if (ctx->json) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "id", (double)j.id);
+        cJSON_AddNumberToObject(o, "id", (double)id);
         cli_print_json(o);
     } else {
-        printf("calibration record %lld kept and queued for upload\n", (long long)j.id);
+        printf("calibration record %lld kept and queued for upload\n", (long long)id);
     }
     return CLI_OK;
 }

@@ -104,6 +104,28 @@ int store_calibration_add(sqlite3 *db, const store_calibration_t *c, const char 
     return rc;
 }
 
+typedef struct add_job {
+    const store_calibration_t *c;
+    const char *actor, *channel;
+    int64_t id;
+} add_job_t;
+
+static int add_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    add_job_t *j = arg;
+    return store_calibration_add(db, j->c, j->actor, j->channel, &j->id, err, errlen);
+}
+
+int store_calibration_write(store_t *st, const store_calibration_t *c, const char *actor,
+                            const char *channel, int64_t *id, char *err, size_t errlen)
+{
+    add_job_t j = {.c = c, .actor = actor, .channel = channel};
+    int rc = store_write(st, add_job, &j, err, errlen);
+    if (!rc)
+        *id = j.id;
+    return rc;
+}
+
 static cJSON *row_json(sqlite3_stmt *s)
 {
     static const char *const keys[] = {"id", "device", "time", "operator", "kind",

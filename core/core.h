@@ -300,6 +300,10 @@ int store_calibration_check(const store_calibration_t *c, int64_t now_s, const c
  * Inside a write job. *id gets the new row's id. */
 int store_calibration_add(sqlite3 *db, const store_calibration_t *c, const char *actor,
                           const char *channel, int64_t *id, char *err, size_t errlen);
+/* The same as one write job on its own (store_write), for callers outside
+ * the writer: checks, stores, audits, queues; waits for the commit. */
+int store_calibration_write(store_t *st, const store_calibration_t *c, const char *actor,
+                            const char *channel, int64_t *id, char *err, size_t errlen);
 /* Records of device (NULL: all) done in [from_s, to_s), newest first, at most
  * limit, as a JSON array of {id, device, time, operator, kind, before, after,
  * note, recordedBy} (Beijing time). The caller frees it; NULL on error. */

@@ -23,18 +23,6 @@ static void list(web_req_t *req, web_ctx_t *ctx)
     web_reply_json(req, 200, root);
 }
 
-typedef struct add_job {
-    store_calibration_t c;
-    const char *actor;
-    int64_t id;
-} add_job_t;
-
-static int add_job(sqlite3 *db, void *arg, char *err, size_t errlen)
-{
-    add_job_t *j = arg;
-    return store_calibration_add(db, &j->c, j->actor, "api", &j->id, err, errlen);
-}
-
 static const char *str_field(const cJSON *body, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, key);
@@ -48,27 +36,29 @@ static void add(web_req_t *req, web_ctx_t *ctx)
     cJSON *body = web_body_json(req);
     if (!body)
         return;
-    add_job_t j = {.actor = web_actor(req)};
-    j.c.device = str_field(body, "device");
-    j.c.kind = str_field(body, "kind");
-    j.c.operator_name = str_field(body, "operator");
-    j.c.before = str_field(body, "before");
-    j.c.after = str_field(body, "after");
-    j.c.note = str_field(body, "note");
+    store_calibration_t c = {0};
+    int64_t id = 0;
+    c.device = str_field(body, "device");
+    c.kind = str_field(body, "kind");
+    c.operator_name = str_field(body, "operator");
+    c.before = str_field(body, "before");
+    c.after = str_field(body, "after");
+    c.note = str_field(body, "note");
     const char *when = str_field(body, "time");
-    j.c.time_s = tm_now_s();
+    c.time_s = tm_now_s();
     char err[256];
     const char *field = NULL;
-    if (when && tm_parse_bj(when, &j.c.time_s)) {
+    if (when && tm_parse_bj(when, &c.time_s)) {
         web_reply_error(req, 400, "time", "expected yyyy-MM-dd HH:mm[:ss] (Beijing time)");
-    } else if (store_calibration_check(&j.c, tm_now_s(), &field, err, sizeof err)) {
+    } else if (store_calibration_check(&c, tm_now_s(), &field, err, sizeof err)) {
         web_reply_error(req, 400, field, "%s", err);
-    } else if (store_write(ctx->store, add_job, &j, err, sizeof err)) {
+    } else if (store_calibration_write(ctx->store, &c, web_actor(req), "api", &id, err,
+                                       sizeof err)) {
         log_error("web", "calibration add: %s", err);
         web_reply_error(req, 500, NULL, "could not store the record");
     } else {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "id", (double)j.id);
+        cJSON_AddNumberToObject(o, "id", (double)id);
         web_reply_json(req, 201, o);
     }
     cJSON_Delete(body);
