@@ -222,11 +222,13 @@ typedef struct store_reading {
     int quality;
 } store_reading_t;
 
-/* Copy n readings into the queue; done is told once they are committed (raw
- * rows, minute aggregates and the latest-value table). */
+/* Copy n readings into the queue; done is told once their raw rows are
+ * committed. Minute aggregates and latest values follow within a second.
+ * A readings job that fails (a database error) fails alone, like a write
+ * job, although readings jobs share a savepoint (see core/store.c). */
 int store_put_readings(store_t *st, const store_reading_t *r, size_t n, store_done_fn done,
                        void *done_arg);
-/* Same, waiting for the commit. */
+/* Same, waiting for the commit, which then also writes the derived tables. */
 int store_put_readings_sync(store_t *st, const store_reading_t *r, size_t n, char *err,
                             size_t errlen);
 

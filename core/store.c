@@ -26,12 +26,13 @@ typedef struct job {
     bool flush; /* its producer waits for the commit: derived tables must be current */
     store_job_fn fn;
     void *arg;
-    store_reading_t *readings; /* owned copy, or NULL */
+    store_reading_t *readings; /* NULL, or `copy`: one allocation per job */
     size_t nreadings;
     store_done_fn done;
     void *done_arg;
     int rc;
     char err[256];
+    store_reading_t copy[];
 } job_t;
 
 struct store {
@@ -43,8 +44,9 @@ struct store {
     /* Aggregates and latest values are written at most every FLUSH_MS (and
      * whenever someone waits for a commit or a job may read them): `acc`
      * holds what committed batches folded in since the last write, `stage`
-     * what the open batch folds in (dropped if the batch fails). */
-    store_acc_t *acc, *stage;
+     * what the open batch folds in (dropped if the batch fails), `run` what
+     * the open run of readings jobs folds in (dropped if the run fails). */
+    store_acc_t *acc, *stage, *run;
     int64_t last_flush_ms;
     bool *fresh;          /* scratch: which readings of a job were new */
     size_t fresh_cap;
@@ -151,9 +153,9 @@ static int migrate(sqlite3 *db, char *err, size_t errlen)
 
 /* ---- the writer ------------------------------------------------------ */
 
-/* Raw rows now; aggregates and latest values are folded into the batch's
- * accumulators once the job has succeeded (see run_job) and written once per
- * (point, minute) and per point at commit. */
+/* Raw rows now; aggregates and latest values are folded into accumulators
+ * (see run_readings) and written once per (point, minute) and per point when
+ * the derived tables are flushed. */
 static int put_readings(store_t *st, const store_reading_t *r, size_t n, char *err, size_t errlen)
 {
     if (n > st->fresh_cap) {
@@ -178,10 +180,11 @@ static int put_readings(store_t *st, const store_reading_t *r, size_t n, char *e
     return CM_OK;
 }
 
-static int fold_readings(store_t *st, const store_reading_t *r, size_t n, char *err, size_t errlen)
+static int fold_readings(store_t *st, store_acc_t *into, const store_reading_t *r, size_t n,
+                         char *err, size_t errlen)
 {
     for (size_t i = 0; i < n; i++)
-        if (store_acc_add(st->stage, &r[i], st->fresh[i] && r[i].quality == 0))
+        if (store_acc_add(into, &r[i], st->fresh[i] && r[i].quality == 0))
             return cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
     return CM_OK;
 }
@@ -194,9 +197,10 @@ static int step_reset(sqlite3_stmt *s)
     return rc;
 }
 
+/* One job under a savepoint of its own: a generic job, or a readings job
+ * replayed after its run failed. Readings fold straight into the stage. */
 static void run_job(store_t *st, job_t *j)
 {
-    /* Savepoints are prepared once: a job is often a single poll of 25 values. */
     if (step_reset(st->sp_begin) != SQLITE_DONE) {
         j->rc = cm_fail(j->err, sizeof j->err, CM_ERR_DB, "savepoint: %s", sqlite3_errmsg(st->wdb));
         return;
@@ -205,7 +209,7 @@ static void run_job(store_t *st, job_t *j)
     if (j->readings) {
         j->rc = put_readings(st, j->readings, j->nreadings, j->err, sizeof j->err);
         if (!j->rc)
-            j->rc = fold_readings(st, j->readings, j->nreadings, j->err, sizeof j->err);
+            j->rc = fold_readings(st, st->stage, j->readings, j->nreadings, j->err, sizeof j->err);
     } else {
         j->rc = j->fn(st->wdb, j->arg, j->err, sizeof j->err);
     }
@@ -245,20 +249,91 @@ static void settle_derived(store_t *st, bool ok, bool flushed)
     store_acc_clear(st->stage);
 }
 
+/* BEGIN, and write the derived tables of earlier batches first when due. */
+static int begin_batch(store_t *st, bool flushed, char *err, size_t errlen)
+{
+    int rc = store_exec(st->wdb, "BEGIN IMMEDIATE", err, errlen);
+    if (!rc && flushed)
+        rc = store_acc_flush(st->acc, st->wdb, st->up_agg, st->up_latest, err, errlen);
+    return rc;
+}
+
+/*
+ * Readings jobs are run in runs of consecutive jobs, without a savepoint
+ * per job: a savepoint makes SQLite copy every page a job touches into its
+ * statement journal, which cost a third of the ingest rate. Readings are
+ * owned copies inserted with INSERT OR IGNORE, so replaying them is
+ * harmless: if any job of a run fails, the run is undone and its jobs are
+ * replayed one savepoint each, so one bad job still fails alone.
+ *
+ * The first run of a batch, before any generic job, needs no savepoint at
+ * all: undoing it is rolling the transaction back and beginning it again.
+ * Later runs share one savepoint (a generic job before them must not be
+ * replayed). Returns the first job after the run; *rc is set only when the
+ * transaction itself could not be begun again.
+ */
+static job_t *run_readings(store_t *st, job_t *first, bool first_in_tx, bool flushed, int *rc,
+                           char *err, size_t errlen)
+{
+    if (!first_in_tx && step_reset(st->sp_begin) != SQLITE_DONE) {
+        run_job(st, first); /* fails alone, with SQLite's reason */
+        return first->next;
+    }
+    /* At the head of the batch the stage is empty: undoing the run is
+     * clearing it, so the run folds straight into it. */
+    store_acc_t *into = first_in_tx ? st->stage : st->run;
+    job_t *j = first;
+    int jrc = CM_OK;
+    for (; !jrc && j && j->readings; j = j->next) {
+        j->err[0] = '\0';
+        jrc = j->rc = put_readings(st, j->readings, j->nreadings, j->err, sizeof j->err);
+        if (!jrc)
+            jrc = j->rc = fold_readings(st, into, j->readings, j->nreadings, j->err, sizeof j->err);
+    }
+    if (!jrc) {
+        if (!first_in_tx) {
+            step_reset(st->sp_release);
+            if (store_acc_merge(st->stage, st->run))
+                log_error("store", "out of memory: minute aggregates of one run of readings are lost");
+            store_acc_clear(st->run);
+        }
+        return j;
+    }
+    store_acc_clear(into);
+    if (first_in_tx) {
+        store_exec(st->wdb, "ROLLBACK", NULL, 0);
+        *rc = begin_batch(st, flushed, err, errlen);
+        if (*rc)
+            return NULL;
+    } else {
+        step_reset(st->sp_rollback);
+        step_reset(st->sp_release);
+    }
+    for (job_t *k = first; k != j; k = k->next) /* j: after the job that failed */
+        run_job(st, k);
+    return j;
+}
+
 static void commit_batch(store_t *st, job_t *batch)
 {
     char err[256];
-    int rc = store_exec(st->wdb, "BEGIN IMMEDIATE", err, sizeof err);
     bool flushed = flush_due(st, batch);
+    int rc = begin_batch(st, flushed, err, sizeof err);
     if (!rc) {
-        /* acc (earlier committed batches) is written once, first; the batch's
-         * own stage before each job that may read it, and at the end. */
-        if (flushed)
-            rc = store_acc_flush(st->acc, st->wdb, st->up_agg, st->up_latest, err, sizeof err);
-        for (job_t *j = batch; !rc && j; j = j->next) {
-            if (flushed && !j->readings && !store_acc_empty(st->stage))
+        /* The batch's own stage is written before each job that may read
+         * it, and at the end. */
+        bool first_in_tx = true;
+        for (job_t *j = batch; !rc && j;) {
+            if (j->readings) {
+                j = run_readings(st, j, first_in_tx, flushed, &rc, err, sizeof err);
+                first_in_tx = false;
+                continue;
+            }
+            first_in_tx = false;
+            if (flushed && !store_acc_empty(st->stage))
                 rc = flush_stage(st, err, sizeof err);
             run_job(st, j);
+            j = j->next;
         }
         if (!rc && flushed)
             rc = flush_stage(st, err, sizeof err);
@@ -288,7 +363,6 @@ static void commit_batch(store_t *st, job_t *batch)
         pthread_mutex_unlock(&st->mu);
         if (batch->done)
             batch->done(batch->done_arg, batch->rc, batch->err);
-        free(batch->readings);
         free(batch);
         batch = next;
     }
@@ -401,7 +475,6 @@ static int enqueue(store_t *st, job_t *j)
     pthread_mutex_lock(&st->mu);
     if (st->stopping) {
         pthread_mutex_unlock(&st->mu);
-        free(j->readings);
         free(j);
         return CM_ERR_CLOSED;
     }
@@ -416,14 +489,14 @@ static int enqueue(store_t *st, job_t *j)
     return CM_OK;
 }
 
-static job_t *job_new(void)
+static job_t *job_new(size_t nreadings)
 {
-    return calloc(1, sizeof(job_t));
+    return calloc(1, sizeof(job_t) + nreadings * sizeof(store_reading_t));
 }
 
 int store_write_async(store_t *st, store_job_fn fn, void *arg, store_done_fn done, void *done_arg)
 {
-    job_t *j = job_new();
+    job_t *j = job_new(0);
     if (!j)
         return CM_ERR_NOMEM;
     j->fn = fn;
@@ -436,15 +509,12 @@ int store_write_async(store_t *st, store_job_fn fn, void *arg, store_done_fn don
 static int put_readings_job(store_t *st, const store_reading_t *r, size_t n, bool flush,
                             store_done_fn done, void *done_arg)
 {
-    job_t *j = job_new();
+    job_t *j = job_new(n);
     if (!j)
         return CM_ERR_NOMEM;
-    j->readings = malloc((n ? n : 1) * sizeof *r);
-    if (!j->readings) {
-        free(j);
-        return CM_ERR_NOMEM;
-    }
-    memcpy(j->readings, r, n * sizeof *r);
+    j->readings = j->copy; /* non-NULL even when n is 0: it marks a readings job */
+    if (n)
+        memcpy(j->copy, r, n * sizeof *r);
     j->nreadings = n;
     j->flush = flush;
     j->done = done;
@@ -550,6 +620,7 @@ static void free_store(store_t *st)
     sqlite3_close(st->wdb);
     store_acc_free(st->acc);
     store_acc_free(st->stage);
+    store_acc_free(st->run);
     free(st->fresh);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv);
@@ -577,7 +648,8 @@ store_t *store_open(const char *path, const store_opts_t *opts, char *err, size_
 
     char sub[256];
     int rc = CM_OK;
-    if (!(st->acc = store_acc_new()) || !(st->stage = store_acc_new()))
+    if (!(st->acc = store_acc_new()) || !(st->stage = store_acc_new()) ||
+        !(st->run = store_acc_new()))
         rc = cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
     /* NOMUTEX: after store_open() only the writer thread touches this connection. */
     else if (sqlite3_open_v2(path, &st->wdb,

@@ -225,6 +225,119 @@ static void a_failing_job_leaves_nothing_and_spares_its_batch(void **state)
     assert_int_equal(count(f->st, "SELECT count(*) FROM reading"), 1);
 }
 
+/* Readings jobs share a run without savepoints of their own; a run that
+ * fails is undone and replayed job by job (core/store.c run_readings). */
+static int refuse_negative_readings(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    (void)arg;
+    return store_exec(db,
+                      "CREATE TRIGGER refuse_negative BEFORE INSERT ON reading WHEN NEW.value < 0"
+                      " BEGIN SELECT RAISE(ABORT, 'negative reading refused'); END",
+                      err, errlen);
+}
+
+typedef struct outcome {
+    int rc;
+    char err[256];
+} outcome_t;
+
+static void record_outcome(void *arg, int rc, const char *err)
+{
+    outcome_t *o = arg;
+    snprintf(o->err, sizeof o->err, "%s", err ? err : "");
+    __atomic_store_n(&o->rc, rc, __ATOMIC_RELEASE);
+}
+
+static void wait_outcome(outcome_t *o)
+{
+    for (int i = 0; i < 500 && __atomic_load_n(&o->rc, __ATOMIC_ACQUIRE) == -1; i++)
+        usleep(10000);
+    assert_int_equal(__atomic_load_n(&o->rc, __ATOMIC_ACQUIRE), 0);
+}
+
+static int count_runs(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    int *runs = arg;
+    (*runs)++;
+    int64_t dev;
+    return store_device_upsert(db, "ran-once", "meter", NULL, NULL, &dev, err, errlen);
+}
+
+static int64_t prepare_refusing_store(fixture_t *f)
+{
+    open_with(f, 100, 100000, 300); /* everything below lands in one batch */
+    char err[256];
+    int64_t pid;
+    assert_int_equal(store_write(f->st, make_point, &pid, err, sizeof err), 0);
+    assert_int_equal(store_write(f->st, refuse_negative_readings, NULL, err, sizeof err), 0);
+    return pid;
+}
+
+static void a_bad_reading_in_the_first_run_fails_alone(void **state)
+{
+    fixture_t *f = *state;
+    int64_t pid = prepare_refusing_store(f);
+    store_reading_t r[4] = {{.ts_ms = 60000, .point_id = pid, .value = 1},
+                            {.ts_ms = 61000, .point_id = pid, .value = -1},
+                            {.ts_ms = 62000, .point_id = pid, .value = 3},
+                            {.ts_ms = 63000, .point_id = pid, .value = 4}};
+    outcome_t o[3] = {{-1, ""}, {-1, ""}, {-1, ""}}, earlier = {-1, ""};
+    /* A reading committed just before: its aggregate waits in memory, is
+     * written by the next batch, and must survive that batch's rollback. */
+    store_reading_t r0 = {.ts_ms = 1000, .point_id = pid, .value = 9};
+    assert_int_equal(store_put_readings(f->st, &r0, 1, record_outcome, &earlier), 0);
+    wait_outcome(&earlier);
+    store_stats_t before, after;
+    store_get_stats(f->st, &before);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(store_put_readings(f->st, &r[i], 1, record_outcome, &o[i]), 0);
+    char err[256];
+    assert_int_equal(store_put_readings_sync(f->st, &r[3], 1, err, sizeof err), 0);
+    store_get_stats(f->st, &after);
+    assert_int_equal(after.batches - before.batches, 1);
+    assert_int_equal(o[0].rc, 0);
+    assert_int_equal(o[1].rc, CM_ERR_DB);
+    assert_non_null(strstr(o[1].err, "negative reading refused"));
+    assert_int_equal(o[2].rc, 0);
+    assert_int_equal(count(f->st, "SELECT count(*) FROM reading"), 4); /* with r0 */
+    /* replayed readings are aggregated once: 1 + 3 + 4 */
+    assert_int_equal(count(f->st, "SELECT n FROM agg_minute WHERE minute = 60"), 3);
+    assert_int_equal(count(f->st, "SELECT vsum FROM agg_minute WHERE minute = 60"), 8);
+    assert_int_equal(count(f->st, "SELECT value FROM point_latest"), 4);
+    assert_int_equal(count(f->st, "SELECT vsum FROM agg_minute WHERE minute = 0"), 9);
+}
+
+static void a_bad_reading_after_a_generic_job_replays_only_its_run(void **state)
+{
+    fixture_t *f = *state;
+    int64_t pid = prepare_refusing_store(f);
+    store_reading_t r[4] = {{.ts_ms = 60000, .point_id = pid, .value = 1},
+                            {.ts_ms = 61000, .point_id = pid, .value = -1},
+                            {.ts_ms = 62000, .point_id = pid, .value = 3},
+                            {.ts_ms = 63000, .point_id = pid, .value = 4}};
+    outcome_t o[4] = {{-1, ""}, {-1, ""}, {-1, ""}, {-1, ""}};
+    int runs = 0;
+    store_stats_t before, after;
+    store_get_stats(f->st, &before);
+    assert_int_equal(store_put_readings(f->st, &r[0], 1, record_outcome, &o[0]), 0);
+    assert_int_equal(store_write_async(f->st, count_runs, &runs, record_outcome, &o[3]), 0);
+    assert_int_equal(store_put_readings(f->st, &r[1], 1, record_outcome, &o[1]), 0);
+    assert_int_equal(store_put_readings(f->st, &r[2], 1, record_outcome, &o[2]), 0);
+    char err[256];
+    assert_int_equal(store_put_readings_sync(f->st, &r[3], 1, err, sizeof err), 0);
+    store_get_stats(f->st, &after);
+    assert_int_equal(after.batches - before.batches, 1);
+    assert_int_equal(runs, 1);
+    assert_int_equal(o[3].rc, 0);
+    assert_int_equal(count(f->st, "SELECT count(*) FROM device WHERE name = 'ran-once'"), 1);
+    assert_int_equal(o[0].rc, 0);
+    assert_int_equal(o[1].rc, CM_ERR_DB);
+    assert_int_equal(o[2].rc, 0);
+    assert_int_equal(count(f->st, "SELECT count(*) FROM reading"), 3);
+    assert_int_equal(count(f->st, "SELECT n FROM agg_minute WHERE minute = 60"), 3);
+    assert_int_equal(count(f->st, "SELECT vsum FROM agg_minute WHERE minute = 60"), 8);
+}
+
 static void a_duplicate_reading_is_stored_and_counted_once(void **state)
 {
     fixture_t *f = *state;
@@ -304,6 +417,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(derived_tables_catch_up_when_the_queue_goes_quiet, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_failing_job_leaves_nothing_and_spares_its_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_bad_reading_in_the_first_run_fails_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_bad_reading_after_a_generic_job_replays_only_its_run, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(a_duplicate_reading_is_stored_and_counted_once, setup, teardown),
         cmocka_unit_test_setup_teardown(prune_keeps_the_retention_windows, setup, teardown),
         cmocka_unit_test_setup_teardown(coefficients_keep_history_and_audit, setup, teardown),
