@@ -467,6 +467,10 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
         log_error("daemon", "http: cannot register the collector routes");
         goto out;
     }
+    if (web_register_series(web, &ctx)) { /* QRY-1 */
+        log_error("daemon", "http: cannot register the series route");
+        goto out;
+    }
 
     prune = event_new(web_base(web), -1, EV_PERSIST, prune_timer, store);
     struct timeval hourly = {3600, 0};

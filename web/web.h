@@ -244,4 +244,9 @@ int web_register_analytics(web_t *w, web_ctx_t *ctx, const struct ana_conf *conf
 struct col;
 int web_register_collector(web_t *w, web_ctx_t *ctx, struct col *col);
 
+/* QRY-1, web/api_series.c (docs/dashboard.md): GET /api/v1/series?device=&
+ * quantity=|point=&from=&to=&step=raw|minute|auto — one point's stored values,
+ * raw or minute averages with min and max, at most 20 000 rows a reply. */
+int web_register_series(web_t *w, web_ctx_t *ctx);
+
 #endif
