@@ -4,7 +4,8 @@
  * monitoring (two-sided CUSUM on standardised residuals), mass balance of
  * output against sales and inventory, capacity use and forecast, energy
  * figures (kWh/t, tce, CO2, time-of-use, meter balance, power quality,
- * abnormal use, vibration zones) and the RPT-1 reports.
+ * abnormal use, vibration zones), the RPT-1 reports and the Excel workbooks
+ * of the RPT-1 and RPT-2 reports.
  *
  * Two layers. The computations (ana_fit_*, ana_cusum_*, ana_monitor,
  * ana_balance, ana_capacity_eval, ana_tou_*, ana_pq_*, ana_vib_*, ana_profile_*,
@@ -383,6 +384,32 @@ int ana_report(sqlite3 *db, const ana_conf_t *c, const char *kind, tm_period per
                int64_t to, cJSON **out, char *err, size_t errlen);
 /* The report as CSV (UTF-8 with BOM, CRLF, header row). */
 char *ana_report_csv(const cJSON *report, size_t *len);
+/* ---- reports as Excel workbooks (RPT-1, RPT-2; analytics/report_xlsx.c) ----
+ *
+ * Any report object {"report","from","to","columns":[...],"rows":[[...]]} —
+ * RPT-1 from ana_report() or RPT-2 from intake_report() — as one sheet with a
+ * Chinese title row, Chinese headings, number formats and a 合计 row of the
+ * summable columns. It reads only the cJSON, so it needs nothing of intake,
+ * and the CLI and the web server share it. Thread-safe (no shared state). */
+typedef struct ana_xlsx_meta {
+    const char *mine;  /* mine name for the title; NULL or "" = none */
+    const char *title; /* report name in Chinese, e.g. "产量报表" */
+    int64_t now;       /* generation time (epoch s), shown in Beijing time */
+} ana_xlsx_meta_t;
+
+/* Chinese heading of a report column; the key itself when unknown. */
+const char *ana_xlsx_column_label(const char *key);
+/* Chinese name of a report kind ("output", "pts", "energy", "output-summary"...). */
+const char *ana_xlsx_report_name(const char *kind);
+/* Write report to path, through path.tmp and a rename, so a failed write
+ * leaves no half-written workbook. */
+int ana_xlsx_write(const char *path, const cJSON *report, const ana_xlsx_meta_t *meta, char *err,
+                   size_t errlen);
+/* The workbook in memory (*out malloc'd, the caller frees it). libxlsxwriter
+ * 1.1 writes only files: this goes through a mkstemp file in tmpdir (made
+ * when missing), removed before returning, also on failure. */
+int ana_xlsx_bytes(const char *tmpdir, const cJSON *report, const ana_xlsx_meta_t *meta,
+                   char **out, size_t *len, char *err, size_t errlen);
 /* Energy figures over [from, to): per gate kWh, kWh/t, tce, CO2, TOU split
  * and cost, unmetered share, saving facts. */
 int ana_energy_json(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to, cJSON **out,

@@ -1,17 +1,17 @@
-/* Excel workbooks of the RPT-1/RPT-2 reports (issue #8), with libxlsxwriter.
+/* Excel workbooks of the RPT-1/RPT-2 reports (issue #8), with libxlsxwriter,
+ * for `coalmon report|sales report --xlsx` and `?format=xlsx` of the API.
  * Formats follow the column key: tonnes with 2 decimals, kWh with 1, shares
  * and changes as per cent, counts as integers; text stays text. */
-#include "cli/xlsx_report.h"
-
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 #include <xlsxwriter.h>
 
-#include "cli/cli.h"
-#include "core/core.h"
+#include "analytics/analytics.h"
 
 typedef enum { K_TEXT, K_TONS, K_KWH, K_PCT, K_COUNT, K_NUM } kind_t;
 
@@ -96,13 +96,13 @@ static const col_def_t *col_find(const char *key)
     return NULL;
 }
 
-const char *xlsx_column_label(const char *key)
+const char *ana_xlsx_column_label(const char *key)
 {
     const col_def_t *d = col_find(key);
     return d ? d->zh : key;
 }
 
-const char *xlsx_report_name(const char *kind)
+const char *ana_xlsx_report_name(const char *kind)
 {
     static const char *const names[][2] = {
         {"output", "产量报表"},          {"pts", "产运销存报表"},
@@ -147,7 +147,7 @@ static void make_formats(lxw_workbook *wb, fmts_t *f)
     }
 }
 
-static void title_row(lxw_worksheet *ws, const cJSON *report, const xlsx_meta_t *m, int ncol,
+static void title_row(lxw_worksheet *ws, const cJSON *report, const ana_xlsx_meta_t *m, int ncol,
                       const fmts_t *f)
 {
     const cJSON *from = cJSON_GetObjectItemCaseSensitive(report, "from");
@@ -236,29 +236,26 @@ static bool any_sum(const col_def_t **defs, int ncol)
     return false;
 }
 
-int xlsx_report_write(const char *path, const cJSON *report, const xlsx_meta_t *meta, char *err,
-                      size_t errlen)
+/* The report's columns and rows, checked before any file is made. */
+static int check_report(const cJSON *report, char *err, size_t errlen)
+{
+    const cJSON *columns = cJSON_GetObjectItemCaseSensitive(report, "columns");
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(report, "rows");
+    int ncol = cJSON_GetArraySize(columns);
+    if (!cJSON_IsArray(columns) || ncol < 1 || ncol > 64 || !cJSON_IsArray(rows))
+        return cm_fail(err, errlen, CM_ERR_INVALID, "report: no columns to write");
+    return CM_OK;
+}
+
+/* Fill wb with the report's sheet and close it (which writes the file and
+ * frees wb, also on failure). */
+static int fill_and_close(lxw_workbook *wb, const cJSON *report, const ana_xlsx_meta_t *meta,
+                          const char *path, char *err, size_t errlen)
 {
     const cJSON *columns = cJSON_GetObjectItemCaseSensitive(report, "columns");
     const cJSON *rows = cJSON_GetObjectItemCaseSensitive(report, "rows");
     int ncol = cJSON_GetArraySize(columns), nrows = cJSON_GetArraySize(rows);
-    if (!cJSON_IsArray(columns) || ncol < 1 || ncol > 64 || !cJSON_IsArray(rows))
-        return cm_fail(err, errlen, CM_ERR_INVALID, "report: no columns to write");
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return cm_fail(err, errlen, CM_ERR_INVALID, "--xlsx: path too long");
-    /* Try the path first: the library would print its own message and give
-     * only "usually a permissions error" back. */
-    FILE *probe = fopen(tmp, "wb");
-    if (!probe)
-        return cm_fail(err, errlen, CM_ERR_IO, "--xlsx: cannot write %s: %s", path, strerror(errno));
-    fclose(probe);
-    lxw_workbook *wb = workbook_new(tmp);
-    if (!wb) {
-        remove(tmp);
-        return cm_fail(err, errlen, CM_ERR_NOMEM, "--xlsx: cannot start a workbook");
-    }
-    lxw_worksheet *ws = workbook_add_worksheet(wb, xlsx_report_name(
+    lxw_worksheet *ws = workbook_add_worksheet(wb, ana_xlsx_report_name(
         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(report, "report"))));
     fmts_t f;
     make_formats(wb, &f);
@@ -286,29 +283,97 @@ int xlsx_report_write(const char *path, const cJSON *report, const xlsx_meta_t *
                              NULL);
     worksheet_freeze_panes(ws, 2, 0);
     lxw_error e = workbook_close(wb);
-    if (e != LXW_NO_ERROR) {
-        remove(tmp);
-        return cm_fail(err, errlen, CM_ERR_IO, "--xlsx: cannot write %s: %s", path,
-                       lxw_strerror(e));
-    }
-    if (rename(tmp, path)) {
-        remove(tmp);
-        return cm_fail(err, errlen, CM_ERR_IO, "--xlsx: cannot write %s", path);
-    }
+    if (e != LXW_NO_ERROR)
+        return cm_fail(err, errlen, CM_ERR_IO, "cannot write %s: %s", path, lxw_strerror(e));
     return CM_OK;
 }
 
-int cli_xlsx_report(cli_ctx_t *ctx, const char *path, const cJSON *report)
+int ana_xlsx_write(const char *path, const cJSON *report, const ana_xlsx_meta_t *meta, char *err,
+                   size_t errlen)
 {
-    char mine[128] = "", err[512];
-    if (ctx->cfg) {
-        cfg_sec_t root = cfg_root(ctx->cfg);
-        if (cfg_get_string(&root, "mine_name", false, "", mine, sizeof mine, err, sizeof err))
-            return cli_error(CLI_FAIL, "%s", err);
+    int rc = check_report(report, err, errlen);
+    if (rc)
+        return rc;
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return cm_fail(err, errlen, CM_ERR_INVALID, "path too long");
+    /* Try the path first: the library would print its own message and give
+     * only "usually a permissions error" back. */
+    FILE *probe = fopen(tmp, "wb");
+    if (!probe)
+        return cm_fail(err, errlen, CM_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    fclose(probe);
+    lxw_workbook *wb = workbook_new(tmp);
+    if (!wb) {
+        remove(tmp);
+        return cm_fail(err, errlen, CM_ERR_NOMEM, "cannot start a workbook");
     }
-    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(report, "report"));
-    xlsx_meta_t m = {.mine = mine, .title = xlsx_report_name(kind), .now = (int64_t)time(NULL)};
-    if (xlsx_report_write(path, report, &m, err, sizeof err))
-        return cli_error(CLI_FAIL, "%s", err);
-    return CLI_OK;
+    rc = fill_and_close(wb, report, meta, path, err, errlen);
+    if (!rc && rename(tmp, path))
+        rc = cm_fail(err, errlen, CM_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    if (rc)
+        remove(tmp);
+    return rc;
+}
+
+/* The whole of an open file into a malloc'd buffer. */
+static int slurp(int fd, const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+    off_t size = lseek(fd, 0, SEEK_END);
+    if (size < 0 || lseek(fd, 0, SEEK_SET) < 0)
+        return cm_fail(err, errlen, CM_ERR_IO, "%s: %s", path, strerror(errno));
+    char *buf = malloc(size ? (size_t)size : 1);
+    if (!buf)
+        return cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
+    size_t got = 0;
+    while (got < (size_t)size) {
+        ssize_t n = read(fd, buf + got, (size_t)size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            free(buf);
+            return cm_fail(err, errlen, CM_ERR_IO, "%s: %s", path,
+                           n < 0 ? strerror(errno) : "shorter than expected");
+        }
+        got += (size_t)n;
+    }
+    *out = buf;
+    *len = got;
+    return CM_OK;
+}
+
+int ana_xlsx_bytes(const char *tmpdir, const cJSON *report, const ana_xlsx_meta_t *meta,
+                   char **out, size_t *len, char *err, size_t errlen)
+{
+    *out = NULL;
+    *len = 0;
+    int rc = check_report(report, err, errlen);
+    if (!rc)
+        rc = cm_mkdir_p(tmpdir, err, errlen);
+    if (rc)
+        return rc;
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/report-XXXXXX", tmpdir) >= (int)sizeof path)
+        return cm_fail(err, errlen, CM_ERR_INVALID, "%s: path too long", tmpdir);
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return cm_fail(err, errlen, CM_ERR_IO, "cannot create a file in %s: %s", tmpdir,
+                       strerror(errno));
+    close(fd); /* the library opens the path by name, and may replace the file */
+    /* Its own scratch files go to tmpdir too, not to the system's /tmp. */
+    lxw_workbook_options opts = {.tmpdir = (char *)tmpdir};
+    lxw_workbook *wb = workbook_new_opt(path, &opts);
+    if (!wb)
+        rc = cm_fail(err, errlen, CM_ERR_NOMEM, "cannot start a workbook");
+    else
+        rc = fill_and_close(wb, report, meta, path, err, errlen);
+    if (!rc) {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        rc = fd < 0 ? cm_fail(err, errlen, CM_ERR_IO, "%s: %s", path, strerror(errno))
+                    : slurp(fd, path, out, len, err, errlen);
+        if (fd >= 0)
+            close(fd);
+    }
+    unlink(path);
+    return rc;
 }

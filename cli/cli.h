@@ -59,6 +59,10 @@ int cmd_import_history(cli_ctx_t *ctx, int argc, char **argv);
 /* The analytics configuration (defaults with --db and no config file); CLI_* code. */
 struct ana_conf;
 int cli_ana_conf(cli_ctx_t *ctx, struct ana_conf *c);
+/* --xlsx FILE of `report` and `sales report` (RPT-1, RPT-2): report as an Excel
+ * workbook titled with the configured "mine_name"; prints the error once.
+ * CLI_OK or CLI_FAIL; report stays the caller's. */
+int cli_xlsx_report(cli_ctx_t *ctx, const char *path, const cJSON *report);
 /* Parse --name as Beijing time (def when absent); CLI_USAGE after printing. */
 int cli_time_opt(int argc, char **argv, const char *name, int64_t def, int64_t *out);
 

@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "analytics/analytics.h"
 #include "cli/cli.h"
-#include "cli/xlsx_report.h"
 
 static void print_table(const cJSON *r)
 {
@@ -24,6 +24,21 @@ static void print_table(const cJSON *r)
             printf("%s", cell->next ? "\t" : "\n");
         }
     }
+}
+
+int cli_xlsx_report(cli_ctx_t *ctx, const char *path, const cJSON *report)
+{
+    char mine[128] = "", err[512];
+    if (ctx->cfg) {
+        cfg_sec_t root = cfg_root(ctx->cfg);
+        if (cfg_get_string(&root, "mine_name", false, "", mine, sizeof mine, err, sizeof err))
+            return cli_error(CLI_FAIL, "%s", err);
+    }
+    const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(report, "report"));
+    ana_xlsx_meta_t m = {.mine = mine, .title = ana_xlsx_report_name(kind), .now = (int64_t)time(NULL)};
+    if (ana_xlsx_write(path, report, &m, err, sizeof err))
+        return cli_error(CLI_FAIL, "--xlsx: %s", err);
+    return CLI_OK;
 }
 
 int cmd_report(cli_ctx_t *ctx, int argc, char **argv)

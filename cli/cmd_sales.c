@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/xlsx_report.h"
 #include "intake/intake.h"
 
 /* Build {key: value} from --options (numbers where numeric is given). */
