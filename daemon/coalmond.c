@@ -212,6 +212,7 @@ static int demo_capacity(store_t *store, char *err, size_t errlen)
 typedef struct daemon_cfg {
     char role[16];
     char data_dir[512];
+    char mine_name[128]; /* report titles (RPT-1, RPT-2 workbooks) */
     web_opts_t web;
     store_opts_t store;
     log_level level;
@@ -256,6 +257,9 @@ static int read_daemon_cfg(const cfg_t *cfg, const opts_t *o, daemon_cfg_t *dc, 
     if (!rc)
         rc = cfg_get_string(&root, "data_dir", false, "/var/lib/coalmon", dc->data_dir,
                             sizeof dc->data_dir, err, errlen);
+    if (!rc)
+        rc = cfg_get_string(&root, "mine_name", false, "", dc->mine_name, sizeof dc->mine_name,
+                            err, errlen);
     if (!rc)
         rc = cfg_section(&root, "http", &http, err, errlen);
     if (!rc)
@@ -375,7 +379,8 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
     static upl_cfg_t upl_cfg; /* outlives the web server's routes */
     static intake_conf_t intake_conf; /* issue #9; outlives the routes */
     sim_wb_t *wb = NULL;              /* issue #9: the demo's weighbridge */
-    web_ctx_t ctx = {.store = store, .role = dc->role, .version = VERSION};
+    web_ctx_t ctx = {.store = store, .role = dc->role, .version = VERSION,
+                     .data_dir = dc->data_dir, .mine_name = dc->mine_name};
     ctx.reader = store_reader_open(store, err, sizeof err);
     if (!ctx.reader) {
         log_error("daemon", "%s", err);

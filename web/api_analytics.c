@@ -202,7 +202,19 @@ static void energy(web_req_t *req, void *arg)
     reply_rc(req, rc, o, err);
 }
 
-/* /api/v1/reports/rpt1/{output|pts|energy}?period=&from=&to=&format=csv */
+/* ?format=: json (default), csv or xlsx; false when it replied 400 itself. */
+static bool report_format(web_req_t *req, char *fmt, size_t len)
+{
+    snprintf(fmt, len, "json");
+    if (web_query(req, "format", fmt, len) == CM_ERR_INVALID ||
+        (strcmp(fmt, "json") && strcmp(fmt, "csv") && strcmp(fmt, "xlsx"))) {
+        web_reply_error(req, 400, "format", "format: json, csv or xlsx");
+        return false;
+    }
+    return true;
+}
+
+/* /api/v1/reports/rpt1/{output|pts|energy}?period=&from=&to=&format=json|csv|xlsx */
 static void report(web_req_t *req, void *arg)
 {
     const char *kind = web_path(req) + strlen("/api/v1/reports/rpt1/");
@@ -210,13 +222,15 @@ static void report(web_req_t *req, void *arg)
         web_reply_error(req, 404, NULL, "no report '%s' (output, pts, energy)", kind);
         return;
     }
-    char v[16], kind_copy[16];
+    char v[16], kind_copy[16], fmt[8];
     snprintf(kind_copy, sizeof kind_copy, "%s", kind);
     tm_period period = TM_DAY;
     if (web_query(req, "period", v, sizeof v) == CM_OK && tm_period_parse(v, &period)) {
         web_reply_error(req, 400, "period", "expected shift, day, month, quarter or year");
         return;
     }
+    if (!report_format(req, fmt, sizeof fmt))
+        return;
     int64_t from, to;
     if (range(req, 7, &from, &to))
         return;
@@ -227,7 +241,16 @@ static void report(web_req_t *req, void *arg)
         web_reply_error(req, 400, "from", "%s", err);
         return;
     }
-    if (!rc && web_query(req, "format", v, sizeof v) == CM_OK && !strcmp(v, "csv")) {
+    if (!rc && !strcmp(fmt, "xlsx")) {
+        char day[16], name[96];
+        tm_format_bj_date(from, day, sizeof day);
+        const char *pname = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "period"));
+        snprintf(name, sizeof name, "rpt1-%s-%s-%s.xlsx", kind_copy, pname ? pname : "day", day);
+        web_reply_report_xlsx(req, A.ctx, r, name);
+        cJSON_Delete(r);
+        return;
+    }
+    if (!rc && !strcmp(fmt, "csv")) {
         size_t len;
         char *csv = ana_report_csv(r, &len);
         cJSON_Delete(r);

@@ -142,7 +142,7 @@ static void figures(web_req_t *req, void *arg)
     iw_reply(req, rc, out, err);
 }
 
-/* GET /api/v1/reports/rpt2/{kind}?from=&to=&format=json|csv */
+/* GET /api/v1/reports/rpt2/{kind}?from=&to=&format=json|csv|xlsx */
 static void report(web_req_t *req, void *arg)
 {
     intake_web_t *iw = arg;
@@ -152,8 +152,8 @@ static void report(web_req_t *req, void *arg)
     if (!iw_range(req, 86400, &from, &to))
         return;
     if (web_query(req, "format", fmt, sizeof fmt) == CM_ERR_INVALID ||
-        (strcmp(fmt, "json") && strcmp(fmt, "csv"))) {
-        web_reply_error(req, 400, "format", "format: json or csv");
+        (strcmp(fmt, "json") && strcmp(fmt, "csv") && strcmp(fmt, "xlsx"))) {
+        web_reply_error(req, 400, "format", "format: json, csv or xlsx");
         return;
     }
     cJSON *r = NULL;
@@ -166,7 +166,12 @@ static void report(web_req_t *req, void *arg)
         web_reply_error(req, 500, NULL, "%s", err);
         return;
     }
-    if (!strcmp(fmt, "csv")) {
+    if (!strcmp(fmt, "xlsx")) {
+        char day[16], name[96];
+        tm_format_bj_date(from, day, sizeof day);
+        snprintf(name, sizeof name, "rpt2-%s-%s.xlsx", kind, day);
+        web_reply_report_xlsx(req, iw->ctx, r, name);
+    } else if (!strcmp(fmt, "csv")) {
         size_t len;
         char *csv = intake_report_csv(r, &len);
         if (csv)

@@ -102,7 +102,15 @@ typedef struct web_ctx {
     sqlite3 *reader;     /* a read connection used only on the web thread */
     const char *role;    /* "mine" or "platform" */
     const char *version;
+    const char *data_dir;  /* the daemon's data folder: downloads are built in its tmp/ */
+    const char *mine_name; /* configured "mine_name" for report titles; NULL or "" = none */
 } web_ctx_t;
+
+/* A report object (RPT-1, RPT-2) as an Excel download (web/reply_xlsx.c):
+ * 200 with Content-Disposition attachment; filename="<filename>" (ASCII),
+ * else 500 with the reason. The report stays the caller's. */
+void web_reply_report_xlsx(web_req_t *req, const web_ctx_t *ctx, const cJSON *report,
+                           const char *filename);
 
 /* GET /api/v1/live, GET /api/v1/health, GET /metrics, and the static pages. */
 int web_register_core(web_t *w, web_ctx_t *ctx);
