@@ -235,6 +235,12 @@ async function main() {
     const csv2 = readFileSync(file2, "utf8");
     assert.match(csv2, /tons/);
     assert.ok(csv2.trim().split("\n").length >= 2, csv2);
+    // Its Excel workbook from the server too (RPT-1; test_web_xlsx.py checks the cells).
+    const [dl3] = await Promise.all([page.waitForEvent("download"), page.locator("#report-xlsx", { hasText: "导出 Excel" }).click()]);
+    assert.match(dl3.suggestedFilename(), /^rpt1-output-month-\d{4}-\d\d-\d\d\.xlsx$/);
+    const file3 = path.join(OUT, dl3.suggestedFilename());
+    await dl3.saveAs(file3);
+    assert.equal(readFileSync(file3).subarray(0, 2).toString(), "PK", "a zip file");
     await shot(page, "22-report-rpt1-month");
   });
 

@@ -459,7 +459,7 @@ function readingsReport(live) {
 
 // Reports: the live readings from /api/v1/live, and RPT-2 reports from the
 // intake module (/api/v1/reports/rpt2/<kind>, JSON {columns, rows}; its CSV
-// comes from the server with format=csv).
+// and Excel come from the server with format=csv and format=xlsx).
 const RPT2 = ["output-summary", "output-detail", "material", "outbound", "vehicles"];
 const RPT1 = ["rpt1:output", "rpt1:pts", "rpt1:energy"]; // analytics: per shift/day/month/year
 // Chinese headings of the report columns the servers name in English.
@@ -497,9 +497,11 @@ App.pages.reports = {
     period.value = "day";
     const print = el("button", null, t("r_print"));
     const csv = el("button", "primary", t("r_csv"));
-    print.type = csv.type = "button";
+    const xlsx = el("button", null, t("r_xlsx")); // the server's workbook, as `coalmon ... --xlsx`
+    print.type = csv.type = xlsx.type = "button";
     csv.id = "report-csv";
-    bar.append(pick, period, span, print, csv);
+    xlsx.id = "report-xlsx";
+    bar.append(pick, period, span, print, csv, xlsx);
     const p = panel(t("r_title"), "wide report");
     root.append(bar, p.root);
     let current = null;
@@ -516,6 +518,7 @@ App.pages.reports = {
       current = null;
       span.hidden = !RPT2.includes(pick.value);
       period.hidden = !pick.value.startsWith("rpt1:");
+      xlsx.hidden = pick.value === "r_readings"; // RPT-1/RPT-2 only
       if (pick.value === "r_readings") {
         if (!App.live) { noData(p.body, "nodata_wait"); return; }
         current = readingsReport(App.live);
@@ -537,6 +540,9 @@ App.pages.reports = {
       if (!current) return;
       if (current.server) { location.href = `${path()}?${query()}&format=csv`; return; }
       downloadCsv(`coalmon-readings-${(App.live ? App.live.time : "").slice(0, 10)}.csv`, current.head, current.rows);
+    });
+    xlsx.addEventListener("click", () => {
+      if (current && current.server) location.href = `${path()}?${query()}&format=xlsx`;
     });
     App.listeners.push(() => { if (!current && pick.value === "r_readings") show(); });
     show();
