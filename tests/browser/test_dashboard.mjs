@@ -37,6 +37,18 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
 }
 
+// Waits (bounded) until the demo has stored `ms` of gate-total's active power;
+// returns the time then.
+async function storedFor(base, ms) {
+  const t0 = Date.now();
+  for (;;) {
+    const r = await (await fetch(`${base}/api/v1/series?device=gate-total&quantity=active_power`)).json();
+    if (r.data && r.data.length && r.data[r.data.length - 1][0] - r.data[0][0] >= ms) return Date.now();
+    assert.ok(Date.now() - t0 < 30000, `no ${ms} ms of stored power in 30 s: ${JSON.stringify(r)}`);
+    await new Promise((f) => setTimeout(f, 500));
+  }
+}
+
 async function main() {
   demo = await startDemo();
   browser = await startBrowser(OUT);
@@ -55,6 +67,12 @@ async function main() {
   await page.addLocatorHandler(popup, closePopup);
 
   await step("live values change without reload", async () => {
+    // QRY-1: a fresh load draws the stored last hour of power from /api/v1/series.
+    // Let the demo store a few seconds first, older than any live poll could give.
+    const opened = await storedFor(demo.base, 5000);
+    const series = [];
+    const onSeries = (r) => { if (r.url().includes("/api/v1/series?")) series.push(r.json()); };
+    page.on("response", onSeries);
     await page.goto(demo.base + "/");
     await page.getByText("煤矿产量监测").first().waitFor();
     assert.ok(await page.evaluate(() => !!window.echarts), "ECharts embedded and loaded");
@@ -66,12 +84,37 @@ async function main() {
     await page.waitForFunction((f) => document.getElementById("updated").textContent !== f, first, { timeout: 20000 });
     const gates = await page.locator(".gates .tile").count();
     assert.equal(gates, 3, "one power tile per demo gate");
-    // The chart holds points from several polls, so it is fed live.
+    // The chart opened with every gate's stored hour: one request per gate, its
+    // points (from before the page opened) in the chart, ascending, one per time.
     await page.waitForFunction(() => {
       const c = echarts.getInstanceByDom(document.querySelector(".panel.wide .chart"));
       const s = c && c.getOption().series;
       return s && s.length === 3 && s.every((x) => x.data.length >= 2);
     }, null, { timeout: 20000 });
+    for (const t0 = Date.now(); series.length < 3 && Date.now() - t0 < 10000;) await page.waitForTimeout(100);
+    page.off("response", onSeries);
+    const stored = await Promise.all(series);
+    assert.deepEqual(stored.map((x) => x.device).sort(), ["gate-total", "gate-transport", "gate-underground"]);
+    // In the page, per gate: the stored points older than live polls could give, all in the chart?
+    await page.waitForFunction((st) => {
+      const o = echarts.getInstanceByDom(document.querySelector(".panel.wide .chart")).getOption();
+      window.__power = st.map((x) => {
+        const d = o.series.find((y) => y.name === deviceLabel(x.device)).data.map((p) => p[0]);
+        const old = x.data.filter((p) => p[0] < x.data[x.data.length - 1][0] - 3000);
+        return { old: old.length, missing: old.filter((p) => !d.includes(p[0])).length,
+                 ascending: d.every((t, i) => i === 0 || d[i - 1] < t) };
+      });
+      return window.__power.every((x) => x.old >= 3 && !x.missing && x.ascending);
+    }, stored, { timeout: 10000 }).catch(() => {});
+    const got = await page.evaluate(() => window.__power);
+    assert.ok(got && got.length === 3 && got.every((x) => x.old >= 3 && !x.missing && x.ascending), JSON.stringify(got));
+    assert.ok(stored.every((x) => x.step === "raw" && x.data[0][0] < opened - 3000), "the points predate the page");
+    // ...and fed live after that: the curve grows past the stored points.
+    const lastStored = Math.max(...stored.map((x) => x.data[x.data.length - 1][0]));
+    await page.waitForFunction((t) => {
+      const s = echarts.getInstanceByDom(document.querySelector(".panel.wide .chart")).getOption().series;
+      return s.every((x) => x.data.length && x.data[x.data.length - 1][0] > t);
+    }, lastStored, { timeout: 20000 });
     // The shift tile shows the analytics module's figure for the current shift.
     await page.waitForFunction(() => /\d/.test(document.querySelector('[data-tile="t_shift"] .tile-value').textContent), null, { timeout: 30000 });
     const shown = Number((await page.locator('[data-tile="t_shift"] .tile-value').textContent()).replace(/,/g, ""));

@@ -95,10 +95,31 @@ const SPAN_DAYS = { shift: 3, day: 31, month: 366, year: 5 * 366 };
 
 // Active power per gate from every /api/v1/live poll, kept for an hour while
 // the dashboard is open, whatever page shows: going back to production shows
-// the curve at once. No API serves stored power series yet, so a fresh load
-// starts empty and the lines appear with the second poll (2 s).
+// the curve at once. Each time the production page opens (a fresh load of the
+// wall screen too) it also fetches the stored last hour of every gate from
+// /api/v1/series (QRY-1) and merges it in, so the past hour shows at once and
+// gaps (a sleeping tab, a lost connection) fill from the store.
 const POWER_KEEP_MS = 3600e3;
-const POWER = {}; // device name -> [[ts_ms, kW], ...]
+const POWER = {}; // device name -> [[ts_ms, kW], ...], ascending, one point per time
+
+// Stored points ([ts_ms, value(, min, max)], ascending) into a gate's curve.
+function mergePower(name, points) {
+  const byTime = new Map();
+  for (const p of points) byTime.set(p[0], [p[0], p[1]]);
+  for (const p of POWER[name] || []) byTime.set(p[0], p); // live and stored agree; keep one
+  const s = [...byTime.values()].sort((a, b) => a[0] - b[0]);
+  const first = s.length ? s[s.length - 1][0] - POWER_KEEP_MS : 0;
+  POWER[name] = s.filter((p) => p[0] >= first);
+}
+
+// One request per gate with an active power point in this live snapshot.
+function preloadPower(live) {
+  return Promise.all(live.devices.filter((d) => pointOf(d, "active_power")).map(async (d) => {
+    const r = await getOrNull(`/api/v1/series?device=${encodeURIComponent(d.name)}&quantity=active_power`);
+    if (r && Array.isArray(r.data) && r.data.length) mergePower(d.name, r.data);
+  }));
+}
+
 App.feeds.push((live) => {
   const now = Date.parse(live.time);
   for (const d of live.devices) {
@@ -164,9 +185,14 @@ App.pages.production = {
     this.summary(tl);
     this.timer = setInterval(() => this.summary(tl), 60000);
     const c = chart(powerBox);
-    if (c && Object.keys(POWER).length) c.setOption(powerOption());
+    const draw = () => { if (c && !c.isDisposed()) c.setOption(powerOption()); };
+    if (Object.keys(POWER).length) draw();
+    // The stored hour, once the gates are known: from the live snapshot at
+    // hand, or on a fresh load from the first poll.
+    let preload = null;
     const gateTiles = {};
     App.listeners.push((live) => {
+      if (!preload) preload = preloadPower(live).then(draw);
       const rate = sumUnit(live, "t/h"), speed = sumUnit(live, "m/s");
       tl.rate.set(rate === null ? "—" : fmt(rate, 1), rate === null ? t("nodata") : "");
       tl.speed.set(speed === null ? "—" : fmt(speed, 2), speed === null ? t("nodata") : "");
@@ -184,7 +210,7 @@ App.pages.production = {
         }
         gateTiles[d.name].set(fmt(p.value, 1), t(d.comm.state));
       }
-      if (c) c.setOption(powerOption());
+      draw();
     });
   },
   // Shift, day and month output (RPT-1), the monthly limit (capacity) and
