@@ -108,7 +108,8 @@ static bool query_range(web_req_t *req, series_query_t *q)
 {
     bool has_from, has_to;
     q->to_ms = tm_now_ms();
-    if (!query_when(req, "to", &q->to_ms, &has_to) || !query_when(req, "from", &q->from_ms, &has_from))
+    if (!query_when(req, "to", &q->to_ms, &has_to) ||
+        !query_when(req, "from", &q->from_ms, &has_from))
         return false;
     if (!has_from)
         q->from_ms = q->to_ms - SERIES_DEFAULT_SPAN_MS;
@@ -198,11 +199,13 @@ static bool query_point(web_req_t *req, sqlite3 *db, series_query_t *q)
         return false;
     }
     if ((rq == CM_ERR_NOTFOUND) == (rp == CM_ERR_NOTFOUND)) {
-        web_reply_error(req, 400, "quantity", "give either quantity (e.g. active_power) or point (an id)");
+        web_reply_error(req, 400, "quantity",
+                        "give either quantity (e.g. active_power) or point (an id)");
         return false;
     }
     if (rq != CM_ERR_NOTFOUND && (rq || !quantity[0])) {
-        web_reply_error(req, 400, "quantity", "quantity: expected a quantity name such as active_power");
+        web_reply_error(req, 400, "quantity",
+                        "quantity: expected a quantity name such as active_power");
         return false;
     }
     long long pid = rp == CM_OK && all_digits(point_s) ? strtoll(point_s, NULL, 10) : -1;
