@@ -162,6 +162,10 @@ async function main() {
         await page.locator("#page table.grid td", { hasText: "DTSU666-DEMO-0001" }).waitFor();
         await page.locator("#page a.drill", { hasText: "全矿总开关" }).click();
         await page.locator("#page h3", { hasText: "设备历史 · 全矿总开关" }).waitFor();
+        // Kinds and states read in Chinese: the gate came online (a "comm" event).
+        await page.locator("#page table.grid td", { hasText: "主运输皮带秤分站" }).waitFor();
+        assert.ok(await page.locator("#page table.grid td", { hasText: /^电表$/ }).count() >= 3, "meter kind in Chinese");
+        await page.locator("#page table.grid td", { hasText: /^通信$/ }).first().waitFor();
       }
       if (name === "energy") await page.locator("#page table.grid").first().waitFor();
       if (name === "consistency") {
@@ -267,6 +271,9 @@ async function main() {
     const points = live.devices.reduce((n, d) => n + d.points.length, 0);
     assert.equal(text.trim().split("\r\n").length, 1 + points, "one row per live point");
     assert.match(text, /全矿总开关,有功功率,\d/);
+    // A Chinese dispatcher reads every device and point in Chinese, the station's too.
+    const latin = text.trim().split("\r\n").slice(1).filter((row) => !/^[^,]*[\u4e00-\u9fff][^,]*,[^,]*[\u4e00-\u9fff]/.test(row));
+    assert.deepEqual(latin, [], "rows without a Chinese device or point name");
     // RPT-1 by month: the table from the analytics module, its CSV from the server.
     await page.selectOption("#page select[name=report]", "rpt1:output");
     await page.selectOption("#page select[name=period]", "month");

@@ -130,12 +130,35 @@ const QUANTITY_ZH = {
   current_c: "C相电流", active_power: "有功功率", active_power_a: "A相有功", active_power_b: "B相有功",
   active_power_c: "C相有功", reactive_power: "无功功率", power_factor: "功率因数", frequency: "频率",
   energy_import: "正向有功电能", energy_export: "反向有功电能", energy_reactive: "无功电能",
+  energy_total: "组合有功电能", energy_import_sharp: "尖时段正向有功电能", energy_import_peak: "峰时段正向有功电能",
+  energy_import_flat: "平时段正向有功电能", energy_import_valley: "谷时段正向有功电能",
+  thd_voltage_a: "A相电压总谐波畸变率", thd_voltage_b: "B相电压总谐波畸变率", thd_voltage_c: "C相电压总谐波畸变率",
+  thd_current_a: "A相电流总谐波畸变率", thd_current_b: "B相电流总谐波畸变率", thd_current_c: "C相电流总谐波畸变率",
+  // The belt-scale station (collector/station.c, docs/station-map.md).
+  flow: "瞬时流量", tonnage_total: "累计量", belt_speed: "带速", weigh_load: "称重传感器载荷",
+  vibration_1: "1号驱动电机振动速度", vibration_2: "2号驱动电机振动速度", running: "运行状态",
+  onoff_bits: "开停传感器状态位", status_bits: "分站状态位", fault_bits: "故障位",
+  power_supply: "供电（0市电 1电池）", battery_voltage: "电池电压", station_clock: "分站时钟",
 };
 // Names of the demo's gates; a configured device shows its own name.
 const DEVICE_ZH = { "gate-total": "全矿总开关", "gate-underground": "井下供电开关",
-                    "gate-transport": "主运输设备开关" };
+                    "gate-transport": "主运输设备开关", "station-main-belt": "主运输皮带秤分站" };
+
+// Device kinds, and the kinds and states of device events (collector) in Chinese.
+const DEVICE_WORDS_ZH = {
+  meter: "电表", station: "皮带秤分站", sensor: "传感器",
+  comm: "通信", counter_reset: "计数器复位", counter_jump: "计数器跳变", identity: "身份核对",
+  plausibility: "合理性检查", fault: "故障", power: "供电", backfill: "断点续传",
+  online: "在线", degraded: "通信不稳", offline: "离线", raised: "出现", cleared: "消除",
+  battery: "电池供电", mains: "市电供电", mismatch: "不一致", gap: "记录缺失", reset: "重新编号",
+  done: "已补齐", partial: "部分补齐", total: "累计量",
+};
 
 let lang = localStorage.getItem("coalmon.lang") || "zh";
 function t(key) { return (I18N[lang] && I18N[lang][key]) || I18N.zh[key] || key; }
 function quantityLabel(q, name) { return (lang === "zh" && QUANTITY_ZH[q]) || (q || name || "").replace(/_/g, " "); }
 function deviceLabel(n) { return (lang === "zh" && DEVICE_ZH[n]) || n; }
+function deviceWord(v) {
+  if (typeof v !== "string") return v;
+  return (lang === "zh" && (DEVICE_WORDS_ZH[v] || QUANTITY_ZH[v])) || v.replace(/_/g, " ");
+}

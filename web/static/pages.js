@@ -295,7 +295,8 @@ async function apiTable(box, path, key, columns) {
   const cell = (v) => (typeof v === "string" && /^\d{4}-\d\d-\d\dT/.test(v) ? timeText(v)
                       : typeof v === "number" && !Number.isInteger(v) ? Number(v.toFixed(4)) : v);
   box.classList.add("scroll");
-  box.replaceChildren(table(cols.map((c) => t(c[1])), rows.map((r) => cols.map((c) => cell(r[c[0]])))));
+  // A column may carry a third element: how to show its values (e.g. translated words).
+  box.replaceChildren(table(cols.map((c) => t(c[1])), rows.map((r) => cols.map((c) => (c[2] || cell)(r[c[0]])))));
   return rows;
 }
 
@@ -449,9 +450,9 @@ App.pages.devices = {
             ev.preventDefault();
             hist.root.querySelector("h3").textContent = `${t("d_history")} · ${deviceLabel(d.name)}`;
             apiTable(hist.body, `/api/v1/devices/${encodeURIComponent(d.name)}/events?limit=200`, "events",
-                     [["time", "a_time"], ["kind", "d_kind"], ["state", "d_state"], ["detail", "d_detail"]]);
+                     [["time", "a_time"], ["kind", "d_kind", deviceWord], ["state", "a_state", deviceWord], ["detail", "d_detail"]]);
           });
-          return [a, d.kind, d.model, d.serial, stateBadge(d.comm.state), timeText(d.comm.since), timeText(d.comm.last_ok), d.comm.detail];
+          return [a, deviceWord(d.kind), d.model, d.serial, stateBadge(d.comm.state), timeText(d.comm.since), timeText(d.comm.last_ok), d.comm.detail];
         })));
     });
   },
