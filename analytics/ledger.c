@@ -49,6 +49,7 @@ int ana_ledger_get(sqlite3 *db, int64_t start, int64_t end, const char *pts_peri
     memset(out, 0, sizeof *out);
     double trucks = 0;
     bool f1 = false, f2 = false;
+    /* Tonnage and truck count of the same tickets: coal sold, not gangue. */
     int rc = scalar(db,
                     "SELECT sum(net) FROM weigh_ticket_current WHERE direction = 'out' AND "
                     "material IN (SELECT code FROM coal_type) AND gross_time >= ?1 AND "
@@ -57,7 +58,8 @@ int ana_ledger_get(sqlite3 *db, int64_t start, int64_t end, const char *pts_peri
     if (!rc)
         rc = scalar(db,
                     "SELECT count(*) FROM weigh_ticket_current WHERE direction = 'out' AND "
-                    "gross_time >= ?1 AND gross_time < ?2",
+                    "material IN (SELECT code FROM coal_type) AND gross_time >= ?1 AND "
+                    "gross_time < ?2",
                     start, end, NULL, &trucks, NULL, err, errlen);
     out->trucks = (int)trucks;
     if (!rc)

@@ -222,15 +222,20 @@ static int sql_job(sqlite3 *db, void *arg, char *err, size_t errlen)
     return store_exec(db, arg, err, errlen);
 }
 
-static void ticket(fx_t *f, const char *id, int64_t t, double net)
+static void ticket_of(fx_t *f, const char *id, const char *material, int64_t t, double net)
 {
     char sql[512], err[256];
     snprintf(sql, sizeof sql,
              "INSERT INTO weigh_ticket(ticket_id, version, plate, material, direction, tare_time, "
              "gross_time, gross, tare, net, weighbridge_id, source, received_at) VALUES "
-             "('%s', 1, '晋A12345', 'raw', 'out', %lld, %lld, %.3f, 20, %.3f, 'WB1', 'test', %lld)",
-             id, (long long)t - 600, (long long)t, net + 20, net, (long long)t);
+             "('%s', 1, '晋A12345', '%s', 'out', %lld, %lld, %.3f, 20, %.3f, 'WB1', 'test', %lld)",
+             id, material, (long long)t - 600, (long long)t, net + 20, net, (long long)t);
     assert_int_equal(store_write(f->st, sql_job, sql, err, sizeof err), 0);
+}
+
+static void ticket(fx_t *f, const char *id, int64_t t, double net)
+{
+    ticket_of(f, id, "raw", t, net);
 }
 
 static void trucks_leaving_unrecorded(void **state)
@@ -240,6 +245,7 @@ static void trucks_leaving_unrecorded(void **state)
     int64_t d32 = f->start + 32 * DAY, d33 = f->start + 33 * DAY, d34 = f->start + 34 * DAY;
     double t32 = tons_between(f, d32, d33), t33 = tons_between(f, d33, d34);
     ticket(f, "T32", d32 + 12 * 3600, t32 * 0.99); /* 1 % off: within 3 % */
+    ticket_of(f, "G32", "gangue", d32 + 13 * 3600, 30); /* gangue: neither a sale nor a sales truck */
     ticket(f, "T33", d33 + 12 * 3600, t33 * 0.85); /* 15 % left without a ticket */
     char sql[512], err[256];
     /* the sales system says day 32 sold 20 % more than the weighbridge saw */
