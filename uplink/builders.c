@@ -101,20 +101,27 @@ static int gate_code(const char *t)
                   : !strcmp(t, "transport") ? 3 : 9;
 }
 
-/* Mean, max of a point over [a, b) from minute aggregates; n = samples. */
-static void point_stats(sqlite3 *db, int64_t dev, const char *point, int64_t a, int64_t b,
+/*
+ * Points are found by quantity (a GLOB pattern such as "thd_voltage*"), not
+ * by name: names are the meter map's own, quantities are what every map
+ * shares (docs/collector.md), as analytics reads them.
+ */
+
+/* Mean, max over [a, b) of the device's points of a quantity, from minute
+ * aggregates; n = samples. Several points (three phases' THD) are pooled. */
+static void point_stats(sqlite3 *db, int64_t dev, const char *quantity, int64_t a, int64_t b,
                         double *mean, double *max, int64_t *n)
 {
     sqlite3_stmt *s;
     *n = 0;
     if (sqlite3_prepare_v2(db,
                            "SELECT sum(g.vsum), sum(g.n), max(g.vmax) FROM agg_minute g JOIN point p"
-                           " ON p.id = g.point_id WHERE p.device_id = ? AND p.name = ? AND"
+                           " ON p.id = g.point_id WHERE p.device_id = ? AND p.quantity GLOB ? AND"
                            " g.minute >= ? AND g.minute < ?",
                            -1, &s, NULL) != SQLITE_OK)
         return;
     sqlite3_bind_int64(s, 1, dev);
-    sqlite3_bind_text(s, 2, point, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, quantity, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, a);
     sqlite3_bind_int64(s, 4, b);
     if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 1) > 0) {
@@ -126,19 +133,19 @@ static void point_stats(sqlite3 *db, int64_t dev, const char *point, int64_t a, 
 }
 
 /* Energy imported in [a, b): counter increments derived by the collector. */
-static bool interval_energy(sqlite3 *db, int64_t dev, const char *point, int64_t a, int64_t b,
+static bool interval_energy(sqlite3 *db, int64_t dev, const char *quantity, int64_t a, int64_t b,
                             double *kwh)
 {
     sqlite3_stmt *s;
     bool have = false;
     if (sqlite3_prepare_v2(db,
                            "SELECT sum(c.delta), count(*) FROM counter_minute c JOIN point p ON"
-                           " p.id = c.point_id WHERE p.device_id = ? AND p.name = ? AND"
+                           " p.id = c.point_id WHERE p.device_id = ? AND p.quantity = ? AND"
                            " c.minute >= ? AND c.minute < ?",
                            -1, &s, NULL) != SQLITE_OK)
         return false;
     sqlite3_bind_int64(s, 1, dev);
-    sqlite3_bind_text(s, 2, point, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, quantity, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, a);
     sqlite3_bind_int64(s, 4, b);
     if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 1) > 0) {
@@ -164,7 +171,7 @@ static int build_gates(sqlite3 *db, int64_t a, int64_t b, int *made, char *err, 
         const char *name = (const char *)sqlite3_column_text(s, 1);
         double kwh, mean, max;
         int64_t n;
-        if (!interval_energy(db, dev, "ep_imp", a, b, &kwh))
+        if (!interval_energy(db, dev, "energy_import", a, b, &kwh))
             continue; /* no data: the platform sees the gap, we do not invent a value */
         cJSON *r = cJSON_CreateObject();
         char id[100];
@@ -175,18 +182,19 @@ static int build_gates(sqlite3 *db, int64_t a, int64_t b, int *made, char *err, 
         upl_add_bj(r, "startTime", a);
         upl_add_bj(r, "endTime", b);
         cJSON_AddNumberToObject(r, "kwh", upl_round3(kwh));
-        /* Reactive energy: the imported counter, or quadrant I where a meter map names it so. */
-        if (interval_energy(db, dev, "eq_imp", a, b, &kwh) ||
-            interval_energy(db, dev, "eq_q1", a, b, &kwh))
+        /* Reactive energy: the counter the map calls energy_reactive (inductive or quadrant I). */
+        if (interval_energy(db, dev, "energy_reactive", a, b, &kwh))
             cJSON_AddNumberToObject(r, "kvarh", upl_round3(kwh));
-        point_stats(db, dev, "p", a, b, &mean, &max, &n);
+        point_stats(db, dev, "active_power", a, b, &mean, &max, &n);
         if (n) {
             cJSON_AddNumberToObject(r, "pAvg", upl_round3(mean));
             cJSON_AddNumberToObject(r, "pMax", upl_round3(max));
         }
-        static const char *const avg[][2] = {{"pf", "pf"}, {"ua", "ua"}, {"ub", "ub"}, {"uc", "uc"},
-                                             {"ia", "ia"}, {"ib", "ib"}, {"ic", "ic"},
-                                             {"thd_u", "thdU"}, {"thd_i", "thdI"}};
+        /* THD: the mean over the phases the meter measures. */
+        static const char *const avg[][2] = {
+            {"power_factor", "pf"}, {"voltage_a", "ua"},   {"voltage_b", "ub"},
+            {"voltage_c", "uc"},    {"current_a", "ia"},   {"current_b", "ib"},
+            {"current_c", "ic"},    {"thd_voltage*", "thdU"}, {"thd_current*", "thdI"}};
         for (size_t i = 0; i < sizeof avg / sizeof avg[0]; i++) {
             point_stats(db, dev, avg[i][0], a, b, &mean, &max, &n);
             if (n)

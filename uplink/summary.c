@@ -45,7 +45,7 @@ static int summary(sqlite3 *db, const tm_shift_plan_t *plan, int64_t a, int64_t 
                             " u.surveyed_at < ?2)", a, b, &ok);
     double kwh = sum_of(db, "SELECT coalesce(sum(c.delta), 0) FROM counter_minute c JOIN point p ON"
                             " p.id = c.point_id JOIN device d ON d.id = p.device_id WHERE"
-                            " d.gate_type = 'mine_total' AND p.name = 'ep_imp' AND c.minute >= ?"
+                            " d.gate_type = 'mine_total' AND p.quantity = 'energy_import' AND c.minute >= ?"
                             " AND c.minute < ?", a, b, &ok);
     if (!ok)
         return cm_fail(err, errlen, CM_ERR_DB, "summary: %s", sqlite3_errmsg(db));

@@ -22,10 +22,14 @@ typedef struct fx {
 static int seed_job(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
     fx_t *f = arg;
-    int64_t dev, ep, p, st;
-    int rc = store_device_upsert(db, "gate-total", "meter", "chint-dtsu666", "SN1", &dev, err, errlen);
-    rc = rc ? rc : store_point_upsert(db, dev, "ep_imp", "kWh", "energy", &ep, err, errlen);
-    rc = rc ? rc : store_point_upsert(db, dev, "p", "kW", "power", &p, err, errlen);
+    int64_t dev, ep, p, st, thd_a, thd_b, exp;
+    /* A site's own meter map: names of its own, the quantities every map shares. */
+    int rc = store_device_upsert(db, "gate-total", "meter", "site-map", "SN1", &dev, err, errlen);
+    rc = rc ? rc : store_point_upsert(db, dev, "kwh_in", "kWh", "energy_import", &ep, err, errlen);
+    rc = rc ? rc : store_point_upsert(db, dev, "kwh_out", "kWh", "energy_export", &exp, err, errlen);
+    rc = rc ? rc : store_point_upsert(db, dev, "p_sum", "kW", "active_power", &p, err, errlen);
+    rc = rc ? rc : store_point_upsert(db, dev, "thd_u1", "%", "thd_voltage_a", &thd_a, err, errlen);
+    rc = rc ? rc : store_point_upsert(db, dev, "thd_u2", "%", "thd_voltage_b", &thd_b, err, errlen);
     rc = rc ? rc : store_device_upsert(db, "belt-main", "station", "ICS", "SN2", &st, err, errlen);
     rc = rc ? rc : store_device_set_comm(db, dev, "online", f->t0 * 1000, NULL, err, errlen);
     rc = rc ? rc : store_coef_set(db, "raw_to_gross", 0.92, f->t0 - 86400, "test", "cli", "init", err, errlen);
@@ -49,6 +53,14 @@ static int seed_job(sqlite3 *db, void *arg, char *err, size_t errlen)
                  400 + m % 15, 2 * (400 + m % 15), 400 + m % 15, (long long)minute * 1000,
                  (long long)st, (long long)minute);
         rc = store_exec(db, sql, err, errlen);
+        /* exported energy is not imported energy; THD 2 % and 4 % on two phases */
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO counter_minute(point_id, minute, delta, steps) VALUES (%lld, %lld, 99, 12);"
+                 "INSERT INTO agg_minute(point_id, minute, n, vmin, vmax, vsum, vlast, last_ts_ms)"
+                 " VALUES (%lld, %lld, 1, 2, 2, 2, 2, 0), (%lld, %lld, 1, 4, 4, 4, 4, 0);",
+                 (long long)exp, (long long)minute, (long long)thd_a, (long long)minute,
+                 (long long)thd_b, (long long)minute);
+        rc = rc ? rc : store_exec(db, sql, err, errlen);
     }
     return rc;
 }
@@ -148,6 +160,8 @@ static void test_power_gate_and_coal_output_per_interval(void **state)
     assert_float_equal(cJSON_GetObjectItem(r, "kwh")->valuedouble, 15 * 2.5, 1e-9);
     assert_float_equal(cJSON_GetObjectItem(r, "pAvg")->valuedouble, 407.0, 1e-9);
     assert_float_equal(cJSON_GetObjectItem(r, "pMax")->valuedouble, 414.0, 1e-9);
+    assert_float_equal(cJSON_GetObjectItem(r, "thdU")->valuedouble, 3.0, 1e-9);
+    assert_null(cJSON_GetObjectItem(r, "thdI")); /* not measured: absent, not 0 */
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(pg, 1), "startTime")->valuestring,
                         "2026-11-23 08:30:00");
     cJSON_Delete(pg);
