@@ -73,6 +73,61 @@ static int summary(sqlite3 *db, const tm_shift_plan_t *plan, int64_t a, int64_t 
     return upl_put(db, "dailySummary", r, true, made, err, errlen);
 }
 
+/* Sum one shift again, and its production day if that day is closed too. */
+static int resum_shift(sqlite3 *db, const tm_shift_plan_t *plan, int64_t t, int64_t summed_to,
+                       int64_t *last_shift, int64_t *last_day, int *made, char *err, size_t errlen)
+{
+    int64_t a, b, da, db_;
+    int y, m, d, sh, rc = CM_OK;
+    tm_period_bounds(plan, TM_SHIFT, t, &a, &b);
+    if (a != *last_shift && b <= summed_to) {
+        tm_production_day(plan, a, &y, &m, &d, &sh);
+        rc = summary(db, plan, a, b, sh, made, err, errlen);
+        *last_shift = a;
+    }
+    tm_period_bounds(plan, TM_DAY, t, &da, &db_);
+    if (!rc && da != *last_day && db_ <= summed_to) {
+        rc = summary(db, plan, da, db_, -1, made, err, errlen);
+        *last_day = da;
+    }
+    return rc;
+}
+
+/*
+ * A ticket or a rail sale stored after its shift was summed (a weighbridge
+ * that was offline, a correction) changes that shift's and that day's
+ * figures: they are summed again under the same record id, and the outbox
+ * sends the new body (a receiver keeps it as a revision). Tickets and rail
+ * sales stored since the last run are looked at, by the time they count in.
+ */
+static int resum_late(sqlite3 *db, const tm_shift_plan_t *plan, int64_t summed_to, int64_t now,
+                      int *made, char *err, size_t errlen)
+{
+    int64_t since;
+    bool found;
+    int rc = upl_state_get(db, "summary_late", &since, &found, err, errlen);
+    if (rc || !found) /* first run: everything before now was summed as it stood */
+        return rc ? rc : upl_state_set(db, "summary_late", now, err, errlen);
+    sqlite3_stmt *s;
+    rc = store_prepare(db,
+                       "SELECT gross_time FROM weigh_ticket WHERE received_at >= ?1"
+                       " AND received_at < ?2 AND gross_time < ?3"
+                       " UNION SELECT loaded_at FROM rail_sale WHERE created_at >= ?1"
+                       " AND created_at < ?2 AND loaded_at < ?3 ORDER BY 1",
+                       &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, since);
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int64(s, 3, summed_to);
+    int64_t last_shift = INT64_MIN, last_day = INT64_MIN;
+    while (!rc && sqlite3_step(s) == SQLITE_ROW)
+        rc = resum_shift(db, plan, sqlite3_column_int64(s, 0), summed_to, &last_shift, &last_day,
+                         made, err, errlen);
+    sqlite3_finalize(s);
+    return rc ? rc : upl_state_set(db, "summary_late", now, err, errlen);
+}
+
 int upl_build_summaries(sqlite3 *db, const cfg_t *cfg, const upl_cfg_t *c, int64_t now,
                         int *made, char *err, size_t errlen)
 {
@@ -111,5 +166,7 @@ int upl_build_summaries(sqlite3 *db, const cfg_t *cfg, const upl_cfg_t *c, int64
             rc = summary(db, &plan, da, db_, -1, made, err, errlen);
         a = b;
     }
-    return rc ? rc : upl_state_set(db, "summary", a, err, errlen);
+    if (!rc)
+        rc = upl_state_set(db, "summary", a, err, errlen);
+    return rc ? rc : resum_late(db, &plan, a, now, made, err, errlen);
 }

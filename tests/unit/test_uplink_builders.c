@@ -262,6 +262,23 @@ static void test_daily_summary_at_shift_end(void **state)
     assert_float_equal(cJSON_GetObjectItem(r, "inventory")->valuedouble, 450, 1e-9);
     assert_float_equal(cJSON_GetObjectItem(r, "kwh")->valuedouble, 75, 1e-9);
     cJSON_Delete(ds);
+    /* A ticket of that shift arrives after it was summed (the bridge was
+     * offline): the shift is summed again under the same id, not added. */
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO weigh_ticket(ticket_id, version, plate, material, direction, tare_time,"
+             " gross_time, gross, tare, net, weighbridge_id, source, received_at) VALUES"
+             " ('T3', 1, 'JINA12347', 'raw', 'out', %lld, %lld, 35, 15, 20, 'wb1', 'test', %lld)",
+             (long long)f->t0 + 4000, (long long)f->t0 + 4600, (long long)f->t0 + 8 * 3600 + 300);
+    if (store_write(f->st, exec_job, sql, err, sizeof err))
+        fail_msg("%s", err);
+    build(f, f->t0 + 8 * 3600 + 600);
+    ds = records(f, "dailySummary");
+    assert_int_equal(cJSON_GetArraySize(ds), before + 1);
+    r = cJSON_GetArrayItem(ds, before);
+    assert_string_equal(cJSON_GetObjectItem(r, "id")->valuestring, "shift-2026-11-23-2");
+    assert_float_equal(cJSON_GetObjectItem(r, "truckSales")->valuedouble, 50, 1e-9);
+    cJSON_Delete(ds);
 }
 
 int main(void)
