@@ -60,9 +60,9 @@ static void test_coefficient_change_raises_parameter_modified(void **state)
     assert_true(fx_active(f, ALARM_T_PARAMETER, "raw_to_gross") > 0);
     assert_int_equal(fx_int(f, "SELECT count FROM alarm WHERE source = 'raw_to_gross'", NULL), 2);
     detail_of(f, "raw_to_gross", d, sizeof d);
-    assert_non_null(strstr(d, "coef.set"));
+    assert_non_null(strstr(d, "折算系数设置（coef.set）raw_to_gross"));
     assert_non_null(strstr(d, "0.97 → 1.02"));
-    assert_non_null(strstr(d, "wang"));
+    assert_non_null(strstr(d, "操作人 wang"));
     assert_int_equal(fx_int(f, "SELECT count(*) FROM outbox_record WHERE record_type = 'alarm'"
                                " AND json_extract(body, '$.alarmType') = 5", NULL), 1);
 }
