@@ -14,8 +14,13 @@ KEY = "k-weighbridge-test-0001"
 BJ = datetime.timezone(datetime.timedelta(hours=8))
 
 
+# One "now" for the whole run: a ticket re-sent as a correction must carry the
+# same times, even when the clock crosses a second between the two sends.
+NOW = datetime.datetime.now(BJ)
+
+
 def bj(delta_s=0):
-    t = datetime.datetime.now(BJ) + datetime.timedelta(seconds=delta_s)
+    t = NOW + datetime.timedelta(seconds=delta_s)
     return t.strftime("%Y-%m-%d %H:%M:%S")
 
 

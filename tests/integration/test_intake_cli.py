@@ -14,8 +14,12 @@ from harness import BIN, Cleanup, free_port, http, main, run, wait_until
 BJ = datetime.timezone(datetime.timedelta(hours=8))
 
 
+# One "now" per run: rows written twice (a re-import) carry the same times.
+NOW = datetime.datetime.now(BJ)
+
+
 def bj(delta_s=0):
-    return (datetime.datetime.now(BJ) + datetime.timedelta(seconds=delta_s)).strftime("%Y-%m-%d %H:%M:%S")
+    return (NOW + datetime.timedelta(seconds=delta_s)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def coalmon(db, *args):

@@ -149,8 +149,12 @@ def test_rpt1_workbooks_match_csv():
         assert not os.path.exists(out)
 
 
+# One "now" per run: rows written twice (a re-import) carry the same times.
+NOW = datetime.datetime.now(BJ)
+
+
 def bj(delta_s):
-    return (datetime.datetime.now(BJ) + datetime.timedelta(seconds=delta_s)).strftime("%Y-%m-%d %H:%M:%S")
+    return (NOW + datetime.timedelta(seconds=delta_s)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def test_rpt2_workbooks_match_csv():
