@@ -263,28 +263,29 @@ static int count_runs(sqlite3 *db, void *arg, char *err, size_t errlen)
     return store_device_upsert(db, "ran-once", "meter", NULL, NULL, &dev, err, errlen);
 }
 
-static int64_t prepare_refusing_store(fixture_t *f)
+/* One point, readings refused when negative, and four readings of minute 1
+ * of which the second is refused: 1, -1, 3, 4. */
+static void prepare_refusing_store(fixture_t *f, store_reading_t r[4])
 {
     open_with(f, 100, 100000, 300); /* everything below lands in one batch */
     char err[256];
     int64_t pid;
     assert_int_equal(store_write(f->st, make_point, &pid, err, sizeof err), 0);
     assert_int_equal(store_write(f->st, refuse_negative_readings, NULL, err, sizeof err), 0);
-    return pid;
+    static const double values[4] = {1, -1, 3, 4};
+    for (int i = 0; i < 4; i++)
+        r[i] = (store_reading_t){.ts_ms = 60000 + 1000 * i, .point_id = pid, .value = values[i]};
 }
 
 static void a_bad_reading_in_the_first_run_fails_alone(void **state)
 {
     fixture_t *f = *state;
-    int64_t pid = prepare_refusing_store(f);
-    store_reading_t r[4] = {{.ts_ms = 60000, .point_id = pid, .value = 1},
-                            {.ts_ms = 61000, .point_id = pid, .value = -1},
-                            {.ts_ms = 62000, .point_id = pid, .value = 3},
-                            {.ts_ms = 63000, .point_id = pid, .value = 4}};
+    store_reading_t r[4];
+    prepare_refusing_store(f, r);
     outcome_t o[3] = {{-1, ""}, {-1, ""}, {-1, ""}}, earlier = {-1, ""};
     /* A reading committed just before: its aggregate waits in memory, is
      * written by the next batch, and must survive that batch's rollback. */
-    store_reading_t r0 = {.ts_ms = 1000, .point_id = pid, .value = 9};
+    store_reading_t r0 = {.ts_ms = 1000, .point_id = r[0].point_id, .value = 9};
     assert_int_equal(store_put_readings(f->st, &r0, 1, record_outcome, &earlier), 0);
     wait_outcome(&earlier);
     store_stats_t before, after;
@@ -310,11 +311,8 @@ static void a_bad_reading_in_the_first_run_fails_alone(void **state)
 static void a_bad_reading_after_a_generic_job_replays_only_its_run(void **state)
 {
     fixture_t *f = *state;
-    int64_t pid = prepare_refusing_store(f);
-    store_reading_t r[4] = {{.ts_ms = 60000, .point_id = pid, .value = 1},
-                            {.ts_ms = 61000, .point_id = pid, .value = -1},
-                            {.ts_ms = 62000, .point_id = pid, .value = 3},
-                            {.ts_ms = 63000, .point_id = pid, .value = 4}};
+    store_reading_t r[4];
+    prepare_refusing_store(f, r);
     outcome_t o[4] = {{-1, ""}, {-1, ""}, {-1, ""}, {-1, ""}};
     int runs = 0;
     store_stats_t before, after;
