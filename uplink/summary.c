@@ -47,8 +47,18 @@ static int summary(sqlite3 *db, const tm_shift_plan_t *plan, int64_t a, int64_t 
                             " p.id = c.point_id JOIN device d ON d.id = p.device_id WHERE"
                             " d.gate_type = 'mine_total' AND p.quantity = 'energy_import' AND c.minute >= ?"
                             " AND c.minute < ?", a, b, &ok);
+    /* A period in which neither the station nor a mine-total meter reported
+     * (before coalmon ran here, or both down throughout) is not summed: zero
+     * output and zero energy would tell the platform the mine stood still. */
+    double covered = sum_of(db, "SELECT (SELECT count(*) FROM station_output_minute WHERE minute >= ?1"
+                                " AND minute < ?2) + (SELECT count(*) FROM counter_minute c JOIN point p"
+                                " ON p.id = c.point_id JOIN device d ON d.id = p.device_id WHERE"
+                                " d.gate_type = 'mine_total' AND c.minute >= ?1 AND c.minute < ?2)",
+                            a, b, &ok);
     if (!ok)
         return cm_fail(err, errlen, CM_ERR_DB, "summary: %s", sqlite3_errmsg(db));
+    if (covered == 0)
+        return CM_OK;
     int y, m, d, sh;
     tm_production_day(plan, a, &y, &m, &d, &sh);
     char id[64], date[16];
