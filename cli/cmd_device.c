@@ -67,8 +67,8 @@ static int device_list(cli_ctx_t *ctx, sqlite3 *db)
         return cli_error(CLI_FAIL, "%s", err);
     cJSON *arr = cJSON_CreateArray();
     if (!ctx->json)
-        printf("%-22s %-8s %-16s %-12s %-20s %-9s %s\n", "名称 name", "kind", "model", "gate",
-               "serial", "state", "since");
+        printf("%-22s %-8s %-16s %-12s %-20s %-9s %s\n", "NAME", "KIND", "MODEL", "GATE",
+               "SERIAL", "STATE", "SINCE");
     while (sqlite3_step(s) == SQLITE_ROW) {
         if (ctx->json) {
             cJSON_AddItemToArray(arr, device_json(s));
@@ -127,9 +127,11 @@ static int device_show(cli_ctx_t *ctx, sqlite3 *db, const char *name)
         if (cJSON_IsString(v))
             printf("  %-13s %s\n", device_keys[i], v->valuestring);
         else if (cJSON_IsNumber(v) && strstr(device_keys[i], "_ms")) {
-            char b[24];
+            /* Beijing time for the reader: the label loses the JSON key's unit. */
+            char b[24], label[16];
             tm_format_bj((int64_t)(v->valuedouble / 1000), b, sizeof b);
-            printf("  %-13s %s\n", device_keys[i], b);
+            snprintf(label, sizeof label, "%.*s", (int)(strlen(device_keys[i]) - 3), device_keys[i]);
+            printf("  %-13s %s\n", label, b);
         }
     }
     cJSON *pt;
