@@ -126,38 +126,87 @@ static void match_now(intake_web_t *iw, cJSON *reply)
     cJSON_AddNumberToObject(m, "waiting", s.waiting);
 }
 
+/* ---- batches and lists ---------------------------------------------------------- */
+
+bool iw_batch_open(web_req_t *req, intake_web_t *iw, const char *key, iw_batch_t *b)
+{
+    b->key = key;
+    if (!iw_source(req, iw, b->source, sizeof b->source))
+        return false;
+    b->body = web_body_json(req);
+    if (!b->body)
+        return false;
+    b->items = iw_items(b->body, key);
+    b->n = cJSON_GetArraySize(b->items);
+    return true;
+}
+
+void iw_batch_close(iw_batch_t *b)
+{
+    cJSON_Delete(b->items);
+    cJSON_Delete(b->body);
+}
+
+/* CM_ERR_INVALID with the fault filled when the batch is empty or too large. */
+static int batch_check_size(const iw_batch_t *b, intake_fault_t *f)
+{
+    if (b->n > 0 && b->n <= MAX_BATCH)
+        return CM_OK;
+    snprintf(f->field, sizeof f->field, "%s", b->key);
+    snprintf(f->msg, sizeof f->msg, "a batch holds 1..%d %s", MAX_BATCH, b->key);
+    return CM_ERR_INVALID;
+}
+
+typedef int (*filtered_list_fn)(sqlite3 *db, int64_t from, int64_t to, const char *filter,
+                                int limit, cJSON **out, char *err, size_t errlen);
+
+/* GET of a list over from/to (a day by default) and limit, narrowed by one optional
+ * query parameter; a value longer than filter_cap - 1 is ignored, as web_query
+ * refuses it. */
+static void list_filtered(web_req_t *req, intake_web_t *iw, const char *filter_key,
+                          size_t filter_cap, filtered_list_fn list)
+{
+    int64_t from, to;
+    int limit;
+    char filter[64], err[256];
+    if (!iw_range(req, 86400, &from, &to) || !iw_limit(req, 1000, &limit))
+        return;
+    if (filter_cap > sizeof filter)
+        filter_cap = sizeof filter;
+    bool has_filter = web_query(req, filter_key, filter, filter_cap) == CM_OK;
+    cJSON *out = NULL;
+    int rc = list(iw->ctx->reader, from, to, has_filter ? filter : NULL, limit, &out, err,
+                  sizeof err);
+    iw_reply(req, rc, out, err);
+}
+
 /* ---- tickets -------------------------------------------------------------------- */
 
 static void post_tickets(web_req_t *req, intake_web_t *iw)
 {
-    char source[64], err[256];
-    if (!iw_source(req, iw, source, sizeof source))
+    char err[256];
+    iw_batch_t b;
+    if (!iw_batch_open(req, iw, "tickets", &b))
         return;
-    cJSON *body = web_body_json(req);
-    if (!body)
-        return;
-    cJSON *items = iw_items(body, "tickets");
-    int n = cJSON_GetArraySize(items);
+    int n = b.n;
     intake_materials_t *m = malloc(sizeof *m);
     intake_ticket_t *t = calloc((size_t)(n ? n : 1), sizeof *t);
     intake_fault_t f = {0};
     int rc = m && t ? CM_OK : CM_ERR_NOMEM;
-    if (!rc && (n == 0 || n > MAX_BATCH)) {
-        snprintf(f.field, sizeof f.field, "tickets");
-        snprintf(f.msg, sizeof f.msg, "a batch holds 1..%d tickets", MAX_BATCH);
-        rc = CM_ERR_INVALID;
-    }
+    if (!rc)
+        rc = batch_check_size(&b, &f);
     if (!rc)
         rc = intake_materials_load(iw->ctx->reader, m, err, sizeof err);
     int64_t now = tm_now_s();
     for (int i = 0; !rc && i < n; i++) {
         f.index = i;
-        rc = intake_ticket_parse(cJSON_GetArrayItem(items, i), &iw->conf, m, now, false, &t[i], &f);
+        rc = intake_ticket_parse(cJSON_GetArrayItem(b.items, i), &iw->conf, m, now, false, &t[i],
+                                 &f);
     }
     intake_put_result_t res;
     if (rc == CM_ERR_INVALID) {
         iw_reply_fault(req, 400, &f); /* a batch is all or nothing: nothing stored */
-    } else if (!rc && !(rc = intake_tickets_put(iw->ctx->store, t, (size_t)n, source, &res, err,
+    } else if (!rc && !(rc = intake_tickets_put(iw->ctx->store, t, (size_t)n, b.source, &res, err,
                                                 sizeof err))) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "accepted", n);
@@ -171,8 +220,7 @@ static void post_tickets(web_req_t *req, intake_web_t *iw)
     }
     free(t);
     free(m);
-    cJSON_Delete(items);
-    cJSON_Delete(body);
+    iw_batch_close(&b);
 }
 
 static void tickets(web_req_t *req, void *arg)
@@ -182,16 +230,7 @@ static void tickets(web_req_t *req, void *arg)
         post_tickets(req, iw);
         return;
     }
-    int64_t from, to;
-    int limit;
-    char plate[64], err[256];
-    if (!iw_range(req, 86400, &from, &to) || !iw_limit(req, 1000, &limit))
-        return;
-    bool has_plate = web_query(req, "plate", plate, sizeof plate) == CM_OK;
-    cJSON *out = NULL;
-    int rc = intake_ticket_list(iw->ctx->reader, from, to, has_plate ? plate : NULL, limit, &out,
-                                err, sizeof err);
-    iw_reply(req, rc, out, err);
+    list_filtered(req, iw, "plate", 64, intake_ticket_list);
 }
 
 /* GET /api/v1/weighbridge/tickets/{id}: the ticket with every version. */
@@ -211,29 +250,24 @@ static void ticket_one(web_req_t *req, void *arg)
 
 static void post_captures(web_req_t *req, intake_web_t *iw)
 {
-    char source[64], err[256];
-    if (!iw_source(req, iw, source, sizeof source))
+    char err[256];
+    iw_batch_t b;
+    if (!iw_batch_open(req, iw, "captures", &b))
         return;
-    cJSON *body = web_body_json(req);
-    if (!body)
-        return;
-    cJSON *items = iw_items(body, "captures");
-    int n = cJSON_GetArraySize(items), created = 0;
+    int n = b.n, created = 0;
     intake_capture_t *c = calloc((size_t)(n ? n : 1), sizeof *c);
     intake_fault_t f = {0};
     int rc = c ? CM_OK : CM_ERR_NOMEM;
-    if (!rc && (n == 0 || n > MAX_BATCH)) {
-        snprintf(f.field, sizeof f.field, "captures");
-        snprintf(f.msg, sizeof f.msg, "a batch holds 1..%d captures", MAX_BATCH);
-        rc = CM_ERR_INVALID;
-    }
+    if (!rc)
+        rc = batch_check_size(&b, &f);
     int64_t now = tm_now_s();
     for (int i = 0; !rc && i < n; i++) {
         f.index = i;
-        rc = intake_capture_parse(cJSON_GetArrayItem(items, i), &iw->conf, now, &c[i], &f);
+        rc = intake_capture_parse(cJSON_GetArrayItem(b.items, i), &iw->conf, now, &c[i], &f);
     }
     if (!rc)
-        rc = intake_captures_put(iw->ctx->store, c, (size_t)n, source, &created, &f, err, sizeof err);
+        rc = intake_captures_put(iw->ctx->store, c, (size_t)n, b.source, &created, &f, err,
+                                 sizeof err);
     if (rc == CM_ERR_INVALID) {
         iw_reply_fault(req, 400, &f);
     } else if (rc) {
@@ -246,8 +280,7 @@ static void post_captures(web_req_t *req, intake_web_t *iw)
         web_reply_json(req, 200, o);
     }
     free(c);
-    cJSON_Delete(items);
-    cJSON_Delete(body);
+    iw_batch_close(&b);
 }
 
 static void captures(web_req_t *req, void *arg)
@@ -257,16 +290,7 @@ static void captures(web_req_t *req, void *arg)
         post_captures(req, iw);
         return;
     }
-    int64_t from, to;
-    int limit;
-    char state[16], err[256];
-    if (!iw_range(req, 86400, &from, &to) || !iw_limit(req, 1000, &limit))
-        return;
-    bool has_state = web_query(req, "state", state, sizeof state) == CM_OK;
-    cJSON *out = NULL;
-    int rc = intake_capture_list(iw->ctx->reader, from, to, has_state ? state : NULL, limit, &out,
-                                 err, sizeof err);
-    iw_reply(req, rc, out, err);
+    list_filtered(req, iw, "state", 16, intake_capture_list);
 }
 
 static void escapes(web_req_t *req, void *arg)

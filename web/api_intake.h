@@ -18,6 +18,19 @@ void iw_reply_fault(web_req_t *req, int status, const intake_fault_t *f);
 /* The records of a body: an array, {"<key>": [...]} or one object; a new
  * array of references (cJSON_Delete it; the body stays the caller's). */
 cJSON *iw_items(const cJSON *body, const char *key);
+/* A posted batch: who sent it, the body, and its records (see iw_items). */
+typedef struct {
+    const char *key; /* the records' key in the body, e.g. "tickets" */
+    char source[64];
+    cJSON *body;
+    cJSON *items;
+    int n;
+} iw_batch_t;
+/* Authenticates the poster (iw_source) and reads the posted records under key.
+ * false when it replied 401 or 400 itself and there is nothing to close;
+ * otherwise iw_batch_close(b) frees the body and the records. */
+bool iw_batch_open(web_req_t *req, intake_web_t *iw, const char *key, iw_batch_t *b);
+void iw_batch_close(iw_batch_t *b);
 /* from/to query parameters (Beijing "yyyy-MM-dd[ HH:mm[:ss]]"); defaults:
  * the last day_span days up to now. false when it replied 400 itself. */
 bool iw_range(web_req_t *req, int64_t def_span_s, int64_t *from, int64_t *to);

@@ -10,17 +10,14 @@
 /* POST of a ledger kind: API key, one job, 400/409 naming the field. */
 static void post_ledger(web_req_t *req, intake_web_t *iw, const char *kind, const char *key)
 {
-    char source[64], err[256];
-    if (!iw_source(req, iw, source, sizeof source))
+    char err[256];
+    iw_batch_t b;
+    if (!iw_batch_open(req, iw, key, &b))
         return;
-    cJSON *body = web_body_json(req);
-    if (!body)
-        return;
-    cJSON *items = iw_items(body, key);
     intake_fault_t f = {0};
     int created = 0;
-    int rc = intake_ledger_put(iw->ctx->store, kind, items, source, tm_now_s(), &created, &f, err,
-                               sizeof err);
+    int rc = intake_ledger_put(iw->ctx->store, kind, b.items, b.source, tm_now_s(), &created, &f,
+                               err, sizeof err);
     if ((rc == CM_ERR_INVALID || rc == CM_ERR_CONFLICT) && f.field[0]) {
         iw_reply_fault(req, rc == CM_ERR_CONFLICT ? 409 : 400, &f);
     } else if (rc == CM_ERR_INVALID) {
@@ -29,12 +26,11 @@ static void post_ledger(web_req_t *req, intake_web_t *iw, const char *kind, cons
         web_reply_error(req, 500, NULL, "%s", err);
     } else {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "accepted", cJSON_GetArraySize(items));
+        cJSON_AddNumberToObject(o, "accepted", b.n);
         cJSON_AddNumberToObject(o, "created", created);
         web_reply_json(req, 200, o);
     }
-    cJSON_Delete(items);
-    cJSON_Delete(body);
+    iw_batch_close(&b);
 }
 
 static void get_ledger(web_req_t *req, intake_web_t *iw, const char *kind)
