@@ -10,10 +10,18 @@ int intake_output_raw(sqlite3 *db, const intake_conf_t *c, int64_t start, int64_
 {
     /* station_output_minute (collector, migration 0010): tonnes per station
      * and minute from the station's own cumulative counter. Every station
-     * counts: a mine with two main belts has two. */
+     * counts: a mine with two main belts has two. Imported history
+     * (ana_interval, analytics) replaces the station's minutes of the
+     * intervals it covers, as in analytics' ana_db_intervals(), so these
+     * figures and RPT-1 give one output. */
     sqlite3_stmt *s;
-    int rc = store_prepare(db, "SELECT coalesce(sum(tonnes), 0) FROM station_output_minute"
-                               " WHERE minute >= ? AND minute < ?",
+    int rc = store_prepare(db,
+                           "SELECT coalesce((SELECT sum(m.tonnes) FROM station_output_minute m"
+                           " WHERE m.minute >= ?1 AND m.minute < ?2 AND NOT coalesce((SELECT"
+                           " h.start + h.interval_s > m.minute FROM ana_interval h"
+                           " WHERE h.start <= m.minute ORDER BY h.start DESC LIMIT 1), 0)), 0)"
+                           " + coalesce((SELECT sum(tons) FROM ana_interval"
+                           " WHERE start >= ?1 AND start < ?2), 0)",
                            &s, err, errlen);
     if (rc)
         return rc;

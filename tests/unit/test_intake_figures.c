@@ -173,6 +173,34 @@ static void test_day_month_quarter_year_and_month_end(void **state)
 
 /* With the production day starting at 22:00 the evening before, the last two
  * hours of 31 October belong to 1 November and so to November. */
+static int history_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    (void)arg;
+    /* Imported history (analytics' ana_interval, `coalmon import history`):
+     * 07:45-08:00 replaces the station's minute at 07:59; 09:00-09:15 has none. */
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO ana_interval(start, interval_s, tons, source) VALUES"
+             " (%lld, 900, 100, 'import'), (%lld, 900, 50, 'import'), (%lld, 900, NULL, 'import')",
+             (long long)bj(2026, 10, 31, 7, 45, 0), (long long)bj(2026, 10, 31, 9, 0, 0),
+             (long long)bj(2026, 10, 31, 10, 0, 0));
+    return store_exec(db, sql, err, errlen);
+}
+
+/* Output counts imported history the way RPT-1 does: per interval, history
+ * replaces what the station recorded; the station counts elsewhere. */
+static void test_imported_history_counts_as_in_analytics(void **state)
+{
+    ifx_t *f = *state;
+    char err[256];
+    if (store_write(f->st, history_job, NULL, err, sizeof err))
+        fail_msg("%s", err);
+    intake_figures_t night = fig(f, TM_SHIFT, bj(2026, 10, 31, 7, 30, 0), NULL);
+    near(night.output_raw, 100); /* not 100 + 10 */
+    intake_figures_t day = fig(f, TM_DAY, bj(2026, 10, 31, 12, 0, 0), NULL);
+    near(day.output_raw, 100 + 10 + 5 + 50);
+}
+
 static void test_month_end_with_early_day_start(void **state)
 {
     ifx_t *f = *state;
@@ -333,6 +361,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shift_boundary, setup, ifx_teardown),
         cmocka_unit_test_setup_teardown(test_day_month_quarter_year_and_month_end, setup, ifx_teardown),
         cmocka_unit_test_setup_teardown(test_month_end_with_early_day_start, setup, ifx_teardown),
+        cmocka_unit_test_setup_teardown(test_imported_history_counts_as_in_analytics, setup,
+                                        ifx_teardown),
         cmocka_unit_test_setup_teardown(test_no_coefficient_is_not_made_up, setup, ifx_teardown),
         cmocka_unit_test_setup_teardown(test_mine_system_figures_kept_apart, setup, ifx_teardown),
         cmocka_unit_test_setup_teardown(test_ledger_rules_and_conflicts, setup, ifx_teardown),
