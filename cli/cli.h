@@ -65,6 +65,15 @@ int cli_ana_conf(cli_ctx_t *ctx, struct ana_conf *c);
 int cli_xlsx_report(cli_ctx_t *ctx, const char *path, const cJSON *report);
 /* Parse --name as Beijing time (def when absent); CLI_USAGE after printing. */
 int cli_time_opt(int argc, char **argv, const char *name, int64_t def, int64_t *out);
+/* The required --from and --to as Beijing times; CLI_USAGE after printing
+ * "<what>: --from and --to are required" or the bad time. (cli/opts.c) */
+int cli_range_opts(int argc, char **argv, const char *what, int64_t *from, int64_t *to);
+/* A read connection to the store (close with store_reader_close); NULL after
+ * printing the error, prefixed "<what>: " unless what is NULL. (cli/opts.c) */
+sqlite3 *cli_reader(cli_ctx_t *ctx, const char *what);
+/* A noun's usage text: to stdout and CLI_OK when arg is "--help", else to
+ * stderr and CLI_USAGE. arg may be NULL. (cli/opts.c) */
+int cli_usage(const char *arg, const char *text);
 
 /* issue #9, intake (cli/cmd_import.c, cmd_ticket.c, cmd_sales.c, cmd_intake_key.c): */
 int cmd_import(cli_ctx_t *ctx, int argc, char **argv);

@@ -67,13 +67,12 @@ static int show(cli_ctx_t *ctx, int argc, char **argv)
         rc = cli_time_opt(argc, argv, "--at", tm_now_s(), &at);
     if (rc)
         return rc;
-    store_t *st = cli_store(ctx);
-    if (!st)
+    sqlite3 *db = cli_reader(ctx, "capacity show");
+    if (!db)
         return CLI_FAIL;
     char err[512];
-    sqlite3 *db = store_reader_open(st, err, sizeof err);
     cJSON *o = NULL;
-    rc = db ? ana_capacity_json(db, &c, at, &o, err, sizeof err) : CM_ERR_DB;
+    rc = ana_capacity_json(db, &c, at, &o, err, sizeof err);
     store_reader_close(db);
     if (rc)
         return cli_error(CLI_FAIL, "capacity show: %s", err);
@@ -110,8 +109,6 @@ int cmd_capacity(cli_ctx_t *ctx, int argc, char **argv)
         return set(ctx, argc, argv);
     if (!strcmp(act, "show"))
         return show(ctx, argc, argv);
-    FILE *out = !strcmp(act, "--help") ? stdout : stderr;
-    fprintf(out, "usage: coalmon capacity set TPA [--from DATE] [--reason TEXT]\n"
-                 "       coalmon capacity show [--at TIME] [--json]\n");
-    return out == stdout ? CLI_OK : CLI_USAGE;
+    return cli_usage(act, "usage: coalmon capacity set TPA [--from DATE] [--reason TEXT]\n"
+                          "       coalmon capacity show [--at TIME] [--json]\n");
 }

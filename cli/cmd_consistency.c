@@ -35,31 +35,25 @@ static void print_text(const cJSON *a)
 int cmd_consistency(cli_ctx_t *ctx, int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "check")) {
-        FILE *out = argc > 1 && !strcmp(argv[1], "--help") ? stdout : stderr;
-        fprintf(out, "usage: coalmon consistency check --from TIME --to TIME [--json]\n"
-                     "  TIME is yyyy-MM-dd[ HH:mm], Beijing time\n");
-        return out == stdout ? CLI_OK : CLI_USAGE;
+        return cli_usage(argc > 1 ? argv[1] : NULL,
+                         "usage: coalmon consistency check --from TIME --to TIME [--json]\n"
+                         "  TIME is yyyy-MM-dd[ HH:mm], Beijing time\n");
     }
-    if (!cli_opt(argc, argv, "--from") || !cli_opt(argc, argv, "--to"))
-        return cli_error(CLI_USAGE, "consistency check: --from and --to are required");
     int64_t from, to;
     ana_conf_t c;
-    int rc = cli_time_opt(argc, argv, "--from", 0, &from);
-    if (!rc)
-        rc = cli_time_opt(argc, argv, "--to", 0, &to);
+    int rc = cli_range_opts(argc, argv, "consistency check", &from, &to);
     if (!rc && to <= from)
         rc = cli_error(CLI_USAGE, "--to must be after --from");
     if (!rc)
         rc = cli_ana_conf(ctx, &c);
     if (rc)
         return rc;
-    store_t *st = cli_store(ctx);
-    if (!st)
+    sqlite3 *db = cli_reader(ctx, "consistency check");
+    if (!db)
         return CLI_FAIL;
     char err[512];
-    sqlite3 *db = store_reader_open(st, err, sizeof err);
     cJSON *a = NULL;
-    rc = db ? ana_consistency_check(db, &c, from, to, &a, err, sizeof err) : CM_ERR_DB;
+    rc = ana_consistency_check(db, &c, from, to, &a, err, sizeof err);
     store_reader_close(db);
     if (rc)
         return cli_error(CLI_FAIL, "consistency check: %s", err);

@@ -23,17 +23,6 @@ int cli_ana_conf(cli_ctx_t *ctx, struct ana_conf *c)
     return CLI_OK;
 }
 
-int cli_time_opt(int argc, char **argv, const char *name, int64_t def, int64_t *out)
-{
-    const char *v = cli_opt(argc, argv, name);
-    *out = def;
-    if (!v)
-        return CLI_OK;
-    if (tm_parse_bj(v, out))
-        return cli_error(CLI_USAGE, "%s: '%s' is not yyyy-MM-dd[ HH:mm] (Beijing time)", name, v);
-    return CLI_OK;
-}
-
 static void print_model(const ana_model_t *m, bool json)
 {
     if (json) {
@@ -64,15 +53,12 @@ static int fit(cli_ctx_t *ctx, int argc, char **argv)
         rc = cli_time_opt(argc, argv, "--to", tm_now_s(), &to);
     if (rc)
         return rc;
-    store_t *st = cli_store(ctx);
-    if (!st)
+    sqlite3 *db = cli_reader(ctx, NULL);
+    if (!db)
         return CLI_FAIL;
     char err[512];
-    sqlite3 *db = store_reader_open(st, err, sizeof err);
-    if (!db)
-        return cli_error(CLI_FAIL, "%s", err);
     ana_model_t m;
-    rc = ana_db_refit(st, db, &c, gate, to, ctx->actor, "cli", &m, err, sizeof err);
+    rc = ana_db_refit(ctx->store, db, &c, gate, to, ctx->actor, "cli", &m, err, sizeof err);
     store_reader_close(db);
     if (rc)
         return cli_error(CLI_FAIL, "model fit: %s", err);
@@ -92,13 +78,10 @@ static int show(cli_ctx_t *ctx, int argc, char **argv)
         if (*end || id <= 0)
             return cli_error(CLI_USAGE, "model show: VERSION must be a positive number");
     }
-    store_t *st = cli_store(ctx);
-    if (!st)
+    sqlite3 *db = cli_reader(ctx, NULL);
+    if (!db)
         return CLI_FAIL;
     char err[512];
-    sqlite3 *db = store_reader_open(st, err, sizeof err);
-    if (!db)
-        return cli_error(CLI_FAIL, "%s", err);
     ana_model_t m;
     int rc = id ? ana_db_model_get(db, id, &m, err, sizeof err)
                 : ana_db_model(db, gate, 0, &m, err, sizeof err);
@@ -111,13 +94,12 @@ static int show(cli_ctx_t *ctx, int argc, char **argv)
 
 static int list(cli_ctx_t *ctx, int argc, char **argv)
 {
-    store_t *st = cli_store(ctx);
-    if (!st)
+    sqlite3 *db = cli_reader(ctx, NULL);
+    if (!db)
         return CLI_FAIL;
     char err[512];
-    sqlite3 *db = store_reader_open(st, err, sizeof err);
     cJSON *a = NULL;
-    int rc = db ? ana_db_models_json(db, 1000, &a, err, sizeof err) : CM_ERR_DB;
+    int rc = ana_db_models_json(db, 1000, &a, err, sizeof err);
     store_reader_close(db);
     if (rc)
         return cli_error(CLI_FAIL, "%s", err);
@@ -148,24 +130,19 @@ static int implied(cli_ctx_t *ctx, int argc, char **argv)
     ana_gate gate;
     if (ana_gate_parse(cli_opt(argc, argv, "--gate"), &gate))
         return cli_error(CLI_USAGE, "--gate: expected transport or total");
-    if (!cli_opt(argc, argv, "--from") || !cli_opt(argc, argv, "--to"))
-        return cli_error(CLI_USAGE, "model implied: --from and --to are required");
     ana_conf_t c;
     int64_t from, to;
-    int rc = cli_time_opt(argc, argv, "--from", 0, &from);
-    if (!rc)
-        rc = cli_time_opt(argc, argv, "--to", 0, &to);
+    int rc = cli_range_opts(argc, argv, "model implied", &from, &to);
     if (!rc)
         rc = cli_ana_conf(ctx, &c);
     if (rc)
         return rc;
-    store_t *st = cli_store(ctx);
-    if (!st)
+    sqlite3 *db = cli_reader(ctx, "model implied");
+    if (!db)
         return CLI_FAIL;
     char err[512];
-    sqlite3 *db = store_reader_open(st, err, sizeof err);
     cJSON *o = NULL;
-    rc = db ? ana_implied_json(db, &c, gate, from, to, &o, err, sizeof err) : CM_ERR_DB;
+    rc = ana_implied_json(db, &c, gate, from, to, &o, err, sizeof err);
     store_reader_close(db);
     if (rc)
         return cli_error(rc == CM_ERR_INVALID ? CLI_USAGE : CLI_FAIL, "model implied: %s", err);
@@ -193,10 +170,9 @@ int cmd_model(cli_ctx_t *ctx, int argc, char **argv)
         return list(ctx, argc, argv);
     if (!strcmp(act, "implied"))
         return implied(ctx, argc, argv);
-    FILE *out = !strcmp(act, "--help") ? stdout : stderr;
-    fprintf(out, "usage: coalmon model fit [--gate transport|total] [--to TIME]\n"
-                 "       coalmon model show [VERSION] [--gate transport|total] [--json]\n"
-                 "       coalmon model list [--json]\n"
-                 "       coalmon model implied --from TIME --to TIME [--gate G] [--json]  (CSV)\n");
-    return out == stdout ? CLI_OK : CLI_USAGE;
+    return cli_usage(act, "usage: coalmon model fit [--gate transport|total] [--to TIME]\n"
+                          "       coalmon model show [VERSION] [--gate transport|total] [--json]\n"
+                          "       coalmon model list [--json]\n"
+                          "       coalmon model implied --from TIME --to TIME [--gate G] [--json]"
+                          "  (CSV)\n");
 }

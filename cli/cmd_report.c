@@ -45,10 +45,9 @@ int cmd_report(cli_ctx_t *ctx, int argc, char **argv)
 {
     const char *kind = argc > 1 ? argv[1] : "";
     if (strcmp(kind, "output") && strcmp(kind, "pts") && strcmp(kind, "energy")) {
-        FILE *out = !strcmp(kind, "--help") ? stdout : stderr;
-        fprintf(out, "usage: coalmon report output|pts|energy --period shift|day|month|year\n"
-                     "                      --from TIME --to TIME [--csv | --json | --xlsx FILE]\n");
-        return out == stdout ? CLI_OK : CLI_USAGE;
+        return cli_usage(kind,
+                         "usage: coalmon report output|pts|energy --period shift|day|month|year\n"
+                         "                      --from TIME --to TIME [--csv | --json | --xlsx FILE]\n");
     }
     tm_period period = TM_DAY;
     const char *p = cli_opt(argc, argv, "--period");
@@ -59,24 +58,19 @@ int cmd_report(cli_ctx_t *ctx, int argc, char **argv)
         return cli_error(CLI_USAGE, "--xlsx: not together with --csv or --json");
     if (cli_flag(argc, argv, "--xlsx") && (!xlsx || !*xlsx || xlsx[0] == '-'))
         return cli_error(CLI_USAGE, "--xlsx: expected a file name");
-    if (!cli_opt(argc, argv, "--from") || !cli_opt(argc, argv, "--to"))
-        return cli_error(CLI_USAGE, "report: --from and --to are required");
     int64_t from, to;
     ana_conf_t c;
-    int rc = cli_time_opt(argc, argv, "--from", 0, &from);
-    if (!rc)
-        rc = cli_time_opt(argc, argv, "--to", 0, &to);
+    int rc = cli_range_opts(argc, argv, "report", &from, &to);
     if (!rc)
         rc = cli_ana_conf(ctx, &c);
     if (rc)
         return rc;
-    store_t *st = cli_store(ctx);
-    if (!st)
+    sqlite3 *db = cli_reader(ctx, "report");
+    if (!db)
         return CLI_FAIL;
     char err[512];
-    sqlite3 *db = store_reader_open(st, err, sizeof err);
     cJSON *r = NULL;
-    rc = db ? ana_report(db, &c, kind, period, from, to, &r, err, sizeof err) : CM_ERR_DB;
+    rc = ana_report(db, &c, kind, period, from, to, &r, err, sizeof err);
     store_reader_close(db);
     if (rc)
         return cli_error(rc == CM_ERR_INVALID ? CLI_USAGE : CLI_FAIL, "report: %s", err);
