@@ -97,25 +97,34 @@ static int upsert(sqlite3 *db, const ana_condition_t *c, int64_t now_ms, char *e
     return rc;
 }
 
-/* A period condition that no longer holds ends now. */
-static int end_open(sqlite3 *db, const ana_condition_t *c, int64_t now_ms, char *err, size_t errlen)
+/* Runs sql, an UPDATE that ends open conditions, with ?1 c's type, ?2 its source,
+ * ?3 its start, ?4 end_s and ?5 now_ms; `what` names the step in err. */
+static int end_matching(sqlite3 *db, const char *sql, const ana_condition_t *c, int64_t end_s,
+                        int64_t now_ms, const char *what, char *err, size_t errlen)
 {
     sqlite3_stmt *s;
-    int rc = store_prepare(db,
-                           "UPDATE ana_condition SET end = ?4, updated_ms = ?5 WHERE type = ?1 "
-                           "AND source = ?2 AND start = ?3 AND end IS NULL",
-                           &s, err, errlen);
+    int rc = store_prepare(db, sql, &s, err, errlen);
     if (rc)
         return rc;
     sqlite3_bind_text(s, 1, c->type, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, c->source, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, c->start);
-    sqlite3_bind_int64(s, 4, c->end ? c->end : now_ms / 1000);
+    sqlite3_bind_int64(s, 4, end_s);
     sqlite3_bind_int64(s, 5, now_ms);
     if (sqlite3_step(s) != SQLITE_DONE)
-        rc = cm_fail(err, errlen, CM_ERR_DB, "ending a condition: %s", sqlite3_errmsg(db));
+        rc = cm_fail(err, errlen, CM_ERR_DB, "%s: %s", what, sqlite3_errmsg(db));
     sqlite3_finalize(s);
     return rc;
+}
+
+/* A period condition that no longer holds ends now. */
+static int end_open(sqlite3 *db, const ana_condition_t *c, int64_t now_ms, char *err, size_t errlen)
+{
+    return end_matching(db,
+                        "UPDATE ana_condition SET end = ?4, updated_ms = ?5 WHERE type = ?1 "
+                        "AND source = ?2 AND start = ?3 AND end IS NULL",
+                        c, c->end ? c->end : now_ms / 1000, now_ms, "ending a condition", err,
+                        errlen);
 }
 
 int ana_state_put(sqlite3 *db, const char *name, const char *value, char *err, size_t errlen)
@@ -170,22 +179,10 @@ static int close_due(sqlite3 *db, int64_t now_ms, char *err, size_t errlen)
 /* Open period conditions whose period is no longer evaluated end now. */
 static int sweep(sqlite3 *db, const ana_condition_t *c, int64_t now_ms, char *err, size_t errlen)
 {
-    sqlite3_stmt *s;
-    int rc = store_prepare(db,
-                           "UPDATE ana_condition SET end = ?4, updated_ms = ?5 WHERE type = ?1 "
-                           "AND source = ?2 AND start < ?3 AND end IS NULL",
-                           &s, err, errlen);
-    if (rc)
-        return rc;
-    sqlite3_bind_text(s, 1, c->type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, c->source, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, c->start);
-    sqlite3_bind_int64(s, 4, now_ms / 1000);
-    sqlite3_bind_int64(s, 5, now_ms);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = cm_fail(err, errlen, CM_ERR_DB, "ending old conditions: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(s);
-    return rc;
+    return end_matching(db,
+                        "UPDATE ana_condition SET end = ?4, updated_ms = ?5 WHERE type = ?1 "
+                        "AND source = ?2 AND start < ?3 AND end IS NULL",
+                        c, now_ms / 1000, now_ms, "ending old conditions", err, errlen);
 }
 
 static int write_fn(sqlite3 *db, void *arg, char *err, size_t errlen)
