@@ -47,6 +47,20 @@ static void reply_rc(web_req_t *req, int rc, cJSON *body, const char *err)
         web_reply_error(req, 500, NULL, "%s", err);
 }
 
+/* 200 with report as CSV (report is freed here), or 500 when it cannot be built. */
+static void reply_csv(web_req_t *req, cJSON *report)
+{
+    size_t len;
+    char *csv = ana_report_csv(report, &len);
+    cJSON_Delete(report);
+    if (!csv) {
+        web_reply_error(req, 500, NULL, "out of memory");
+        return;
+    }
+    web_reply_data(req, 200, "text/csv; charset=utf-8", csv, len);
+    free(csv);
+}
+
 static void models(web_req_t *req, void *arg)
 {
     cJSON *a = NULL;
@@ -113,15 +127,7 @@ static void implied(web_req_t *req, void *arg)
         return;
     }
     if (!rc && web_query(req, "format", v, sizeof v) == CM_OK && !strcmp(v, "csv")) {
-        size_t len;
-        char *csv = ana_report_csv(o, &len);
-        cJSON_Delete(o);
-        if (!csv) {
-            web_reply_error(req, 500, NULL, "out of memory");
-            return;
-        }
-        web_reply_data(req, 200, "text/csv; charset=utf-8", csv, len);
-        free(csv);
+        reply_csv(req, o);
         return;
     }
     reply_rc(req, rc, o, err);
@@ -251,15 +257,7 @@ static void report(web_req_t *req, void *arg)
         return;
     }
     if (!rc && !strcmp(fmt, "csv")) {
-        size_t len;
-        char *csv = ana_report_csv(r, &len);
-        cJSON_Delete(r);
-        if (!csv) {
-            web_reply_error(req, 500, NULL, "out of memory");
-            return;
-        }
-        web_reply_data(req, 200, "text/csv; charset=utf-8", csv, len);
-        free(csv);
+        reply_csv(req, r);
         return;
     }
     reply_rc(req, rc, r, err);
