@@ -210,7 +210,10 @@ int ana_report(sqlite3 *db, const ana_conf_t *c, const char *kind, tm_period per
     cJSON_AddStringToObject(r, "to", t);
     columns(r, cols);
     cJSON *rows = cJSON_AddArrayToObject(r, "rows");
-    for (int64_t p = first; !rc && p < last; p = e) {
+    /* Up to the period under way: a period yet to come has no output, and a
+     * row of zeros (−100 % against the one before) would say it had. */
+    int64_t now = tm_now_s();
+    for (int64_t p = first; !rc && p < last && p <= now; p = e) {
         tm_period_bounds(&c->shifts, period, p, &s, &e);
         rc = row(&x, kind, s, e, rows, err, errlen);
     }

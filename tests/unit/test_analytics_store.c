@@ -529,6 +529,26 @@ static int64_t cond_end(fx_t *f, const char *type, const char *source, int64_t s
 /* A period condition that no longer holds ends at its own end or now; a sweep
  * ends the open rows of the same type and source that started before the one
  * named, and nothing else (ALM-2, ALM-3). */
+/* RPT-1 over a range reaching into the future: rows up to the day under way,
+ * none for the days to come (they would read as zero output, −100 %). */
+static void a_report_stops_at_the_period_under_way(void **state)
+{
+    fx_t *f = *state;
+    int64_t now = tm_now_s(), today, end;
+    tm_period_bounds(&f->conf.shifts, TM_DAY, now, &today, &end);
+    cJSON *rep;
+    char err[256];
+    assert_int_equal(ana_report(f->db, &f->conf, "output", TM_DAY, today - 2 * DAY, today + 3 * DAY,
+                                &rep, err, sizeof err),
+                     0);
+    const cJSON *rows = cJSON_GetObjectItem(rep, "rows");
+    assert_int_equal(cJSON_GetArraySize(rows), 3); /* two days before, and today */
+    char t[24];
+    tm_format_bj(today, t, sizeof t);
+    assert_string_equal(cJSON_GetArrayItem(cJSON_GetArrayItem(rows, 2), 1)->valuestring, t);
+    cJSON_Delete(rep);
+}
+
 static void end_and_sweep_close_only_the_rows_they_name(void **state)
 {
     fx_t *f = *state;
@@ -585,6 +605,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(meter_registers_and_low_pf_hours, setup, teardown),
         cmocka_unit_test_setup_teardown(vibration_trend_prediagnosis, setup, teardown),
         cmocka_unit_test_setup_teardown(intervals_from_collector_tables, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_report_stops_at_the_period_under_way, setup, teardown),
         cmocka_unit_test_setup_teardown(end_and_sweep_close_only_the_rows_they_name, setup,
                                         teardown),
     };
