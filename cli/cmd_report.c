@@ -47,7 +47,8 @@ int cmd_report(cli_ctx_t *ctx, int argc, char **argv)
     if (strcmp(kind, "output") && strcmp(kind, "pts") && strcmp(kind, "energy")) {
         return cli_usage(kind,
                          "usage: coalmon report output|pts|energy --period shift|day|month|year\n"
-                         "                      --from TIME --to TIME [--csv | --json | --xlsx FILE]\n");
+                         "                      [--from TIME --to TIME] [--csv | --json | --xlsx FILE]\n"
+                         "       without --from/--to: the period under way\n");
     }
     tm_period period = TM_DAY;
     const char *p = cli_opt(argc, argv, "--period");
@@ -60,11 +61,18 @@ int cmd_report(cli_ctx_t *ctx, int argc, char **argv)
         return cli_error(CLI_USAGE, "--xlsx: expected a file name");
     int64_t from, to;
     ana_conf_t c;
-    int rc = cli_range_opts(argc, argv, "report", &from, &to);
+    /* Neither bound: the period under way, what an engineer asks first. */
+    bool has_from = cli_opt(argc, argv, "--from"), has_to = cli_opt(argc, argv, "--to");
+    if (has_from != has_to)
+        return cli_error(CLI_USAGE, "report: give --from and --to, or neither for the period under way");
+    bool current = !has_from;
+    int rc = current ? CLI_OK : cli_range_opts(argc, argv, "report", &from, &to);
     if (!rc)
         rc = cli_ana_conf(ctx, &c);
     if (rc)
         return rc;
+    if (current)
+        tm_period_bounds(&c.shifts, period, tm_now_s(), &from, &to);
     sqlite3 *db = cli_reader(ctx, "report");
     if (!db)
         return CLI_FAIL;

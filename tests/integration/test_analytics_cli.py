@@ -3,6 +3,7 @@ from CSV (bad rows named by line), a model fitted on the clean weeks, the
 consistency check finding a scale that under-reports by 6 % from a known
 time, capacity with history, RPT-1 reports as CSV and over the API."""
 import csv
+import datetime
 import io
 import json
 import math
@@ -125,6 +126,14 @@ def test_history_model_consistency_reports():
         rep = json.loads(r.stdout)
         assert len(rep["rows"]) == 1 and rep["rows"][0][0] == "2026-01", rep
         assert run(cli + ["report", "output", "--period", "week", "--from", "2026-01-01", "--to", "2026-01-02"]).returncode == 2
+        # Without --from/--to: the period under way, one row; one bound alone is a usage error.
+        r = run(cli + ["report", "output", "--period", "month", "--json"])
+        assert r.returncode == 0, r.stderr
+        rows = json.loads(r.stdout)["rows"]
+        this_month = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))).strftime("%Y-%m")
+        assert len(rows) == 1 and rows[0][0] == this_month, rows
+        r = run(cli + ["report", "output", "--period", "day", "--from", "2026-01-03"])
+        assert r.returncode == 2 and "give --from and --to, or neither" in r.stderr, r.stderr
 
         # A capacity cut from November: the year so far is over 110 % of it.
         r = run(cli + ["capacity", "set", "200000", "--from", "2026-11-01", "--reason", "减产核定"])
