@@ -46,7 +46,7 @@ int cmd_report(cli_ctx_t *ctx, int argc, char **argv)
     const char *kind = argc > 1 ? argv[1] : "";
     if (strcmp(kind, "output") && strcmp(kind, "pts") && strcmp(kind, "energy")) {
         return cli_usage(kind,
-                         "usage: coalmon report output|pts|energy --period shift|day|month|year\n"
+                         "usage: coalmon report output|pts|energy --period shift|day|month|quarter|year\n"
                          "                      [--from TIME --to TIME] [--csv | --json | --xlsx FILE]\n"
                          "       without --from/--to: the period under way\n");
     }
