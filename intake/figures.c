@@ -14,12 +14,19 @@ int intake_output_raw(sqlite3 *db, const intake_conf_t *c, int64_t start, int64_
      * (ana_interval, analytics) replaces the station's minutes of the
      * intervals it covers, as in analytics' ana_db_intervals(), so these
      * figures and RPT-1 give one output. */
+    /* h: the span history covers near the range, and its interval (history
+     * starts are multiples of it): only minutes inside that span are looked
+     * up, so a range without history costs about a plain sum. */
     sqlite3_stmt *s;
     int rc = store_prepare(db,
-                           "SELECT coalesce((SELECT sum(m.tonnes) FROM station_output_minute m"
-                           " WHERE m.minute >= ?1 AND m.minute < ?2 AND NOT coalesce((SELECT"
-                           " h.start + h.interval_s > m.minute FROM ana_interval h"
-                           " WHERE h.start <= m.minute ORDER BY h.start DESC LIMIT 1), 0)), 0)"
+                           "WITH h AS (SELECT coalesce(min(start), 0) AS lo,"
+                           " coalesce(max(start + interval_s), 0) AS hi,"
+                           " coalesce(max(interval_s), 60) AS iv FROM ana_interval"
+                           " WHERE start > ?1 - 86400 AND start < ?2)"
+                           " SELECT coalesce((SELECT sum(m.tonnes) FROM station_output_minute m, h"
+                           " WHERE m.minute >= ?1 AND m.minute < ?2 AND NOT (m.minute >= h.lo"
+                           " AND m.minute < h.hi AND m.minute - m.minute % h.iv IN"
+                           " (SELECT start FROM ana_interval))), 0)"
                            " + coalesce((SELECT sum(tons) FROM ana_interval"
                            " WHERE start >= ?1 AND start < ?2), 0)",
                            &s, err, errlen);
