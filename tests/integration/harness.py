@@ -1,5 +1,6 @@
 """Shared helpers for integration tests: real processes on 127.0.0.1, free
 ports, bounded waits, and cleanup. Standard library only."""
+import datetime
 import json
 import os
 import shutil
@@ -14,6 +15,17 @@ import urllib.request
 
 BIN = os.environ.get("COALMON_BIN") or os.path.join(os.path.dirname(__file__), "../../build/bin")
 SOURCE = os.environ.get("COALMON_SOURCE") or os.path.join(os.path.dirname(__file__), "../..")
+
+
+BJ = datetime.timezone(datetime.timedelta(hours=8))
+# One "now" per test run: rows or tickets sent twice (a re-import, a
+# correction) carry the same times even when the clock crosses a second.
+NOW = datetime.datetime.now(BJ)
+
+
+def bj(delta_s=0):
+    """Beijing time `delta_s` seconds from the run's NOW, as the API writes it."""
+    return (NOW + datetime.timedelta(seconds=delta_s)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def free_port():

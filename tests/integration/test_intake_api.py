@@ -8,20 +8,9 @@ import json
 import os
 import sqlite3
 
-from harness import BIN, Cleanup, free_port, http, main, run, wait_until
+from harness import BIN, BJ, Cleanup, bj, free_port, http, main, run, wait_until
 
 KEY = "k-weighbridge-test-0001"
-BJ = datetime.timezone(datetime.timedelta(hours=8))
-
-
-# One "now" for the whole run: a ticket re-sent as a correction must carry the
-# same times, even when the clock crosses a second between the two sends.
-NOW = datetime.datetime.now(BJ)
-
-
-def bj(delta_s=0):
-    t = NOW + datetime.timedelta(seconds=delta_s)
-    return t.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def ticket(tid, plate="晋K1234挂", gross_ago=600, net=35.2, **over):

@@ -3,24 +3,13 @@ with line-numbered errors (nothing stored), Chinese column names, idempotent
 re-imports and progress on a large file; `coalmon-sim weighbridge` with its
 mistakes switched on against a real coalmond, every escape it made found and
 nothing else; and `coalmond --demo` having tickets of its own."""
-import datetime
 import urllib.parse
 import json
 import os
 import re
 import sqlite3
 
-from harness import BIN, Cleanup, free_port, http, main, run, wait_until
-
-BJ = datetime.timezone(datetime.timedelta(hours=8))
-
-
-# One "now" per run: rows written twice (a re-import) carry the same times.
-NOW = datetime.datetime.now(BJ)
-
-
-def bj(delta_s=0):
-    return (NOW + datetime.timedelta(seconds=delta_s)).strftime("%Y-%m-%d %H:%M:%S")
+from harness import BIN, Cleanup, bj, free_port, http, main, run, wait_until
 
 
 def coalmon(db, *args):

@@ -4,7 +4,6 @@ xml.etree and compared with the CSV variant of the same report: Chinese title
 and headings, the same numbers as numbers, a 合计 row with the column sums,
 the header frozen; a bad path exits 1 and --xlsx with --csv/--json exits 2."""
 import csv
-import datetime
 import io
 import json
 import os
@@ -13,10 +12,9 @@ import re
 import zipfile
 import xml.etree.ElementTree as ET
 
-from harness import BIN, Cleanup, main, run
+from harness import BIN, Cleanup, bj, main, run
 
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
-BJ = datetime.timezone(datetime.timedelta(hours=8))
 
 
 def col_index(ref):
@@ -147,14 +145,6 @@ def test_rpt1_workbooks_match_csv():
         assert run(cli + ["--json", "report", "output"] + span + ["--xlsx", out]).returncode == 2
         assert run(cli + ["report", "output"] + span + ["--xlsx"]).returncode == 2
         assert not os.path.exists(out)
-
-
-# One "now" per run: rows written twice (a re-import) carry the same times.
-NOW = datetime.datetime.now(BJ)
-
-
-def bj(delta_s):
-    return (NOW + datetime.timedelta(seconds=delta_s)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def test_rpt2_workbooks_match_csv():
