@@ -123,6 +123,16 @@ double ana_episode_deviation(const ana_episode_t *e);
 
 /* ---- simulated history (scenario tests, benches, the demo) --------------- */
 
+/* Faults of the simulated scale or meter, from fault_from (to fault_to, 0: on). */
+typedef enum ana_sim_fault {
+    ANA_SIM_FAULT_NONE = 0,
+    ANA_SIM_FAULT_STEP,          /* reading x (1 + step) (also the old default when step != 0) */
+    ANA_SIM_FAULT_DRIFT,         /* reading x (1 + drift_per_day x days), at most drift_max */
+    ANA_SIM_FAULT_STOPPED_SCALE, /* the scale counts nothing while the belt carries coal */
+    ANA_SIM_FAULT_STOPPED_METER, /* the transport meter stops registering energy */
+    ANA_SIM_FAULT_COEF,          /* someone changed the scale's coefficient: reading x (1 + step) */
+} ana_sim_fault;
+
 typedef struct ana_sim_opts {
     int64_t start; /* epoch s of the first interval */
     int days;
@@ -137,12 +147,50 @@ typedef struct ana_sim_opts {
     int64_t fault_from;   /* 0: none */
     double step;          /* reading × (1 + step) from fault_from, e.g. -0.05 */
     double drift_per_day; /* reading × (1 + drift·days since fault_from) */
+    /* ---- the realistic mine (ana_sim_opts_realistic; off in ana_sim_opts_default so
+     * the old simple pattern stays available) ---- */
+    bool realistic;
+    ana_sim_fault fault; /* NONE with step/drift_per_day set: the old behaviour */
+    int64_t fault_to;    /* end of the fault (0: lasts) */
+    double drift_max;    /* |drift| stops growing here (0: no limit) */
+    double season_amp;   /* no-load change with the season, share (0.06, highest in January) */
+    double weather_amp;  /* slow weather-driven no-load change, share (0.03, days) */
+    double glitch_rate;  /* per interval: meter spike, lost interval (0.002) */
+    double hiccup_rate;  /* per interval: the energy counter lands in the next interval (0.003) */
 } ana_sim_opts_t;
 void ana_sim_opts_default(ana_sim_opts_t *o);
+/* The realistic mine: defaults plus seasonal and weather-driven no-load
+ * power, 2.5 % energy noise, glitches and counter hiccups, a night shift that
+ * mostly runs empty, a lighter Sunday, stoppages of minutes to hours, belt
+ * speed changes. */
+void ana_sim_opts_realistic(ana_sim_opts_t *o);
 /* Fill out[0..n) (n = days · 86400 / interval_s) with a production pattern:
- * three shifts, a maintenance stop each day, random stops, noise. */
+ * three shifts, a maintenance stop each day, random stops, noise. Realistic:
+ * each interval is the minute-by-minute integral of ana_sim_state_at() plus
+ * the meter's artefacts (glitches, hiccups, a stopped meter). */
 size_t ana_sim_count(const ana_sim_opts_t *o);
 void ana_sim_intervals(const ana_sim_opts_t *o, ana_interval_t *out, size_t n);
+
+/* The realistic mine's physical state at one instant (constant over each
+ * minute). Pure and deterministic in (opts, t): the same seed gives the same
+ * belt, flow and power at t whatever was asked before, so live meter and
+ * station simulators driven by it agree with the history ana_sim_intervals()
+ * generates for the same opts. Any thread. Uses o->realistic's physics
+ * whatever o->realistic says; faults apply as in the history. */
+typedef struct ana_sim_state {
+    bool running;        /* belt moving */
+    double speed_ms;     /* belt speed, m/s (0 stopped; 3.15 nominal, 2.7 slow mode) */
+    double flow_tph;     /* true coal flow, t/h */
+    double flow_read_tph;/* what the belt scale reads (faults applied), t/h */
+    double noload_kw;    /* the belt's no-load power now (season, weather, speed) */
+    double transport_kw; /* true power of the main-transport gate */
+    double transport_read_kw; /* what its meter registers (0 while a stopped-meter fault) */
+    double other_kw;     /* fans, pumps, hoists, workshops below the total gate */
+    double total_kw;     /* the mine's total gate (transport + other + unmetered) */
+    double sub_kw;       /* sum of the metered gates below the total */
+    int shift;           /* 0 night (00-08), 1 day (08-16), 2 swing (16-24), Beijing time */
+} ana_sim_state_t;
+void ana_sim_state_at(const ana_sim_opts_t *o, int64_t t, ana_sim_state_t *st);
 
 /* ---- mass balance (ANA-4) ------------------------------------------------ */
 

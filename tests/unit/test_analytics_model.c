@@ -312,6 +312,73 @@ static void total_gate_second_opinion(void **state)
     free(sc.iv);
 }
 
+/* ---- the realistic simulator ------------------------------------------- */
+
+/* The state at a minute does not depend on what was asked before, and an
+ * interval of the history is the sum of its minutes' states (the demo's live
+ * meters and its history agree). */
+static void sim_state_is_the_history_minute_by_minute(void **state)
+{
+    ana_sim_opts_t o;
+    ana_sim_opts_realistic(&o);
+    o.days = 2;
+    o.seed = 5;
+    o.glitch_rate = o.hiccup_rate = 0; /* meter artefacts are not physics */
+    size_t n = ana_sim_count(&o);
+    ana_interval_t *iv = malloc(n * sizeof *iv);
+    assert_non_null(iv);
+    ana_sim_intervals(&o, iv, n);
+    int loaded = 0, empty = 0, stopped = 0;
+    for (size_t i = n; i-- > 0;) { /* backwards: order must not matter */
+        double tons = 0, kwh = 0, run = 0;
+        for (int j = 0; j < 15; j++) {
+            ana_sim_state_t st;
+            ana_sim_state_at(&o, iv[i].start + 60 * j + 59, &st);
+            tons += st.flow_read_tph / 60;
+            kwh += st.transport_read_kw / 60;
+            run += st.running / 60.0;
+            assert_true(st.total_kw > st.transport_kw);
+            assert_true(st.running == (st.speed_ms > 0));
+        }
+        assert_true(fabs(tons - iv[i].tons) < 1e-9 * (1 + tons));
+        assert_true(fabs(kwh - iv[i].transport_kwh) < 1e-9 * (1 + kwh));
+        assert_true(fabs(run - iv[i].run_h) < 1e-12);
+        loaded += iv[i].tons > 5;
+        empty += iv[i].run_h > 0.2 && iv[i].tons < 1;
+        stopped += iv[i].run_h == 0;
+    }
+    /* the pattern has all three: coal, an empty running belt, standing */
+    assert_true(loaded > 80 && empty > 5 && stopped > 10);
+    free(iv);
+}
+
+/* No-load power follows the season: fits of January and July differ by
+ * several per cent, while energy per tonne stays. */
+static void sim_noload_moves_with_the_season(void **state)
+{
+    double a[2], b[2];
+    for (int k = 0; k < 2; k++) {
+        ana_sim_opts_t o;
+        ana_sim_opts_realistic(&o);
+        o.start = tm_bj_to_epoch(2026, k ? 7 : 1, 1, 0, 0, 0);
+        o.days = 14;
+        o.seed = 9;
+        size_t n = ana_sim_count(&o);
+        ana_interval_t *iv = malloc(n * sizeof *iv);
+        assert_non_null(iv);
+        ana_sim_intervals(&o, iv, n);
+        ana_model_t m;
+        char err[256];
+        assert_int_equal(ana_fit(iv, n, ANA_GATE_TRANSPORT, 900, &m, err, sizeof err), 0);
+        a[k] = m.a;
+        b[k] = m.b;
+        free(iv);
+    }
+    printf("    no-load fitted: January %.1f kW, July %.1f kW\n", a[0], a[1]);
+    assert_true((a[0] - a[1]) / a[1] > 0.06);
+    assert_true(fabs(b[0] - b[1]) / b[1] < 0.01);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +392,8 @@ int main(void)
         cmocka_unit_test(drifting_scale_caught),
         cmocka_unit_test(step_after_calibration_caught_and_sized),
         cmocka_unit_test(total_gate_second_opinion),
+        cmocka_unit_test(sim_state_is_the_history_minute_by_minute),
+        cmocka_unit_test(sim_noload_moves_with_the_season),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
