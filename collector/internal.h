@@ -41,6 +41,15 @@ typedef struct col_station_state {
     int record_batch;   /* windows fetched per poll at most */
 } col_station_state_t;
 
+/* Communication figures of one device (issue #15), under col_t.mu: written
+ * by the device's polling thread, read by whoever asks for the stats. */
+#define COL_RT_SAMPLES 256
+typedef struct col_dev_stats {
+    uint64_t requests, answers, timeouts, exceptions, crc_errors, bad_frames, late_frames;
+    uint32_t rt_ms[COL_RT_SAMPLES]; /* response times of the last answers, a ring */
+    int rt_n, rt_next;
+} col_dev_stats_t;
+
 typedef struct col_dev {
     char name[64], model[64], serial[64], gate_type[32], location[128], install_date[16];
     col_kind kind;
@@ -63,6 +72,7 @@ typedef struct col_dev {
     col_comm_t comm;
     int64_t next_due; /* monotonic ms */
     col_station_state_t st;
+    col_dev_stats_t stats;
     struct col *owner;
 } col_dev_t;
 
@@ -75,6 +85,12 @@ typedef struct col_link {
     int connect_fails;
     char last_err[200]; /* why the last connect failed, for devices waiting on it */
     bool fresh; /* connected since the last request: pause first */
+    /* RTU: the device addressed now (stats), when the line last carried a
+     * frame, and until when a device that timed out may still answer. */
+    col_dev_t *cur;
+    int64_t last_io_ms, late_until_ms;
+    col_dev_t *late_dev;
+    int timeout_ms; /* of the device addressed now */
     col_dev_t *devs;
     int ndevs;
 } col_link_t;
@@ -117,8 +133,10 @@ int col_link_read_map(col_link_t *l, col_dev_t *d, col_value_t *values, char *er
 int col_link_read_regs(col_link_t *l, int addr, int n, uint16_t *regs, char *err, size_t errlen);
 int col_link_write_regs(col_link_t *l, int addr, int n, const uint16_t *regs, char *err,
                         size_t errlen);
-/* Address the device: unit id and its timeouts. */
-void col_link_select(col_link_t *l, const col_dev_t *d);
+/* Address the device: unit id and its timeouts; its stats count from here. */
+void col_link_select(col_link_t *l, col_dev_t *d);
+/* A Modbus exception code in errno (a well-formed refusal). */
+bool col_is_exception(int e);
 /* Sleep that wakes early when the collector stops; true when stopping. */
 bool col_sleep(struct col *col, int64_t ms);
 
@@ -126,6 +144,10 @@ bool col_sleep(struct col *col, int64_t ms);
 void col_event(col_dev_t *d, const char *kind, const char *state, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void col_comm_outcome(col_dev_t *d, bool ok, bool partial, const char *detail);
+/* Count one request of d (NULL: not counted): e the errno, 0 for an answer. */
+void col_stats_request(col_dev_t *d, int e, int64_t response_ms);
+/* A late answer of d was found on the line and discarded. */
+void col_stats_late(col_dev_t *d);
 
 /* station.c */
 int col_station_poll(col_link_t *l, col_dev_t *d, char *err, size_t errlen);

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
+#include <unistd.h>
 
 #include "collector/internal.h"
 
@@ -96,8 +98,10 @@ void col_link_close(col_link_t *l)
     }
 }
 
-void col_link_select(col_link_t *l, const col_dev_t *d)
+void col_link_select(col_link_t *l, col_dev_t *d)
 {
+    l->cur = d;
+    l->timeout_ms = d->timeout_ms;
     modbus_set_slave(l->mb, d->unit);
     set_timeouts(l->mb, d->timeout_ms, d->byte_timeout_ms);
 }
@@ -112,9 +116,8 @@ static int recover(col_link_t *l, int e, const char *what, char *err, size_t err
              e == ENOTCONN)
         code = CM_ERR_IO;
     cm_fail(err, errlen, code, "%s: %s", what, modbus_strerror(e));
-    bool exception = e > MODBUS_ENOBASE && e < MODBUS_ENOBASE + 12; /* a well-formed answer */
-    if (exception)
-        return code;
+    if (col_is_exception(e))
+        return code; /* a well-formed answer: the link is fine */
     if (code == CM_ERR_IO || (code == CM_ERR_TIMEOUT && l->o.transport == COL_TCP)) {
         col_link_close(l);
     } else if (l->mb) {
@@ -124,27 +127,125 @@ static int recover(col_link_t *l, int e, const char *what, char *err, size_t err
     return code;
 }
 
+bool col_is_exception(int e) { return e > MODBUS_ENOBASE && e < MODBUS_ENOBASE + 12; }
+
+/* ---- RTU: a quiet line before every request ------------------------------ */
+
+/* t3.5 of the line: 3.5 characters of 11 bits, at least 2 ms. */
+static int t35_ms(const col_link_t *l)
+{
+    int ms = (int)(3.5 * 11 * 1000 / (l->o.baud > 0 ? l->o.baud : 9600) + 0.999);
+    return ms < 2 ? 2 : ms;
+}
+
+/* Discard whatever is on the line and wait until it has been quiet for
+ * t3.5; after a device timed out, wait also for its late answer (thrown away
+ * as it comes) or the end of its window. A late answer read as the next
+ * request's would void a healthy neighbour's reading (issue #15). */
+static void rtu_settle(col_link_t *l)
+{
+    int fd = modbus_get_socket(l->mb);
+    if (fd < 0)
+        return;
+    int64_t now = tm_mono_ms();
+    int64_t hard = (l->late_until_ms > now ? l->late_until_ms : now) + 2000;
+    int64_t quiet_since = l->last_io_ms;
+    size_t discarded = 0;
+    for (;;) {
+        int64_t until = quiet_since + t35_ms(l);
+        if (l->late_until_ms > until)
+            until = l->late_until_ms;
+        now = tm_mono_ms();
+        int64_t w = until > now ? until - now : 0;
+        if (now >= hard)
+            break; /* a babbling line: flushed below */
+        fd_set rf;
+        FD_ZERO(&rf);
+        FD_SET(fd, &rf);
+        struct timeval tv = {(time_t)(w / 1000), (suseconds_t)(w % 1000) * 1000};
+        int n = select(fd + 1, &rf, NULL, NULL, &tv);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n < 0 || tm_mono_ms() >= until)
+                break;
+            continue;
+        }
+        uint8_t buf[256];
+        ssize_t got = read(fd, buf, sizeof buf);
+        if (got <= 0)
+            break;
+        discarded += (size_t)got;
+        quiet_since = tm_mono_ms();
+        l->late_until_ms = 0; /* the late answer is coming: only its end is awaited */
+    }
+    if (tm_mono_ms() >= hard)
+        modbus_flush(l->mb);
+    l->late_until_ms = 0;
+    l->last_io_ms = tm_mono_ms();
+    if (discarded && l->late_dev) {
+        log_debug("collector", "%s: discarded %zu bytes on the line, a late answer of %s (unit %d)",
+                 l->name, discarded, l->late_dev->name, l->late_dev->unit);
+        col_stats_late(l->late_dev);
+    } else if (discarded) {
+        log_debug("collector", "%s: discarded %zu stray bytes on the line", l->name, discarded);
+    }
+    l->late_dev = NULL;
+}
+
+/* ---- one request, with what goes around it -------------------------------- */
+
+typedef enum req_op { OP_HOLDING, OP_INPUT, OP_WRITE } req_op;
+
+static int transact(col_link_t *l, req_op op, int addr, int n, uint16_t *regs, char *err,
+                    size_t errlen)
+{
+    for (int attempt = 0;; attempt++) {
+        if (!l->mb)
+            return cm_fail(err, errlen, CM_ERR_IO, "link closed");
+        bool rtu = l->o.transport == COL_RTU;
+        if (rtu)
+            rtu_settle(l);
+        int64_t t0 = tm_mono_ms();
+        int got = op == OP_INPUT     ? modbus_read_input_registers(l->mb, addr, n, regs)
+                  : op == OP_HOLDING ? modbus_read_registers(l->mb, addr, n, regs)
+                                     : modbus_write_registers(l->mb, addr, n, regs);
+        int e = got == n ? 0 : got < 0 ? errno : EMBBADDATA;
+        int64_t t1 = tm_mono_ms();
+        l->last_io_ms = t1;
+        col_stats_request(l->cur, e, t1 - t0);
+        if (!e)
+            return CM_OK;
+        if (rtu && e == EMBBADSLAVE && attempt == 0) {
+            /* Another unit's (late) answer came first; ours may still be on
+             * its way: let the line settle, then ask once more. */
+            l->late_until_ms = t1 + l->timeout_ms;
+            continue;
+        }
+        if (rtu && e == ETIMEDOUT) {
+            l->late_until_ms = t1 + l->timeout_ms;
+            l->late_dev = l->cur;
+        }
+        char what[64];
+        snprintf(what, sizeof what, "%s %d registers at 0x%04x", op == OP_WRITE ? "write" : "read",
+                 n, addr);
+        return recover(l, e, what, err, errlen);
+    }
+}
+
 int col_link_read_regs(col_link_t *l, int addr, int n, uint16_t *regs, char *err, size_t errlen)
 {
-    if (!l->mb)
-        return cm_fail(err, errlen, CM_ERR_IO, "link closed");
-    if (modbus_read_registers(l->mb, addr, n, regs) == n)
-        return CM_OK;
-    char what[64];
-    snprintf(what, sizeof what, "read %d registers at 0x%04x", n, addr);
-    return recover(l, errno, what, err, errlen);
+    return transact(l, OP_HOLDING, addr, n, regs, err, errlen);
 }
 
 int col_link_write_regs(col_link_t *l, int addr, int n, const uint16_t *regs, char *err,
                         size_t errlen)
 {
-    if (!l->mb)
-        return cm_fail(err, errlen, CM_ERR_IO, "link closed");
-    if (modbus_write_registers(l->mb, addr, n, regs) == n)
-        return CM_OK;
-    char what[64];
-    snprintf(what, sizeof what, "write %d registers at 0x%04x", n, addr);
-    return recover(l, errno, what, err, errlen);
+    uint16_t copy[125];
+    if (n < 1 || n > 123)
+        return cm_fail(err, errlen, CM_ERR_INVALID, "write of %d registers", n);
+    memcpy(copy, regs, (size_t)n * sizeof *regs);
+    return transact(l, OP_WRITE, addr, n, copy, err, errlen);
 }
 
 /* The requests themselves, shared by the service and the one-shot probe. */
@@ -158,17 +259,10 @@ static int read_planned(col_link_t *l, const col_map_t *map, const int *order,
     for (int r = 0; r < nreq; r++) {
         if (r > 0 && pause_ms > 0)
             tm_sleep_ms(pause_ms);
-        int start = req[r].start + shift;
-        if (!l->mb)
-            return cm_fail(err, errlen, CM_ERR_IO, "link closed");
-        int got = req[r].fn == COL_FN_INPUT
-                      ? modbus_read_input_registers(l->mb, start, req[r].count, regs)
-                      : modbus_read_registers(l->mb, start, req[r].count, regs);
-        if (got != req[r].count) {
-            char what[64];
-            snprintf(what, sizeof what, "read %d registers at 0x%04x", req[r].count, start);
-            return recover(l, got < 0 ? errno : EMBBADDATA, what, err, errlen);
-        }
+        int rc = transact(l, req[r].fn == COL_FN_INPUT ? OP_INPUT : OP_HOLDING,
+                          req[r].start + shift, req[r].count, regs, err, errlen);
+        if (rc)
+            return rc;
         for (int k = req[r].first; k < req[r].first + req[r].n; k++) {
             const col_point_t *p = &map->points[order[k]];
             col_value_t *v = &values[order[k]];
@@ -191,7 +285,8 @@ int col_read_once(const col_map_t *map, const col_link_opts_t *link, int unit, i
     int order[COL_MAX_POINTS];
     col_request_t req[COL_MAX_POINTS];
     int nreq = col_plan(map, map->max_registers, false, order, req);
-    col_link_t l = {.o = *link};
+    col_link_t l = {.o = *link, .timeout_ms = timeout_ms};
+    snprintf(l.name, sizeof l.name, "%s", link->transport == COL_TCP ? link->host : link->device);
     l.mb = open_ctx(link, timeout_ms, err, errlen);
     if (!l.mb)
         return CM_ERR_IO;

@@ -88,6 +88,42 @@ void col_comm_outcome(col_dev_t *d, bool ok, bool partial, const char *detail)
     queue_event(d, true, "comm", col_comm_name(d->comm.state), detail);
 }
 
+/* ---- communication figures ------------------------------------------------- */
+
+void col_stats_request(col_dev_t *d, int e, int64_t response_ms)
+{
+    if (!d || !d->owner)
+        return;
+    pthread_mutex_lock(&d->owner->mu);
+    col_dev_stats_t *s = &d->stats;
+    s->requests++;
+    if (!e) {
+        s->answers++;
+        s->rt_ms[s->rt_next] = (uint32_t)(response_ms > 0 ? response_ms : 0);
+        s->rt_next = (s->rt_next + 1) % COL_RT_SAMPLES;
+        if (s->rt_n < COL_RT_SAMPLES)
+            s->rt_n++;
+    } else if (e == ETIMEDOUT) {
+        s->timeouts++;
+    } else if (col_is_exception(e)) {
+        s->exceptions++;
+    } else if (e == EMBBADCRC) {
+        s->crc_errors++;
+    } else {
+        s->bad_frames++;
+    }
+    pthread_mutex_unlock(&d->owner->mu);
+}
+
+void col_stats_late(col_dev_t *d)
+{
+    if (!d || !d->owner)
+        return;
+    pthread_mutex_lock(&d->owner->mu);
+    d->stats.late_frames++;
+    pthread_mutex_unlock(&d->owner->mu);
+}
+
 /* ---- meters -------------------------------------------------------------- */
 
 typedef struct delta_job {
