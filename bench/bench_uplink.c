@@ -129,7 +129,7 @@ static double run(int days, bool batch, int parallel, int *n_out)
     web_opts_default(&wo);
     wo.port = 0;
     web_t *w = web_new(&wo, err, sizeof err);
-    web_ctx_t ctx = {.store = plat.st, .role = "platform", .version = "bench"};
+    web_ctx_t ctx = {.store = plat.st, .role = "platform", .version = "bench", .web = w};
     ctx.reader = store_reader_open(plat.st, err, sizeof err);
     web_register_uplink(w, &ctx, &c);
     pthread_t th;
@@ -158,7 +158,6 @@ static double run(int days, bool batch, int parallel, int *n_out)
     upl_sender_stop(s);
     web_stop(w);
     pthread_join(th, NULL);
-    web_uplink_drain(w);
     web_free(w);
     store_reader_close(ctx.reader);
     side_close(&mine);

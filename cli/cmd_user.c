@@ -100,11 +100,19 @@ static int user_change(cli_ctx_t *ctx, const char *action, int argc, char **argv
     store_t *st = cli_store(ctx);
     if (!st)
         return CLI_FAIL;
+    /* The configuration's http.pbkdf2_iterations when one was read (no --db). */
+    web_auth_opts_t ao;
+    web_auth_opts_default(&ao);
+    cfg_sec_t root = ctx->cfg ? cfg_root(ctx->cfg) : (cfg_sec_t){0};
+    if (ctx->cfg && web_auth_opts_from_cfg(&root, &ao, err, sizeof err))
+        return cli_error(CLI_FAIL, "%s", err);
     int rc;
     if (!strcmp(action, "add"))
-        rc = web_user_add(st, name, role, pw, ctx->actor, "cli", err, sizeof err);
+        rc = web_user_add(st, name, role, pw, ao.pbkdf2_iterations, ctx->actor, "cli", err,
+                          sizeof err);
     else if (!strcmp(action, "passwd"))
-        rc = web_user_passwd(st, name, pw, ctx->actor, "cli", err, sizeof err);
+        rc = web_user_passwd(st, name, pw, ao.pbkdf2_iterations, ctx->actor, "cli", err,
+                             sizeof err);
     else if (!strcmp(action, "role"))
         rc = web_user_set_role(st, name, role, ctx->actor, "cli", err, sizeof err);
     else

@@ -293,7 +293,7 @@ static int read_daemon_cfg(const cfg_t *cfg, const opts_t *o, daemon_cfg_t *dc, 
 
 /* --- demo users (issue #8, web/auth.c): one account per role with a fresh
  * random password, printed at start so the demo can be tried at once. --- */
-static int demo_users(store_t *st, char *err, size_t errlen)
+static int demo_users(store_t *st, int iterations, char *err, size_t errlen)
 {
     static const char *const roles[] = {"admin", "engineer", "dispatcher", "viewer"};
     static const char alphabet[] = "abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY34679";
@@ -309,9 +309,9 @@ static int demo_users(store_t *st, char *err, size_t errlen)
         for (int k = 0; k < 12; k++)
             pw[k] = alphabet[rnd[i * 12 + k] % (sizeof alphabet - 1)];
         pw[12] = '\0';
-        int rc = web_user_add(st, roles[i], roles[i], pw, "demo", "demo", err, errlen);
+        int rc = web_user_add(st, roles[i], roles[i], pw, iterations, "demo", "demo", err, errlen);
         if (rc == CM_ERR_CONFLICT) { /* --data kept from an earlier demo */
-            rc = web_user_passwd(st, roles[i], pw, "demo", "demo", err, errlen);
+            rc = web_user_passwd(st, roles[i], pw, iterations, "demo", "demo", err, errlen);
             if (!rc)
                 rc = web_user_set_role(st, roles[i], roles[i], "demo", "demo", err, errlen);
             if (!rc)
@@ -375,6 +375,7 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
     alarm_engine_t *alarms = NULL; /* issue #7 */
     ana_runner_t *ana_run = NULL;  /* issue #6: the evaluation thread */
     web_alarms_t *web_alarms = NULL;
+    web_intake_t *web_intake = NULL;
     upl_sender_t *upl = NULL; /* issue #5 */
     static upl_cfg_t upl_cfg; /* outlives the web server's routes */
     static intake_conf_t intake_conf; /* issue #9; outlives the routes */
@@ -431,12 +432,13 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
         log_error("daemon", "http: %s", err);
         goto out;
     }
+    ctx.web = web;
     if (web_register_core(web, &ctx) || web_register_calibration(web, &ctx)) {
         log_error("daemon", "http: route table full");
         goto out;
     }
     /* --- module routes register here --- */
-    if (web_register_intake(web, &ctx, &intake_conf)) {
+    if (!(web_intake = web_register_intake(web, &ctx, &intake_conf))) {
         log_error("daemon", "http: cannot register the intake routes");
         goto out;
     }
@@ -485,7 +487,7 @@ static int serve(const cfg_t *cfg, const daemon_cfg_t *dc, bool demo)
     printf("coalmond: %sserving http://%s:%d/\n", demo ? "demo " : "", dc->web.host, web_port(web));
     fflush(stdout);
     /* Demo accounts after "serving": their password hashes cost a moment. */
-    if (demo && demo_users(store, err, sizeof err)) {
+    if (demo && demo_users(store, auth_opts.pbkdf2_iterations, err, sizeof err)) {
         log_error("daemon", "demo users: %s", err);
         goto out;
     }
@@ -496,13 +498,11 @@ out:
         event_free(prune);
     /* --- modules stop here, in reverse order of starting --- */
     sim_wb_stop(wb);
-    web_intake_close();
+    web_intake_close(web_intake);
     web_alarms_free(web_alarms); /* before web_free: its timers live on the web's loop */
     ana_runner_stop(ana_run); /* issue #6 */
     alarm_engine_free(alarms);
     upl_sender_stop(upl);
-    if (web)
-        web_uplink_drain(web); /* receiver answers still due, before web_free */
     col_stop(col);
     web_free(web);
     store_reader_close(ctx.reader);

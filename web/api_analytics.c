@@ -8,31 +8,22 @@
 #include "analytics/analytics.h"
 #include "web/web.h"
 
-static struct {
+/* The routes' state (web_state_new), passed to every handler. */
+typedef struct ana_web {
     ana_conf_t conf;
     web_ctx_t *ctx;
     ana_runner_t *runner; /* may be NULL: then nothing is kicked */
-} A;
+} ana_web_t;
 
 /* ?from=&to= as Beijing time; defaults: the last `days` days up to now. */
 static int range(web_req_t *req, int days, int64_t *from, int64_t *to)
 {
-    char v[40];
-    *to = tm_now_s();
-    *from = *to - (int64_t)days * 86400;
-    if (web_query(req, "to", v, sizeof v) == CM_OK && tm_parse_bj(v, to)) {
-        web_reply_error(req, 400, "to", "expected yyyy-MM-dd[ HH:mm] (Beijing time)");
-        return -1;
-    }
-    if (web_query(req, "from", v, sizeof v) == CM_OK && tm_parse_bj(v, from)) {
-        web_reply_error(req, 400, "from", "expected yyyy-MM-dd[ HH:mm] (Beijing time)");
-        return -1;
-    }
-    if (*to <= *from) {
-        web_reply_error(req, 400, "to", "must be after from");
-        return -1;
-    }
-    return 0;
+    return web_query_range(req, (int64_t)days * 86400, 0, from, to) ? 0 : -1;
+}
+
+static void reply_busy(web_req_t *req)
+{
+    web_reply_error(req, 503, NULL, "the server is busy; try again in a moment");
 }
 
 static void reply_rc(web_req_t *req, int rc, cJSON *body, const char *err)
@@ -63,18 +54,20 @@ static void reply_csv(web_req_t *req, cJSON *report)
 
 static void models(web_req_t *req, void *arg)
 {
+    ana_web_t *A = arg;
     cJSON *a = NULL;
     char err[256];
-    int rc = ana_db_models_json(A.ctx->reader, 200, &a, err, sizeof err);
+    int rc = ana_db_models_json(A->ctx->reader, 200, &a, err, sizeof err);
     reply_rc(req, rc, a, err);
 }
 
 static void models_current(web_req_t *req, void *arg)
 {
+    ana_web_t *A = arg;
     cJSON *o = cJSON_CreateObject();
     for (int g = ANA_GATE_TRANSPORT; g <= ANA_GATE_TOTAL; g++) {
         ana_model_t m;
-        if (ana_db_model(A.ctx->reader, (ana_gate)g, 0, &m, NULL, 0) == CM_OK)
+        if (ana_db_model(A->ctx->reader, (ana_gate)g, 0, &m, NULL, 0) == CM_OK)
             cJSON_AddItemToObject(o, ana_gate_name((ana_gate)g), ana_model_json(&m));
         else
             cJSON_AddNullToObject(o, ana_gate_name((ana_gate)g));
@@ -82,9 +75,65 @@ static void models_current(web_req_t *req, void *arg)
     web_reply_json(req, 200, o);
 }
 
+/* A refit or a capacity change: stored on a worker, answered on the loop. */
+typedef struct ana_job {
+    ana_web_t *A;
+    web_req_t *req;
+    ana_gate gate;
+    double tpa;
+    int64_t from;
+    char actor[40], reason[512];
+    bool has_reason;
+    ana_model_t m;
+    int rc;
+    char err[256];
+} ana_job_t;
+
+static ana_job_t *job_new(ana_web_t *A, web_req_t *req)
+{
+    ana_job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        web_reply_error(req, 500, NULL, "out of memory");
+        return NULL;
+    }
+    j->A = A;
+    j->req = req;
+    snprintf(j->actor, sizeof j->actor, "%s", web_actor(A->ctx->web, req));
+    return j;
+}
+
+static void job_submit(ana_job_t *j, web_work_fn work, web_work_fn done)
+{
+    if (web_defer(j->A->ctx->web, work, done, j)) {
+        reply_busy(j->req);
+        free(j);
+    }
+}
+
+/* On a worker, with a read connection of its own (the loop's is the loop's). */
+static void fit_work(void *arg)
+{
+    ana_job_t *j = arg;
+    sqlite3 *db = store_reader_open(j->A->ctx->store, j->err, sizeof j->err);
+    j->rc = db ? ana_db_refit(j->A->ctx->store, db, &j->A->conf, j->gate, tm_now_s(), j->actor,
+                              "api", &j->m, j->err, sizeof j->err)
+               : CM_ERR_DB;
+    store_reader_close(db);
+}
+
+static void fit_done(void *arg)
+{
+    ana_job_t *j = arg;
+    if (!j->rc)
+        ana_runner_kick(j->A->runner); /* monitor with the new model now */
+    reply_rc(j->req, j->rc, j->rc ? NULL : ana_model_json(&j->m), j->err);
+    free(j);
+}
+
 static void models_fit(web_req_t *req, void *arg)
 {
-    if (web_require_role(req, "engineer")) /* a new model changes what alarms */
+    ana_web_t *A = arg;
+    if (web_require_role(A->ctx->web, req, "engineer")) /* a new model changes what alarms */
         return;
     cJSON *b = web_body_json(req);
     if (!b)
@@ -97,19 +146,17 @@ static void models_fit(web_req_t *req, void *arg)
         return;
     }
     cJSON_Delete(b);
-    ana_model_t m;
-    char err[256];
-    const char *actor = web_actor(req);
-    int rc = ana_db_refit(A.ctx->store, A.ctx->reader, &A.conf, gate, tm_now_s(),
-                          actor ? actor : "api", "api", &m, err, sizeof err);
-    if (!rc)
-        ana_runner_kick(A.runner); /* monitor with the new model now */
-    reply_rc(req, rc, rc ? NULL : ana_model_json(&m), err);
+    ana_job_t *j = job_new(A, req);
+    if (j) {
+        j->gate = gate;
+        job_submit(j, fit_work, fit_done);
+    }
 }
 
 /* GET /api/v1/models/implied?gate=&from=&to=[&format=csv] */
 static void implied(web_req_t *req, void *arg)
 {
+    ana_web_t *A = arg;
     char v[16];
     ana_gate gate = ANA_GATE_TRANSPORT;
     if (web_query(req, "gate", v, sizeof v) == CM_OK && ana_gate_parse(v, &gate)) {
@@ -121,7 +168,7 @@ static void implied(web_req_t *req, void *arg)
         return;
     cJSON *o = NULL;
     char err[256];
-    int rc = ana_implied_json(A.ctx->reader, &A.conf, gate, from, to, &o, err, sizeof err);
+    int rc = ana_implied_json(A->ctx->reader, &A->conf, gate, from, to, &o, err, sizeof err);
     if (rc == CM_ERR_INVALID) {
         web_reply_error(req, 400, "from", "%s", err);
         return;
@@ -135,41 +182,60 @@ static void implied(web_req_t *req, void *arg)
 
 static void conditions(web_req_t *req, void *arg)
 {
+    ana_web_t *A = arg;
     int64_t from, to;
     if (range(req, 30, &from, &to))
         return;
     cJSON *a = NULL;
     char err[256];
-    int rc = ana_conditions_json(A.ctx->reader, from, to, &a, err, sizeof err);
+    int rc = ana_conditions_json(A->ctx->reader, from, to, &a, err, sizeof err);
     reply_rc(req, rc, a, err);
 }
 
 static void consistency(web_req_t *req, void *arg)
 {
+    ana_web_t *A = arg;
     int64_t from, to;
-    if (range(req, 7, &from, &to))
+    if (!web_query_range(req, 7 * 86400, 400LL * 86400, &from, &to))
         return;
-    if (to - from > 400LL * 86400) {
-        web_reply_error(req, 400, "from", "at most 400 days at once");
-        return;
-    }
     cJSON *a = NULL;
     char err[256];
-    int rc = ana_consistency_check(A.ctx->reader, &A.conf, from, to, &a, err, sizeof err);
+    int rc = ana_consistency_check(A->ctx->reader, &A->conf, from, to, &a, err, sizeof err);
     reply_rc(req, rc, a, err);
 }
 
 static void capacity_get(web_req_t *req, void *arg)
 {
+    ana_web_t *A = arg;
     cJSON *o = NULL;
     char err[256];
-    int rc = ana_capacity_json(A.ctx->reader, &A.conf, tm_now_s(), &o, err, sizeof err);
+    int rc = ana_capacity_json(A->ctx->reader, &A->conf, tm_now_s(), &o, err, sizeof err);
     reply_rc(req, rc, o, err);
+}
+
+static void capacity_work(void *arg)
+{
+    ana_job_t *j = arg;
+    j->rc = ana_db_capacity_set(j->A->ctx->store, j->tpa, j->from, j->actor, "api",
+                                j->has_reason ? j->reason : NULL, j->err, sizeof j->err);
+}
+
+static void capacity_done(void *arg)
+{
+    ana_job_t *j = arg;
+    cJSON *o = NULL;
+    int rc = j->rc;
+    if (!rc)
+        rc = ana_capacity_json(j->A->ctx->reader, &j->A->conf, tm_now_s(), &o, j->err,
+                               sizeof j->err);
+    reply_rc(j->req, rc, o, j->err);
+    free(j);
 }
 
 static void capacity_post(web_req_t *req, void *arg)
 {
-    if (web_require_role(req, "engineer")) /* a parameter change (ALM-5) */
+    ana_web_t *A = arg;
+    if (web_require_role(A->ctx->web, req, "engineer")) /* a parameter change (ALM-5) */
         return;
     cJSON *b = web_body_json(req);
     if (!b)
@@ -178,33 +244,34 @@ static void capacity_post(web_req_t *req, void *arg)
     const cJSON *vf = cJSON_GetObjectItemCaseSensitive(b, "valid_from");
     const cJSON *reason = cJSON_GetObjectItemCaseSensitive(b, "reason");
     int64_t from = 0;
-    char err[256];
+    ana_job_t *j;
     if (!cJSON_IsNumber(tpa) || !(tpa->valuedouble > 0) || tpa->valuedouble > 1e9)
         web_reply_error(req, 400, "tpa", "expected the approved capacity in t/a, 1..1e9");
     else if (!cJSON_IsString(vf) || tm_parse_bj(vf->valuestring, &from))
         web_reply_error(req, 400, "valid_from", "expected yyyy-MM-dd (Beijing time)");
     else if (reason && !cJSON_IsString(reason))
         web_reply_error(req, 400, "reason", "expected a string");
-    else {
-        const char *actor = web_actor(req);
-        int rc = ana_db_capacity_set(A.ctx->store, tpa->valuedouble, from, actor ? actor : "api",
-                                     "api", reason ? reason->valuestring : NULL, err, sizeof err);
-        cJSON *o = NULL;
-        if (!rc)
-            rc = ana_capacity_json(A.ctx->reader, &A.conf, tm_now_s(), &o, err, sizeof err);
-        reply_rc(req, rc, o, err);
+    else if (reason && strlen(reason->valuestring) >= sizeof j->reason)
+        web_reply_error(req, 400, "reason", "reason: at most %zu bytes", sizeof j->reason - 1);
+    else if ((j = job_new(A, req))) {
+        j->tpa = tpa->valuedouble;
+        j->from = from;
+        j->has_reason = reason != NULL;
+        snprintf(j->reason, sizeof j->reason, "%s", reason ? reason->valuestring : "");
+        job_submit(j, capacity_work, capacity_done);
     }
     cJSON_Delete(b);
 }
 
 static void energy(web_req_t *req, void *arg)
 {
+    ana_web_t *A = arg;
     int64_t from, to;
     if (range(req, 1, &from, &to))
         return;
     cJSON *o = NULL;
     char err[256];
-    int rc = ana_energy_json(A.ctx->reader, &A.conf, from, to, &o, err, sizeof err);
+    int rc = ana_energy_json(A->ctx->reader, &A->conf, from, to, &o, err, sizeof err);
     reply_rc(req, rc, o, err);
 }
 
@@ -223,6 +290,7 @@ static bool report_format(web_req_t *req, char *fmt, size_t len)
 /* /api/v1/reports/rpt1/{output|pts|energy}?period=&from=&to=&format=json|csv|xlsx */
 static void report(web_req_t *req, void *arg)
 {
+    ana_web_t *A = arg;
     const char *kind = web_path(req) + strlen("/api/v1/reports/rpt1/");
     if (strcmp(kind, "output") && strcmp(kind, "pts") && strcmp(kind, "energy")) {
         web_reply_error(req, 404, NULL, "no report '%s' (output, pts, energy)", kind);
@@ -242,7 +310,7 @@ static void report(web_req_t *req, void *arg)
         return;
     cJSON *r = NULL;
     char err[256];
-    int rc = ana_report(A.ctx->reader, &A.conf, kind_copy, period, from, to, &r, err, sizeof err);
+    int rc = ana_report(A->ctx->reader, &A->conf, kind_copy, period, from, to, &r, err, sizeof err);
     if (rc == CM_ERR_INVALID) {
         web_reply_error(req, 400, "from", "%s", err);
         return;
@@ -252,7 +320,7 @@ static void report(web_req_t *req, void *arg)
         tm_format_bj_date(from, day, sizeof day);
         const char *pname = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "period"));
         snprintf(name, sizeof name, "rpt1-%s-%s-%s.xlsx", kind_copy, pname ? pname : "day", day);
-        web_reply_report_xlsx(req, A.ctx, r, name);
+        web_reply_report_xlsx(req, A->ctx, r, name);
         cJSON_Delete(r);
         return;
     }
@@ -266,27 +334,30 @@ static void report(web_req_t *req, void *arg)
 int web_register_analytics(web_t *w, web_ctx_t *ctx, const struct ana_conf *conf,
                            struct ana_runner *runner)
 {
-    A.conf = *conf;
-    A.ctx = ctx;
-    A.runner = runner;
-    int rc = web_route(w, WEB_GET, "/api/v1/models", models, NULL);
+    ana_web_t *A = web_state_new(w, sizeof *A, NULL);
+    if (!A)
+        return CM_ERR_NOMEM;
+    A->conf = *conf;
+    A->ctx = ctx;
+    A->runner = runner;
+    int rc = web_route(w, WEB_GET, "/api/v1/models", models, A);
     if (!rc)
-        rc = web_route(w, WEB_GET, "/api/v1/models/current", models_current, NULL);
+        rc = web_route(w, WEB_GET, "/api/v1/models/current", models_current, A);
     if (!rc)
-        rc = web_route(w, WEB_POST, "/api/v1/models/fit", models_fit, NULL);
+        rc = web_route(w, WEB_POST, "/api/v1/models/fit", models_fit, A);
     if (!rc)
-        rc = web_route(w, WEB_GET, "/api/v1/models/implied", implied, NULL);
+        rc = web_route(w, WEB_GET, "/api/v1/models/implied", implied, A);
     if (!rc)
-        rc = web_route(w, WEB_GET, "/api/v1/conditions", conditions, NULL);
+        rc = web_route(w, WEB_GET, "/api/v1/conditions", conditions, A);
     if (!rc)
-        rc = web_route(w, WEB_GET, "/api/v1/consistency", consistency, NULL);
+        rc = web_route(w, WEB_GET, "/api/v1/consistency", consistency, A);
     if (!rc)
-        rc = web_route(w, WEB_GET, "/api/v1/capacity", capacity_get, NULL);
+        rc = web_route(w, WEB_GET, "/api/v1/capacity", capacity_get, A);
     if (!rc)
-        rc = web_route(w, WEB_POST, "/api/v1/capacity", capacity_post, NULL);
+        rc = web_route(w, WEB_POST, "/api/v1/capacity", capacity_post, A);
     if (!rc)
-        rc = web_route(w, WEB_GET, "/api/v1/energy", energy, NULL);
+        rc = web_route(w, WEB_GET, "/api/v1/energy", energy, A);
     if (!rc)
-        rc = web_route(w, WEB_GET, "/api/v1/reports/rpt1/*", report, NULL);
+        rc = web_route(w, WEB_GET, "/api/v1/reports/rpt1/*", report, A);
     return rc;
 }

@@ -13,7 +13,6 @@ typedef struct col_routes {
     col_t *col;
 } col_routes_t;
 
-static col_routes_t g_routes; /* one daemon, one collector: lives as long as the server */
 
 static void add_value(cJSON *o, const char *key, sqlite3_stmt *s, int i)
 {
@@ -106,17 +105,11 @@ static void device_points(sqlite3 *db, int64_t id, cJSON *arr)
 
 static void device_events(web_req_t *req, sqlite3 *db, int64_t id)
 {
-    char kind[24], limit_s[16];
-    long limit = 100;
+    char kind[24];
+    long long limit;
     bool by_kind = web_query(req, "kind", kind, sizeof kind) == CM_OK;
-    if (web_query(req, "limit", limit_s, sizeof limit_s) == CM_OK) {
-        char *end;
-        limit = strtol(limit_s, &end, 10);
-        if (*end || limit < 1 || limit > 10000) {
-            web_reply_error(req, 400, "limit", "limit must be 1..10000");
-            return;
-        }
-    }
+    if (!web_query_int(req, "limit", 100, 1, 10000, &limit))
+        return;
     sqlite3_stmt *s;
     if (store_prepare(db,
                       "SELECT ts_ms, kind, state, detail FROM device_event WHERE device_id = ?1"
@@ -202,11 +195,14 @@ static void buses(web_req_t *req, void *arg)
 
 int web_register_collector(web_t *w, web_ctx_t *ctx, struct col *col)
 {
-    g_routes = (col_routes_t){.ctx = ctx, .col = col};
-    int rc = web_route(w, WEB_GET, "/api/v1/devices", devices, &g_routes);
+    col_routes_t *r = web_state_new(w, sizeof *r, NULL);
+    if (!r)
+        return CM_ERR_NOMEM;
+    *r = (col_routes_t){.ctx = ctx, .col = col};
+    int rc = web_route(w, WEB_GET, "/api/v1/devices", devices, r);
     if (!rc)
-        rc = web_route(w, WEB_GET, "/api/v1/devices/*", device_one, &g_routes);
+        rc = web_route(w, WEB_GET, "/api/v1/devices/*", device_one, r);
     if (!rc)
-        rc = web_route(w, WEB_GET, "/api/v1/collector/threads", buses, &g_routes);
+        rc = web_route(w, WEB_GET, "/api/v1/collector/threads", buses, r);
     return rc;
 }

@@ -14,39 +14,7 @@ typedef struct ent_web {
     const upl_cfg_t *cfg;
 } ent_web_t;
 
-static ent_web_t g_ent;
-
 #define ENT_PREFIX "/api/v1/enterprises/"
-
-static int query_long(web_req_t *req, const char *key, long def, long min, long max, long *out)
-{
-    char buf[32];
-    if (web_query(req, key, buf, sizeof buf)) {
-        *out = def;
-        return CM_OK;
-    }
-    char *end;
-    long v = strtol(buf, &end, 10);
-    if (*end || !*buf || v < min || v > max) {
-        web_reply_error(req, 400, key, "%s: expected an integer in %ld..%ld", key, min, max);
-        return CM_ERR_INVALID;
-    }
-    *out = v;
-    return CM_OK;
-}
-
-/* Beijing time "yyyy-MM-dd[ HH:mm[:ss]]"; absent leaves *out alone. */
-static int query_time(web_req_t *req, const char *key, int64_t *out)
-{
-    char buf[40];
-    if (web_query(req, key, buf, sizeof buf))
-        return CM_OK;
-    if (tm_parse_bj(buf, out)) {
-        web_reply_error(req, 400, key, "%s: expected Beijing time yyyy-MM-dd HH:mm:ss", key);
-        return CM_ERR_INVALID;
-    }
-    return CM_OK;
-}
 
 /* Split /api/v1/enterprises/<code>[/<sub>]; codes are letters, digits, '-', '_'. */
 static int split_path(web_req_t *req, char *code, size_t codelen, const char **sub)
@@ -76,8 +44,8 @@ static void reply_rc(web_req_t *req, int rc, const char *err)
 
 static void on_show(web_req_t *req, ent_web_t *e, const char *code)
 {
-    long days;
-    if (query_long(req, "days", 7, 1, 92, &days))
+    long long days;
+    if (!web_query_int(req, "days", 7, 1, 92, &days))
         return;
     char err[256];
     cJSON *o;
@@ -92,7 +60,7 @@ static void on_show(web_req_t *req, ent_web_t *e, const char *code)
 static void on_records(web_req_t *req, ent_web_t *e, const char *code)
 {
     char type[64];
-    long limit, offset;
+    long long limit, offset;
     upl_records_q_t q = {.code = code};
     if (web_query(req, "type", type, sizeof type) == CM_OK && *type) {
         if (!upl_schema_known("cms", type) && !upl_schema_known("scyf", type)) {
@@ -101,9 +69,9 @@ static void on_records(web_req_t *req, ent_web_t *e, const char *code)
         }
         q.type = type;
     }
-    if (query_time(req, "from", &q.from_s) || query_time(req, "to", &q.to_s) ||
-        query_long(req, "limit", 100, 1, 1000, &limit) ||
-        query_long(req, "offset", 0, 0, 1000000, &offset))
+    if (!web_query_time(req, "from", &q.from_s, NULL) || !web_query_time(req, "to", &q.to_s, NULL) ||
+        !web_query_int(req, "limit", 100, 1, 1000, &limit) ||
+        !web_query_int(req, "offset", 0, 0, 1000000, &offset))
         return;
     if (q.from_s && q.to_s && q.to_s <= q.from_s) {
         web_reply_error(req, 400, "to", "to: must be after from");
@@ -136,6 +104,9 @@ static void on_enterprise(web_req_t *req, void *arg)
 
 int web_register_enterprise(web_t *w, web_ctx_t *ctx, const upl_cfg_t *cfg)
 {
-    g_ent = (ent_web_t){.ctx = ctx, .cfg = cfg};
-    return web_route(w, WEB_GET, ENT_PREFIX "*", on_enterprise, &g_ent);
+    ent_web_t *e = web_state_new(w, sizeof *e, NULL);
+    if (!e)
+        return CM_ERR_NOMEM;
+    *e = (ent_web_t){.ctx = ctx, .cfg = cfg};
+    return web_route(w, WEB_GET, ENT_PREFIX "*", on_enterprise, e);
 }

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/event_struct.h>
 
 #include "web/web.h"
 
@@ -19,13 +18,14 @@ typedef struct sample {
     double cpu, mem, disk; /* percent used */
 } sample_t;
 
-static struct {
+/* The routes' state (web_state_new): touched only on the loop. */
+typedef struct health {
     web_ctx_t *ctx;
-    struct event timer; /* static storage: nothing to free when the base goes */
+    struct event *timer;
     unsigned long long last_busy, last_total;
     sample_t hist[HISTORY];
     int n, head;
-} h;
+} health_t;
 
 /* Busy and total jiffies of all CPUs since boot. */
 static int cpu_jiffies(unsigned long long *busy, unsigned long long *total)
@@ -62,9 +62,9 @@ static long long meminfo_kb(const char *key)
     return v;
 }
 
-static void data_dir(char *out, size_t len)
+static void data_dir(const health_t *h, char *out, size_t len)
 {
-    snprintf(out, len, "%s", store_path(h.ctx->store));
+    snprintf(out, len, "%s", store_path(h->ctx->store));
     char *slash = strrchr(out, '/');
     if (slash && slash != out)
         *slash = '\0';
@@ -95,24 +95,25 @@ static double mem_used_pct(void)
 
 static void take_sample(evutil_socket_t fd, short what, void *arg)
 {
+    health_t *h = arg;
     unsigned long long busy, total;
     sample_t s = {.ts_ms = tm_now_ms(), .cpu = -1};
     if (cpu_jiffies(&busy, &total) == CM_OK) {
-        if (h.last_total && total > h.last_total)
-            s.cpu = 100.0 * (double)(busy - h.last_busy) / (double)(total - h.last_total);
-        h.last_busy = busy;
-        h.last_total = total;
+        if (h->last_total && total > h->last_total)
+            s.cpu = 100.0 * (double)(busy - h->last_busy) / (double)(total - h->last_total);
+        h->last_busy = busy;
+        h->last_total = total;
     }
     char dir[1024];
-    data_dir(dir, sizeof dir);
+    data_dir(h, dir, sizeof dir);
     s.mem = mem_used_pct();
     s.disk = disk_used_pct(dir, NULL, NULL);
     if (s.cpu < 0)
         return; /* the first call only sets the baseline */
-    h.hist[h.head] = s;
-    h.head = (h.head + 1) % HISTORY;
-    if (h.n < HISTORY)
-        h.n++;
+    h->hist[h->head] = s;
+    h->head = (h->head + 1) % HISTORY;
+    if (h->n < HISTORY)
+        h->n++;
 }
 
 static void add_pct(cJSON *o, const char *key, double v)
@@ -125,6 +126,7 @@ static void add_pct(cJSON *o, const char *key, double v)
 
 static void server(web_req_t *req, void *arg)
 {
+    const health_t *h = arg;
     cJSON *j = cJSON_CreateObject();
     char buf[1024];
     tm_format_bj_iso_ms(tm_now_ms(), buf, sizeof buf);
@@ -132,7 +134,7 @@ static void server(web_req_t *req, void *arg)
     if (gethostname(buf, sizeof buf) == 0)
         cJSON_AddStringToObject(j, "host", buf);
     cJSON *cpu = cJSON_AddObjectToObject(j, "cpu");
-    add_pct(cpu, "used_pct", h.n ? h.hist[(h.head + HISTORY - 1) % HISTORY].cpu : -1);
+    add_pct(cpu, "used_pct", h->n ? h->hist[(h->head + HISTORY - 1) % HISTORY].cpu : -1);
     cJSON_AddNumberToObject(cpu, "cores", (double)sysconf(_SC_NPROCESSORS_ONLN));
     double load[3];
     FILE *f = fopen("/proc/loadavg", "r");
@@ -150,13 +152,13 @@ static void server(web_req_t *req, void *arg)
     add_pct(mem, "used_pct", mem_used_pct());
     cJSON *disk = cJSON_AddObjectToObject(j, "disk");
     double tgb = 0, fgb = 0;
-    data_dir(buf, sizeof buf);
+    data_dir(h, buf, sizeof buf);
     cJSON_AddStringToObject(disk, "path", buf);
     add_pct(disk, "used_pct", disk_used_pct(buf, &tgb, &fgb));
     cJSON_AddNumberToObject(disk, "total_gb", (double)(long long)(tgb * 10) / 10);
     cJSON_AddNumberToObject(disk, "free_gb", (double)(long long)(fgb * 10) / 10);
     struct stat st;
-    if (stat(store_path(h.ctx->store), &st) == 0)
+    if (stat(store_path(h->ctx->store), &st) == 0)
         cJSON_AddNumberToObject(disk, "database_mb", (double)(st.st_size / 1024 * 10 / 1024) / 10);
     f = fopen("/proc/uptime", "r");
     double up;
@@ -165,8 +167,8 @@ static void server(web_req_t *req, void *arg)
     if (f)
         fclose(f);
     cJSON *hist = cJSON_AddArrayToObject(j, "history");
-    for (int i = 0; i < h.n; i++) {
-        const sample_t *s = &h.hist[(h.head + HISTORY - h.n + i) % HISTORY];
+    for (int i = 0; i < h->n; i++) {
+        const sample_t *s = &h->hist[(h->head + HISTORY - h->n + i) % HISTORY];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "ts_ms", (double)s->ts_ms);
         add_pct(o, "cpu", s->cpu);
@@ -177,14 +179,23 @@ static void server(web_req_t *req, void *arg)
     web_reply_json(req, 200, j);
 }
 
+static void health_free(void *state)
+{
+    health_t *h = state;
+    if (h->timer)
+        event_free(h->timer);
+}
+
 int web_register_health(web_t *w, web_ctx_t *ctx)
 {
-    memset(&h, 0, sizeof h);
-    h.ctx = ctx;
-    take_sample(-1, 0, NULL); /* baseline: the first figure comes SAMPLE_S later */
-    struct timeval every = {SAMPLE_S, 0};
-    if (event_assign(&h.timer, web_base(w), -1, EV_PERSIST, take_sample, NULL) ||
-        event_add(&h.timer, &every))
+    health_t *h = web_state_new(w, sizeof *h, health_free);
+    if (!h)
         return CM_ERR_NOMEM;
-    return web_route(w, WEB_GET, "/api/v1/server", server, ctx);
+    h->ctx = ctx;
+    take_sample(-1, 0, h); /* baseline: the first figure comes SAMPLE_S later */
+    struct timeval every = {SAMPLE_S, 0};
+    h->timer = event_new(web_base(w), -1, EV_PERSIST, take_sample, h);
+    if (!h->timer || event_add(h->timer, &every))
+        return CM_ERR_NOMEM;
+    return web_route(w, WEB_GET, "/api/v1/server", server, h);
 }

@@ -13,8 +13,6 @@
 
 #define MAX_BATCH 5000
 
-static intake_web_t g_iw; /* one server per process, like the auth module */
-
 bool iw_source(web_req_t *req, const intake_web_t *iw, char *name, size_t len)
 {
     const char *key = web_header(req, "X-Api-Key");
@@ -51,51 +49,6 @@ cJSON *iw_items(const cJSON *body, const char *key)
     return arr;
 }
 
-static bool query_time(web_req_t *req, const char *key, int64_t *out)
-{
-    char buf[40];
-    int rc = web_query(req, key, buf, sizeof buf);
-    if (rc == CM_ERR_NOTFOUND)
-        return true;
-    if (rc || tm_parse_bj(buf, out)) {
-        web_reply_error(req, 400, key, "%s: expected \"yyyy-MM-dd[ HH:mm[:ss]]\" (Beijing)", key);
-        return false;
-    }
-    return true;
-}
-
-bool iw_range(web_req_t *req, int64_t def_span_s, int64_t *from, int64_t *to)
-{
-    *to = tm_now_s() + 1;
-    *from = INT64_MIN;
-    if (!query_time(req, "to", to) || !query_time(req, "from", from))
-        return false;
-    if (*from == INT64_MIN)
-        *from = *to - def_span_s;
-    if (*to <= *from) {
-        web_reply_error(req, 400, "to", "to must be after from");
-        return false;
-    }
-    return true;
-}
-
-bool iw_limit(web_req_t *req, int def, int *limit)
-{
-    char buf[16];
-    *limit = def;
-    int rc = web_query(req, "limit", buf, sizeof buf);
-    if (rc == CM_ERR_NOTFOUND)
-        return true;
-    char *end;
-    long v = rc ? 0 : strtol(buf, &end, 10);
-    if (rc || *end || v < 1 || v > 10000) {
-        web_reply_error(req, 400, "limit", "limit: a number 1..10000");
-        return false;
-    }
-    *limit = (int)v;
-    return true;
-}
-
 void iw_reply(web_req_t *req, int rc, cJSON *out, const char *err)
 {
     if (rc == CM_ERR_NOTFOUND)
@@ -108,22 +61,62 @@ void iw_reply(web_req_t *req, int rc, cJSON *out, const char *err)
         web_reply_json(req, 200, out);
 }
 
-/* Match at once after a post, so a capture whose ticket just came is decided. */
-static void match_now(intake_web_t *iw, cJSON *reply)
+/* ---- posts stored on a worker --------------------------------------------------- */
+
+iw_post_t *iw_post_new(intake_web_t *iw, web_req_t *req)
 {
-    char err[256];
-    intake_match_stats_t s;
-    if (intake_match_run(iw->ctx->store, &iw->conf, tm_now_s(), &s, err, sizeof err)) {
-        log_error("intake", "matching exits to tickets failed: %s", err);
+    iw_post_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        web_reply_error(req, 500, NULL, "out of memory");
+        return NULL;
+    }
+    p->iw = iw;
+    p->req = req;
+    return p;
+}
+
+void iw_post_free(iw_post_t *p)
+{
+    if (!p)
+        return;
+    iw_batch_close(&p->b);
+    cJSON_Delete(p->items);
+    cJSON_Delete(p->body);
+    free(p->recs);
+    free(p);
+}
+
+void iw_post_submit(iw_post_t *p, web_work_fn work, web_work_fn done)
+{
+    if (web_defer(p->iw->ctx->web, work, done, p)) {
+        web_reply_error(p->req, 503, NULL, "the server is busy; try again in a moment");
+        iw_post_free(p);
+    }
+}
+
+/* On the worker, after storing: match at once, so a capture whose ticket just
+ * came is decided. */
+static void match_after(iw_post_t *p)
+{
+    p->match = true;
+    p->match_rc = intake_match_run(p->iw->ctx->store, &p->iw->conf, tm_now_s(), &p->ms, p->err,
+                                   sizeof p->err);
+}
+
+/* On the loop: the matching figures into the reply (or the failure into the log). */
+static void match_reply(iw_post_t *p, cJSON *reply)
+{
+    if (p->match_rc) {
+        log_error("intake", "matching exits to tickets failed: %s", p->err);
         return;
     }
-    if (s.escapes)
-        log_warn("intake", "%d escaping vehicle(s): loaded exit without a ticket", s.escapes);
+    if (p->ms.escapes)
+        log_warn("intake", "%d escaping vehicle(s): loaded exit without a ticket", p->ms.escapes);
     cJSON *m = cJSON_AddObjectToObject(reply, "matching");
-    cJSON_AddNumberToObject(m, "matched", s.matched);
-    cJSON_AddNumberToObject(m, "escapes", s.escapes);
-    cJSON_AddNumberToObject(m, "unverified", s.unverified);
-    cJSON_AddNumberToObject(m, "waiting", s.waiting);
+    cJSON_AddNumberToObject(m, "matched", p->ms.matched);
+    cJSON_AddNumberToObject(m, "escapes", p->ms.escapes);
+    cJSON_AddNumberToObject(m, "unverified", p->ms.unverified);
+    cJSON_AddNumberToObject(m, "waiting", p->ms.waiting);
 }
 
 /* ---- batches and lists ---------------------------------------------------------- */
@@ -167,60 +160,85 @@ static void list_filtered(web_req_t *req, intake_web_t *iw, const char *filter_k
                           size_t filter_cap, filtered_list_fn list)
 {
     int64_t from, to;
-    int limit;
+    long long limit;
     char filter[64], err[256];
-    if (!iw_range(req, 86400, &from, &to) || !iw_limit(req, 1000, &limit))
+    if (!web_query_range(req, 86400, 0, &from, &to) ||
+        !web_query_int(req, "limit", 1000, 1, 10000, &limit))
         return;
     if (filter_cap > sizeof filter)
         filter_cap = sizeof filter;
     bool has_filter = web_query(req, filter_key, filter, filter_cap) == CM_OK;
     cJSON *out = NULL;
-    int rc = list(iw->ctx->reader, from, to, has_filter ? filter : NULL, limit, &out, err,
+    int rc = list(iw->ctx->reader, from, to, has_filter ? filter : NULL, (int)limit, &out, err,
                   sizeof err);
     iw_reply(req, rc, out, err);
 }
 
 /* ---- tickets -------------------------------------------------------------------- */
 
+static void tickets_work(void *arg)
+{
+    iw_post_t *p = arg;
+    p->rc = intake_tickets_put(p->iw->ctx->store, p->recs, (size_t)p->n, p->b.source, &p->res,
+                               p->err, sizeof p->err);
+    if (!p->rc)
+        match_after(p);
+}
+
+static void tickets_done(void *arg)
+{
+    iw_post_t *p = arg;
+    if (p->rc) {
+        web_reply_error(p->req, 500, NULL, "storing tickets failed: %s", p->err);
+    } else {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "accepted", p->n);
+        cJSON_AddNumberToObject(o, "created", p->res.created);
+        cJSON_AddNumberToObject(o, "corrected", p->res.corrected);
+        cJSON_AddNumberToObject(o, "unchanged", p->res.unchanged);
+        match_reply(p, o);
+        web_reply_json(p->req, 200, o);
+    }
+    iw_post_free(p);
+}
+
 static void post_tickets(web_req_t *req, intake_web_t *iw)
 {
     char err[256];
-    iw_batch_t b;
-    if (!iw_batch_open(req, iw, "tickets", &b))
+    iw_post_t *p = iw_post_new(iw, req);
+    if (!p)
         return;
-    int n = b.n;
+    if (!iw_batch_open(req, iw, "tickets", &p->b)) {
+        free(p);
+        return;
+    }
+    int n = p->n = p->b.n;
     intake_materials_t *m = malloc(sizeof *m);
     intake_ticket_t *t = calloc((size_t)(n ? n : 1), sizeof *t);
+    p->recs = t;
     intake_fault_t f = {0};
     int rc = m && t ? CM_OK : CM_ERR_NOMEM;
     if (!rc)
-        rc = batch_check_size(&b, &f);
+        rc = batch_check_size(&p->b, &f);
     if (!rc)
         rc = intake_materials_load(iw->ctx->reader, m, err, sizeof err);
     int64_t now = tm_now_s();
     for (int i = 0; !rc && i < n; i++) {
         f.index = i;
-        rc = intake_ticket_parse(cJSON_GetArrayItem(b.items, i), &iw->conf, m, now, false, &t[i],
+        rc = intake_ticket_parse(cJSON_GetArrayItem(p->b.items, i), &iw->conf, m, now, false, &t[i],
                                  &f);
     }
-    intake_put_result_t res;
-    if (rc == CM_ERR_INVALID) {
-        iw_reply_fault(req, 400, &f); /* a batch is all or nothing: nothing stored */
-    } else if (!rc && !(rc = intake_tickets_put(iw->ctx->store, t, (size_t)n, b.source, &res, err,
-                                                sizeof err))) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "accepted", n);
-        cJSON_AddNumberToObject(o, "created", res.created);
-        cJSON_AddNumberToObject(o, "corrected", res.corrected);
-        cJSON_AddNumberToObject(o, "unchanged", res.unchanged);
-        match_now(iw, o);
-        web_reply_json(req, 200, o);
-    } else {
-        web_reply_error(req, 500, NULL, "storing tickets failed: %s", rc == CM_ERR_NOMEM ? "out of memory" : err);
-    }
-    free(t);
     free(m);
-    iw_batch_close(&b);
+    if (!rc) {
+        iw_post_submit(p, tickets_work, tickets_done);
+        return;
+    }
+    if (rc == CM_ERR_INVALID)
+        iw_reply_fault(req, 400, &f); /* a batch is all or nothing: nothing stored */
+    else
+        web_reply_error(req, 500, NULL, "storing tickets failed: %s",
+                        rc == CM_ERR_NOMEM ? "out of memory" : err);
+    iw_post_free(p);
 }
 
 static void tickets(web_req_t *req, void *arg)
@@ -248,39 +266,62 @@ static void ticket_one(web_req_t *req, void *arg)
 
 /* ---- exits ---------------------------------------------------------------------- */
 
+static void captures_work(void *arg)
+{
+    iw_post_t *p = arg;
+    p->rc = intake_captures_put(p->iw->ctx->store, p->recs, (size_t)p->n, p->b.source, &p->created,
+                                &p->f, p->err, sizeof p->err);
+    if (!p->rc)
+        match_after(p);
+}
+
+static void captures_done(void *arg)
+{
+    iw_post_t *p = arg;
+    if (p->rc == CM_ERR_INVALID) {
+        iw_reply_fault(p->req, 400, &p->f);
+    } else if (p->rc) {
+        web_reply_error(p->req, 500, NULL, "storing captures failed: %s", p->err);
+    } else {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "accepted", p->n);
+        cJSON_AddNumberToObject(o, "created", p->created);
+        match_reply(p, o);
+        web_reply_json(p->req, 200, o);
+    }
+    iw_post_free(p);
+}
+
 static void post_captures(web_req_t *req, intake_web_t *iw)
 {
-    char err[256];
-    iw_batch_t b;
-    if (!iw_batch_open(req, iw, "captures", &b))
+    iw_post_t *p = iw_post_new(iw, req);
+    if (!p)
         return;
-    int n = b.n, created = 0;
+    if (!iw_batch_open(req, iw, "captures", &p->b)) {
+        free(p);
+        return;
+    }
+    int n = p->n = p->b.n;
     intake_capture_t *c = calloc((size_t)(n ? n : 1), sizeof *c);
+    p->recs = c;
     intake_fault_t f = {0};
     int rc = c ? CM_OK : CM_ERR_NOMEM;
     if (!rc)
-        rc = batch_check_size(&b, &f);
+        rc = batch_check_size(&p->b, &f);
     int64_t now = tm_now_s();
     for (int i = 0; !rc && i < n; i++) {
         f.index = i;
-        rc = intake_capture_parse(cJSON_GetArrayItem(b.items, i), &iw->conf, now, &c[i], &f);
+        rc = intake_capture_parse(cJSON_GetArrayItem(p->b.items, i), &iw->conf, now, &c[i], &f);
     }
-    if (!rc)
-        rc = intake_captures_put(iw->ctx->store, c, (size_t)n, b.source, &created, &f, err,
-                                 sizeof err);
-    if (rc == CM_ERR_INVALID) {
+    if (!rc) {
+        iw_post_submit(p, captures_work, captures_done);
+        return;
+    }
+    if (rc == CM_ERR_INVALID)
         iw_reply_fault(req, 400, &f);
-    } else if (rc) {
-        web_reply_error(req, 500, NULL, "storing captures failed: %s", rc == CM_ERR_NOMEM ? "out of memory" : err);
-    } else {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "accepted", n);
-        cJSON_AddNumberToObject(o, "created", created);
-        match_now(iw, o);
-        web_reply_json(req, 200, o);
-    }
-    free(c);
-    iw_batch_close(&b);
+    else
+        web_reply_error(req, 500, NULL, "storing captures failed: out of memory");
+    iw_post_free(p);
 }
 
 static void captures(web_req_t *req, void *arg)
@@ -297,13 +338,33 @@ static void escapes(web_req_t *req, void *arg)
 {
     intake_web_t *iw = arg;
     int64_t from, to;
-    int limit;
+    long long limit;
     char err[256];
-    if (!iw_range(req, 7 * 86400, &from, &to) || !iw_limit(req, 1000, &limit))
+    if (!web_query_range(req, 7 * 86400, 0, &from, &to) ||
+        !web_query_int(req, "limit", 1000, 1, 10000, &limit))
         return;
     cJSON *out = NULL;
-    int rc = intake_escape_list(iw->ctx->reader, from, to, limit, &out, err, sizeof err);
+    int rc = intake_escape_list(iw->ctx->reader, from, to, (int)limit, &out, err, sizeof err);
     iw_reply(req, rc, out, err);
+}
+
+static void point_work(void *arg)
+{
+    iw_post_t *p = arg;
+    p->rc = intake_point_put(p->iw->ctx->store, &p->point, p->actor, "api", p->err, sizeof p->err);
+}
+
+static void point_done(void *arg)
+{
+    iw_post_t *p = arg;
+    if (p->rc) {
+        web_reply_error(p->req, 500, NULL, "%s", p->err);
+    } else {
+        cJSON *out = NULL;
+        int rc = intake_point_list(p->iw->ctx->reader, &out, p->err, sizeof p->err);
+        iw_reply(p->req, rc, out, p->err);
+    }
+    iw_post_free(p);
 }
 
 static void points(web_req_t *req, void *arg)
@@ -316,41 +377,64 @@ static void points(web_req_t *req, void *arg)
         iw_reply(req, rc, out, err);
         return;
     }
-    if (web_require_role(req, "engineer"))
+    if (web_require_role(iw->ctx->web, req, "engineer"))
         return;
     cJSON *body = web_body_json(req);
     if (!body)
         return;
-    intake_point_t p;
-    intake_fault_t f = {0};
-    if (intake_point_parse(body, &p, &f)) {
-        iw_reply_fault(req, 400, &f);
-    } else if (intake_point_put(iw->ctx->store, &p, web_actor(req), "api", err, sizeof err)) {
-        web_reply_error(req, 500, NULL, "%s", err);
-    } else {
-        cJSON *out = NULL;
-        int rc = intake_point_list(iw->ctx->reader, &out, err, sizeof err);
-        iw_reply(req, rc, out, err);
+    iw_post_t *p = iw_post_new(iw, req);
+    if (!p) {
+        cJSON_Delete(body);
+        return;
     }
-    cJSON_Delete(body);
+    p->body = body; /* the point's strings may point into it */
+    if (intake_point_parse(body, &p->point, &p->f)) {
+        iw_reply_fault(req, 400, &p->f);
+        iw_post_free(p);
+        return;
+    }
+    snprintf(p->actor, sizeof p->actor, "%s", web_actor(iw->ctx->web, req));
+    iw_post_submit(p, point_work, point_done);
 }
 
-/* ---- the matching timer -------------------------------------------------------- */
+/* ---- the matching timer: the loop starts a job, a worker runs it ------------------- */
+
+static void match_work(void *arg)
+{
+    intake_web_t *iw = arg;
+    iw->match_rc = intake_match_run(iw->ctx->store, &iw->conf, tm_now_s(), &iw->ms, iw->match_err,
+                                    sizeof iw->match_err);
+}
+
+static void match_done(void *arg)
+{
+    intake_web_t *iw = arg;
+    iw->matching = false;
+    if (iw->match_rc)
+        log_error("intake", "matching exits to tickets failed: %s", iw->match_err);
+    else if (iw->ms.escapes)
+        log_warn("intake", "%d escaping vehicle(s): loaded exit without a ticket", iw->ms.escapes);
+}
 
 static void match_timer(evutil_socket_t fd, short what, void *arg)
 {
     intake_web_t *iw = arg;
-    char err[256];
-    intake_match_stats_t s;
-    if (intake_match_run(iw->ctx->store, &iw->conf, tm_now_s(), &s, err, sizeof err))
-        log_error("intake", "matching exits to tickets failed: %s", err);
-    else if (s.escapes)
-        log_warn("intake", "%d escaping vehicle(s): loaded exit without a ticket", s.escapes);
+    if (iw->matching) /* the last one is still out: this turn is skipped */
+        return;
+    if (web_defer(iw->ctx->web, match_work, match_done, iw) == CM_OK)
+        iw->matching = true;
 }
 
-int web_register_intake(web_t *w, web_ctx_t *ctx, const struct intake_conf *conf)
+static void intake_free(void *state)
 {
-    intake_web_t *iw = &g_iw;
+    web_intake_close(state);
+}
+
+web_intake_t *web_register_intake(web_t *w, web_ctx_t *ctx, const struct intake_conf *conf)
+{
+    intake_web_t *iw = web_state_new(w, sizeof *iw, intake_free);
+    if (!iw)
+        return NULL;
     iw->ctx = ctx;
     iw->conf = *conf;
     int rc = web_route(w, WEB_GET, "/api/v1/weighbridge/tickets", tickets, iw);
@@ -369,17 +453,18 @@ int web_register_intake(web_t *w, web_ctx_t *ctx, const struct intake_conf *conf
     if (!rc)
         rc = iw_register_ledger(w, iw);
     if (rc)
-        return rc;
+        return NULL;
     iw->timer = event_new(web_base(w), -1, EV_PERSIST, match_timer, iw);
     struct timeval every = {iw->conf.match_interval_s, 0};
     if (!iw->timer || event_add(iw->timer, &every))
-        return CM_ERR_NOMEM;
-    return CM_OK;
+        return NULL;
+    return iw;
 }
 
-void web_intake_close(void)
+void web_intake_close(web_intake_t *iw)
 {
-    if (g_iw.timer)
-        event_free(g_iw.timer);
-    g_iw.timer = NULL;
+    if (iw && iw->timer) {
+        event_free(iw->timer);
+        iw->timer = NULL;
+    }
 }

@@ -5,10 +5,15 @@
 #include "intake/intake.h"
 #include "web/web.h"
 
-typedef struct intake_web {
+/* The routes' state (web_state_new, freed by web_free); the loop's. */
+typedef struct web_intake {
     web_ctx_t *ctx;
     intake_conf_t conf;
     struct event *timer;
+    bool matching;              /* a timer's matching job is out (loop only) */
+    intake_match_stats_t ms;    /* its outcome: the worker's until its done runs */
+    int match_rc;
+    char match_err[256];
 } intake_web_t;
 
 /* The API key's source name into name; false when it replied 401 itself. */
@@ -31,13 +36,38 @@ typedef struct {
  * otherwise iw_batch_close(b) frees the body and the records. */
 bool iw_batch_open(web_req_t *req, intake_web_t *iw, const char *key, iw_batch_t *b);
 void iw_batch_close(iw_batch_t *b);
-/* from/to query parameters (Beijing "yyyy-MM-dd[ HH:mm[:ss]]"); defaults:
- * the last day_span days up to now. false when it replied 400 itself. */
-bool iw_range(web_req_t *req, int64_t def_span_s, int64_t *from, int64_t *to);
-/* limit query parameter, 1..10000 (default def). false when it replied 400. */
-bool iw_limit(web_req_t *req, int def, int *limit);
 /* Reply 200 with out, or 500 naming err when rc != 0. */
 void iw_reply(web_req_t *req, int rc, cJSON *out, const char *err);
+
+/*
+ * A post stored on a worker (web_defer): the handler checks and parses on the
+ * loop, work stores (and matches) on a worker, done replies on the loop and
+ * ends with iw_post_free. The post owns its batch, body, items and records.
+ */
+typedef struct iw_post {
+    intake_web_t *iw;
+    web_req_t *req;
+    iw_batch_t b;          /* tickets, captures, ledger kinds (b.body, b.items) */
+    cJSON *body, *items;   /* summaries */
+    const char *kind;      /* ledger kind */
+    void *recs;            /* tickets or captures, malloc'd */
+    int n;
+    intake_point_t point;
+    char source[64], actor[40];
+    intake_put_result_t res;
+    int created;
+    intake_fault_t f;
+    bool match;            /* match exits to tickets after storing */
+    int match_rc;
+    intake_match_stats_t ms;
+    int rc;
+    char err[256];
+} iw_post_t;
+/* A zeroed post for req; NULL after replying 500. */
+iw_post_t *iw_post_new(intake_web_t *iw, web_req_t *req);
+/* Queue it; on failure replies 503 and frees it. */
+void iw_post_submit(iw_post_t *p, web_work_fn work, web_work_fn done);
+void iw_post_free(iw_post_t *p);
 
 int iw_register_ledger(web_t *w, intake_web_t *iw);
 

@@ -7,37 +7,51 @@
 
 #include "web/api_intake.h"
 
-/* POST of a ledger kind: API key, one job, 400/409 naming the field. */
-static void post_ledger(web_req_t *req, intake_web_t *iw, const char *kind, const char *key)
+static void ledger_work(void *arg)
 {
-    char err[256];
-    iw_batch_t b;
-    if (!iw_batch_open(req, iw, key, &b))
-        return;
-    intake_fault_t f = {0};
-    int created = 0;
-    int rc = intake_ledger_put(iw->ctx->store, kind, b.items, b.source, tm_now_s(), &created, &f,
-                               err, sizeof err);
-    if ((rc == CM_ERR_INVALID || rc == CM_ERR_CONFLICT) && f.field[0]) {
-        iw_reply_fault(req, rc == CM_ERR_CONFLICT ? 409 : 400, &f);
+    iw_post_t *p = arg;
+    p->rc = intake_ledger_put(p->iw->ctx->store, p->kind, p->b.items, p->b.source, tm_now_s(),
+                              &p->created, &p->f, p->err, sizeof p->err);
+}
+
+static void ledger_done(void *arg)
+{
+    iw_post_t *p = arg;
+    int rc = p->rc;
+    if ((rc == CM_ERR_INVALID || rc == CM_ERR_CONFLICT) && p->f.field[0]) {
+        iw_reply_fault(p->req, rc == CM_ERR_CONFLICT ? 409 : 400, &p->f);
     } else if (rc == CM_ERR_INVALID) {
-        web_reply_error(req, 400, key, "%s", err);
+        web_reply_error(p->req, 400, p->b.key, "%s", p->err);
     } else if (rc) {
-        web_reply_error(req, 500, NULL, "%s", err);
+        web_reply_error(p->req, 500, NULL, "%s", p->err);
     } else {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "accepted", b.n);
-        cJSON_AddNumberToObject(o, "created", created);
-        web_reply_json(req, 200, o);
+        cJSON_AddNumberToObject(o, "accepted", p->b.n);
+        cJSON_AddNumberToObject(o, "created", p->created);
+        web_reply_json(p->req, 200, o);
     }
-    iw_batch_close(&b);
+    iw_post_free(p);
+}
+
+/* POST of a ledger kind: API key, one job on a worker, 400/409 naming the field. */
+static void post_ledger(web_req_t *req, intake_web_t *iw, const char *kind, const char *key)
+{
+    iw_post_t *p = iw_post_new(iw, req);
+    if (!p)
+        return;
+    if (!iw_batch_open(req, iw, key, &p->b)) {
+        free(p);
+        return;
+    }
+    p->kind = kind; /* a string literal */
+    iw_post_submit(p, ledger_work, ledger_done);
 }
 
 static void get_ledger(web_req_t *req, intake_web_t *iw, const char *kind)
 {
     int64_t from, to;
     char err[256];
-    if (!iw_range(req, 31 * 86400, &from, &to))
+    if (!web_query_range(req, 31 * 86400, 0, &from, &to))
         return;
     cJSON *out = NULL;
     int rc = intake_ledger_list(iw->ctx->reader, kind, from, to, &out, err, sizeof err);
@@ -70,57 +84,66 @@ static void contracts(web_req_t *req, void *arg)
 
 static void coal_types(web_req_t *req, void *arg) { get_ledger(req, arg, "coal_type"); }
 
+static void summaries_work(void *arg)
+{
+    iw_post_t *p = arg;
+    p->rc = intake_pts_put(p->iw->ctx->store, p->items, &p->iw->conf, p->source, &p->res, &p->f,
+                           p->err, sizeof p->err);
+}
+
+static void summaries_done(void *arg)
+{
+    iw_post_t *p = arg;
+    if (p->rc == CM_ERR_INVALID && p->f.field[0]) {
+        iw_reply_fault(p->req, 400, &p->f);
+    } else if (p->rc == CM_ERR_INVALID) {
+        web_reply_error(p->req, 400, "summaries", "%s", p->err);
+    } else if (p->rc) {
+        web_reply_error(p->req, 500, NULL, "%s", p->err);
+    } else {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "accepted", cJSON_GetArraySize(p->items));
+        cJSON_AddNumberToObject(o, "created", p->res.created);
+        cJSON_AddNumberToObject(o, "corrected", p->res.corrected);
+        cJSON_AddNumberToObject(o, "unchanged", p->res.unchanged);
+        web_reply_json(p->req, 200, o);
+    }
+    iw_post_free(p);
+}
+
 static void summaries(web_req_t *req, void *arg)
 {
     intake_web_t *iw = arg;
     char err[256], source[64];
     if (web_method_of(req) == WEB_GET) {
         int64_t from, to;
-        if (!iw_range(req, 31 * 86400, &from, &to))
+        if (!web_query_range(req, 31 * 86400, 0, &from, &to))
             return;
         cJSON *out = NULL;
         int rc = intake_pts_list(iw->ctx->reader, from, to, &out, err, sizeof err);
         iw_reply(req, rc, out, err);
         return;
     }
-    if (!iw_source(req, iw, source, sizeof source))
+    iw_post_t *p = iw_source(req, iw, source, sizeof source) ? iw_post_new(iw, req) : NULL;
+    if (!p)
         return;
-    cJSON *body = web_body_json(req);
-    if (!body)
+    if (!(p->body = web_body_json(req))) {
+        iw_post_free(p);
         return;
-    cJSON *items = iw_items(body, "summaries");
-    intake_fault_t f = {0};
-    intake_put_result_t res;
-    int rc = intake_pts_put(iw->ctx->store, items, &iw->conf, source, &res, &f, err, sizeof err);
-    if (rc == CM_ERR_INVALID && f.field[0]) {
-        iw_reply_fault(req, 400, &f);
-    } else if (rc == CM_ERR_INVALID) {
-        web_reply_error(req, 400, "summaries", "%s", err);
-    } else if (rc) {
-        web_reply_error(req, 500, NULL, "%s", err);
-    } else {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "accepted", cJSON_GetArraySize(items));
-        cJSON_AddNumberToObject(o, "created", res.created);
-        cJSON_AddNumberToObject(o, "corrected", res.corrected);
-        cJSON_AddNumberToObject(o, "unchanged", res.unchanged);
-        web_reply_json(req, 200, o);
     }
-    cJSON_Delete(items);
-    cJSON_Delete(body);
+    snprintf(p->source, sizeof p->source, "%s", source);
+    p->items = iw_items(p->body, "summaries");
+    iw_post_submit(p, summaries_work, summaries_done);
 }
 
 /* GET /api/v1/sales/figures?at=...&coalType=...: shift, day, MTD, QTD, YTD. */
 static void figures(web_req_t *req, void *arg)
 {
     intake_web_t *iw = arg;
-    char buf[40], coal[32] = "", err[256];
+    char coal[32] = "", err[256];
     int64_t at = tm_now_s();
-    int q = web_query(req, "at", buf, sizeof buf);
-    if (q != CM_ERR_NOTFOUND && (q || tm_parse_bj(buf, &at))) {
-        web_reply_error(req, 400, "at", "at: expected \"yyyy-MM-dd[ HH:mm[:ss]]\" (Beijing)");
+    if (!web_query_time(req, "at", &at, NULL))
         return;
-    }
     if (web_query(req, "coalType", coal, sizeof coal) == CM_OK && coal[0]) {
         intake_materials_t m;
         const char *code = NULL;
@@ -145,7 +168,7 @@ static void report(web_req_t *req, void *arg)
     const char *kind = web_path(req) + strlen("/api/v1/reports/rpt2/");
     char fmt[8] = "json", err[256];
     int64_t from, to;
-    if (!iw_range(req, 86400, &from, &to))
+    if (!web_query_range(req, 86400, 0, &from, &to))
         return;
     if (web_query(req, "format", fmt, sizeof fmt) == CM_ERR_INVALID ||
         (strcmp(fmt, "json") && strcmp(fmt, "csv") && strcmp(fmt, "xlsx"))) {

@@ -1,5 +1,6 @@
 /* The HTTP server: libevent evhttp, a route table, JSON replies. */
 #include <signal.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 
+#include "web/async.h"
 #include "web/web.h"
 
 #define MAX_ROUTES 96
@@ -24,8 +26,17 @@ typedef struct route {
     bool public_route; /* web_route_public(): the guard lets it through */
 } route_t;
 
+/* A piece of route state (web_state_new), freed by web_free in reverse order. */
+typedef struct web_state {
+    struct web_state *prev;
+    void (*free_fn)(void *state);
+    max_align_t data[];
+} web_state_t;
+
 struct web {
     struct event_base *base;
+    web_async_t *async;
+    web_state_t *states; /* newest first */
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
     struct event *sigint, *sigterm;
@@ -43,6 +54,8 @@ void web_opts_default(web_opts_t *o)
     o->port = 8080;
     o->max_body = 4u << 20;
     o->timeout_s = 30;
+    o->workers = 2;
+    o->max_deferred = 64;
 }
 
 /* A pattern may be registered twice with different methods (e.g. GET for
@@ -137,6 +150,10 @@ web_t *web_new(const web_opts_t *opts, char *err, size_t errlen)
         web_free(w);
         return NULL;
     }
+    if (!(w->async = web_async_new(w->base, opts->workers, opts->max_deferred, err, errlen))) {
+        web_free(w);
+        return NULL;
+    }
     evhttp_set_max_body_size(w->http, (ev_ssize_t)opts->max_body);
     evhttp_set_timeout(w->http, opts->timeout_s);
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
@@ -161,6 +178,18 @@ void web_free(web_t *w)
 {
     if (!w)
         return;
+    /* Deferred work first: its done functions reply and use the routes' state. */
+    web_async_free(w->async);
+    if (w->base) /* send what those replies wrote */
+        for (int i = 0; i < 3; i++)
+            event_base_loop(w->base, EVLOOP_NONBLOCK);
+    while (w->states) {
+        web_state_t *st = w->states;
+        w->states = st->prev;
+        if (st->free_fn)
+            st->free_fn(st->data);
+        free(st);
+    }
     if (w->sigint)
         event_free(w->sigint);
     if (w->sigterm)
@@ -201,6 +230,32 @@ void web_set_guard(web_t *w, web_guard_fn fn, void *arg)
 {
     w->guard = fn;
     w->guard_arg = arg;
+}
+
+void *web_guard_arg(const web_t *w, web_guard_fn fn)
+{
+    return w && w->guard == fn ? w->guard_arg : NULL;
+}
+
+void *web_state_new(web_t *w, size_t size, void (*free_fn)(void *state))
+{
+    web_state_t *st = calloc(1, sizeof *st + size);
+    if (!st)
+        return NULL;
+    st->free_fn = free_fn;
+    st->prev = w->states;
+    w->states = st;
+    return st->data;
+}
+
+int web_defer(web_t *w, web_work_fn work, web_work_fn done, void *arg)
+{
+    return web_async_defer(w->async, work, done, arg);
+}
+
+int web_write(web_t *w, store_t *st, store_job_fn job, void *arg, web_write_done_fn done)
+{
+    return web_async_write(w->async, st, job, arg, done);
 }
 
 int web_run(web_t *w, bool handle_signals)

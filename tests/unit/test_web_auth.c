@@ -50,13 +50,26 @@ static int teardown(void **state)
 static void test_password_hash_roundtrip(void **state)
 {
     char h1[160], h2[160], err[128];
-    assert_int_equal(web_password_hash("Diaodu-2026", h1, sizeof h1, err, sizeof err), CM_OK);
-    assert_int_equal(web_password_hash("Diaodu-2026", h2, sizeof h2, err, sizeof err), CM_OK);
+    assert_int_equal(web_password_hash("Diaodu-2026", 0, h1, sizeof h1, err, sizeof err), CM_OK);
+    assert_int_equal(web_password_hash("Diaodu-2026", 0, h2, sizeof h2, err, sizeof err), CM_OK);
     assert_true(strncmp(h1, "pbkdf2-sha256$600000$", 21) == 0);
     assert_string_not_equal(h1, h2); /* a fresh salt each time */
     assert_int_equal(web_password_verify("Diaodu-2026", h1), CM_OK);
     assert_int_equal(web_password_verify("Diaodu-2027", h1), CM_ERR_AUTH);
     assert_int_equal(web_password_verify("", h1), CM_ERR_AUTH);
+}
+
+/* http.pbkdf2_iterations: a hash names its own count, so hashes made with
+ * another count (older, or a test's cheap one) still verify. */
+static void test_password_hash_keeps_its_iteration_count(void **state)
+{
+    char h[160], err[128];
+    assert_int_equal(web_password_hash("Diaodu-2026", 1000, h, sizeof h, err, sizeof err), CM_OK);
+    assert_true(strncmp(h, "pbkdf2-sha256$1000$", 19) == 0);
+    assert_int_equal(web_password_verify("Diaodu-2026", h), CM_OK);
+    assert_int_equal(web_password_verify("Diaodu-2025", h), CM_ERR_AUTH);
+    assert_int_equal(web_password_hash("Diaodu-2026", 999, h, sizeof h, err, sizeof err),
+                     CM_ERR_INVALID);
 }
 
 static void test_password_verify_rejects_malformed(void **state)
@@ -98,16 +111,16 @@ static void test_user_add_validates_each_field_and_stores_nothing(void **state)
 {
     fixture_t *f = *state;
     char err[256];
-    assert_int_equal(web_user_add(f->st, "a b", "viewer", "longenough", "t", "cli", err, sizeof err),
+    assert_int_equal(web_user_add(f->st, "a b", "viewer", "longenough", 1000, "t", "cli", err, sizeof err),
                      CM_ERR_INVALID);
     assert_true(strncmp(err, "name:", 5) == 0);
-    assert_int_equal(web_user_add(f->st, "li", "boss", "longenough", "t", "cli", err, sizeof err),
+    assert_int_equal(web_user_add(f->st, "li", "boss", "longenough", 1000, "t", "cli", err, sizeof err),
                      CM_ERR_INVALID);
     assert_true(strncmp(err, "role:", 5) == 0);
-    assert_int_equal(web_user_add(f->st, "li", "viewer", "short", "t", "cli", err, sizeof err),
+    assert_int_equal(web_user_add(f->st, "li", "viewer", "short", 1000, "t", "cli", err, sizeof err),
                      CM_ERR_INVALID);
     assert_true(strncmp(err, "password:", 9) == 0);
-    assert_int_equal(web_user_add(f->st, "", "viewer", "longenough", "t", "cli", err, sizeof err),
+    assert_int_equal(web_user_add(f->st, "", "viewer", "longenough", 1000, "t", "cli", err, sizeof err),
                      CM_ERR_INVALID);
     assert_int_equal(count(f->db, "SELECT count(*) FROM web_user"), 0);
     assert_int_equal(count(f->db, "SELECT count(*) FROM audit_log WHERE action LIKE 'user.%'"), 0);
@@ -117,14 +130,14 @@ static void test_user_changes_are_audited_and_end_sessions(void **state)
 {
     fixture_t *f = *state;
     char err[256];
-    assert_int_equal(web_user_add(f->st, "wang", "engineer", "Jishu-2026", "li", "cli", err, sizeof err),
+    assert_int_equal(web_user_add(f->st, "wang", "engineer", "Jishu-2026", 1000, "li", "cli", err, sizeof err),
                      CM_OK);
-    assert_int_equal(web_user_add(f->st, "wang", "viewer", "Jishu-2026", "li", "cli", err, sizeof err),
+    assert_int_equal(web_user_add(f->st, "wang", "viewer", "Jishu-2026", 1000, "li", "cli", err, sizeof err),
                      CM_ERR_CONFLICT);
     int gen0 = count(f->db, "SELECT pw_gen FROM web_user WHERE name = 'wang'");
     assert_int_equal(web_user_set_role(f->st, "wang", "admin", "li", "api", err, sizeof err), CM_OK);
     assert_int_equal(count(f->db, "SELECT pw_gen FROM web_user WHERE name = 'wang'"), gen0);
-    assert_int_equal(web_user_passwd(f->st, "wang", "Jishu-2027", "li", "api", err, sizeof err), CM_OK);
+    assert_int_equal(web_user_passwd(f->st, "wang", "Jishu-2027", 1000, "li", "api", err, sizeof err), CM_OK);
     assert_int_equal(count(f->db, "SELECT pw_gen FROM web_user WHERE name = 'wang'"), gen0 + 1);
     assert_int_equal(web_user_set_disabled(f->st, "wang", true, "li", "cli", err, sizeof err), CM_OK);
     assert_int_equal(count(f->db, "SELECT pw_gen FROM web_user WHERE name = 'wang'"), gen0 + 2);
@@ -155,6 +168,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_password_hash_roundtrip),
+        cmocka_unit_test(test_password_hash_keeps_its_iteration_count),
         cmocka_unit_test(test_password_verify_rejects_malformed),
         cmocka_unit_test(test_roles_are_ordered),
         cmocka_unit_test_setup_teardown(test_user_add_validates_each_field_and_stores_nothing, setup,
