@@ -27,8 +27,8 @@ int alarm_observe(sqlite3 *db, tick_ctx_t *t, const obs_t *o, char *err, size_t 
             return rc;
         sqlite3_bind_int64(s, 1, o->ts_ms);
         sqlite3_bind_int(s, 2, o->type);
-        alarm_bind_text(s, 3, o->source);
-        return alarm_step_done(db, s, err, errlen);
+        sqlite3_bind_text(s, 3, o->source, -1, SQLITE_TRANSIENT);
+        return store_step_done(s, err, errlen);
     }
     if (o->mode == OBS_GONE) {
         rc = store_prepare(db, "DELETE FROM alarm_pending WHERE type = ? AND source = ?", &s, err,
@@ -36,8 +36,8 @@ int alarm_observe(sqlite3 *db, tick_ctx_t *t, const obs_t *o, char *err, size_t 
         if (rc)
             return rc;
         sqlite3_bind_int(s, 1, o->type);
-        alarm_bind_text(s, 2, o->source);
-        return alarm_step_done(db, s, err, errlen);
+        sqlite3_bind_text(s, 2, o->source, -1, SQLITE_TRANSIENT);
+        return store_step_done(s, err, errlen);
     }
     if (set->has_threshold && o->has_value && fabs(o->value) < set->threshold)
         return CM_OK;
@@ -64,8 +64,8 @@ int alarm_observe(sqlite3 *db, tick_ctx_t *t, const obs_t *o, char *err, size_t 
     if (rc)
         return rc;
     sqlite3_bind_int(s, 1, o->type);
-    alarm_bind_text(s, 2, o->source);
-    alarm_bind_text(s, 3, o->device);
+    sqlite3_bind_text(s, 2, o->source, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, o->device, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 4, o->first_ms ? o->first_ms : o->ts_ms);
     sqlite3_bind_int64(s, 5, o->ts_ms);
     sqlite3_bind_int(s, 6, o->mode == OBS_LEVEL || o->repeat ? 0 : 1);
@@ -77,13 +77,13 @@ int alarm_observe(sqlite3 *db, tick_ctx_t *t, const obs_t *o, char *err, size_t 
         sqlite3_bind_double(s, 8, o->value);
     else
         sqlite3_bind_null(s, 8);
-    alarm_bind_text(s, 9, o->detail ? o->detail : alarm_type_label(o->type));
+    sqlite3_bind_text(s, 9, o->detail ? o->detail : alarm_type_label(o->type), -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(s, 10, o->mode == OBS_ON);
     sqlite3_bind_int64(s, 11, o->ts_ms);
     sqlite3_bind_int64(s, 12, (int64_t)set->clear_after_s * 1000);
     sqlite3_bind_int(s, 13, o->mode == OBS_ON);
-    alarm_bind_text(s, 14, o->origin);
-    return alarm_step_done(db, s, err, errlen);
+    sqlite3_bind_text(s, 14, o->origin, -1, SQLITE_TRANSIENT);
+    return store_step_done(s, err, errlen);
 }
 
 /* ---- evaluation of pending conditions ------------------------------------ */
@@ -176,7 +176,7 @@ static int offline_reason(sqlite3 *db, const char *device, char *why, size_t len
                            &s, err, errlen);
     if (rc)
         return rc;
-    alarm_bind_text(s, 1, device);
+    sqlite3_bind_text(s, 1, device, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(s) == SQLITE_ROW) {
         char since[24];
         tm_format_bj(sqlite3_column_int64(s, 0) / 1000, since, sizeof since);
@@ -195,10 +195,10 @@ static int set_held(sqlite3 *db, const pend_t *p, const char *held, char *err, s
                            err, errlen);
     if (rc)
         return rc;
-    alarm_bind_text(s, 1, *held ? held : NULL);
+    sqlite3_bind_text(s, 1, *held ? held : NULL, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(s, 2, p->type);
-    alarm_bind_text(s, 3, p->source);
-    return alarm_step_done(db, s, err, errlen);
+    sqlite3_bind_text(s, 3, p->source, -1, SQLITE_TRANSIENT);
+    return store_step_done(s, err, errlen);
 }
 
 static int raise_alarm(sqlite3 *db, tick_ctx_t *t, const pend_t *p, int level, char *err,
@@ -214,8 +214,8 @@ static int raise_alarm(sqlite3 *db, tick_ctx_t *t, const pend_t *p, int level, c
         return rc;
     sqlite3_bind_int(s, 1, p->type);
     sqlite3_bind_int(s, 2, level);
-    alarm_bind_text(s, 3, p->source);
-    alarm_bind_text(s, 4, *p->device ? p->device : NULL);
+    sqlite3_bind_text(s, 3, p->source, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, *p->device ? p->device : NULL, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 5, p->first_ms);
     sqlite3_bind_int64(s, 6, t->now_ms);
     sqlite3_bind_int64(s, 7, p->last_ms);
@@ -228,9 +228,9 @@ static int raise_alarm(sqlite3 *db, tick_ctx_t *t, const pend_t *p, int level, c
         sqlite3_bind_double(s, 10, p->worst);
     else
         sqlite3_bind_null(s, 10);
-    alarm_bind_text(s, 11, p->detail);
-    alarm_bind_text(s, 12, *p->origin ? p->origin : NULL);
-    if ((rc = alarm_step_done(db, s, err, errlen)))
+    sqlite3_bind_text(s, 11, p->detail, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 12, *p->origin ? p->origin : NULL, -1, SQLITE_TRANSIENT);
+    if ((rc = store_step_done(s, err, errlen)))
         return rc;
     int64_t id = sqlite3_last_insert_rowid(db);
     rc = alarm_log_event(db, id, t->now_ms, "raised", "system", p->detail, err, errlen);
@@ -279,10 +279,10 @@ static int update_alarm(sqlite3 *db, tick_ctx_t *t, const pend_t *p, int level, 
         sqlite3_bind_double(s, 5, p->worst);
     else
         sqlite3_bind_null(s, 5);
-    alarm_bind_text(s, 6, p->detail);
-    alarm_bind_text(s, 7, inhibit ? why : NULL);
+    sqlite3_bind_text(s, 6, p->detail, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 7, inhibit ? why : NULL, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 8, p->alarm_id);
-    rc = alarm_step_done(db, s, err, errlen);
+    rc = store_step_done(s, err, errlen);
     if (!rc && level > p->alarm_level)
         rc = alarm_put_upload(db, p->alarm_id, err, errlen);
     return rc;
@@ -336,7 +336,7 @@ static int unshelve_expired(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen
         if (rc)
             break;
         sqlite3_bind_int64(s, 1, ids[i]);
-        rc = alarm_step_done(db, s, err, errlen);
+        rc = store_step_done(s, err, errlen);
         if (!rc)
             rc = alarm_log_event(db, ids[i], t->now_ms, "unshelved", "system", "搁置到期 (shelving ended)",
                                  err, errlen);
@@ -352,7 +352,7 @@ static int expire_pending(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
     if (rc)
         return rc;
     sqlite3_bind_int64(s, 1, t->now_ms);
-    if ((rc = alarm_step_done(db, s, err, errlen)))
+    if ((rc = store_step_done(s, err, errlen)))
         return rc;
     for (int type = 1; !rc && type <= ALARM_T_MAX; type++) {
         const alarm_setting_t *set = &t->set[type];
@@ -365,7 +365,7 @@ static int expire_pending(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
         sqlite3_bind_int(s, 1, type);
         sqlite3_bind_int(s, 2, set->enabled);
         sqlite3_bind_int64(s, 3, t->now_ms - (int64_t)set->clear_after_s * 1000);
-        rc = alarm_step_done(db, s, err, errlen);
+        rc = store_step_done(s, err, errlen);
     }
     return rc;
 }

@@ -71,8 +71,6 @@ int alarm_log_event(sqlite3 *db, int64_t alarm_id, int64_t ts_ms, const char *ki
 int alarm_put_upload(sqlite3 *db, int64_t alarm_id, char *err, size_t errlen);
 void alarm_note(tick_ctx_t *t, int64_t alarm_id, int type, int level, const char *kind,
                 const char *source, const char *detail);
-void alarm_bind_text(sqlite3_stmt *s, int i, const char *v);
-int alarm_step_done(sqlite3 *db, sqlite3_stmt *s, char *err, size_t errlen);
 /* Clear an active alarm (event, upload) inside a job. */
 int alarm_do_clear(sqlite3 *db, int64_t id, int64_t now_ms, const char *actor, const char *reason,
                    char *err, size_t errlen);

@@ -62,11 +62,11 @@ static int ack_job(sqlite3 *db, void *arg, char *err, size_t errlen)
                        &s, err, errlen);
     if (rc)
         return rc;
-    alarm_bind_text(s, 1, l->actor);
+    sqlite3_bind_text(s, 1, l->actor, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, l->now_ms);
-    alarm_bind_text(s, 3, l->text);
+    sqlite3_bind_text(s, 3, l->text, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 4, l->id);
-    rc = alarm_step_done(db, s, err, errlen);
+    rc = store_step_done(s, err, errlen);
     return rc ? rc : alarm_log_event(db, l->id, l->now_ms, "acknowledged", l->actor, l->text, err,
                                      errlen);
 }
@@ -90,10 +90,10 @@ static int shelve_job(sqlite3 *db, void *arg, char *err, size_t errlen)
         return rc;
     int64_t until = l->now_ms + l->arg_s * 1000;
     sqlite3_bind_int64(s, 1, until);
-    alarm_bind_text(s, 2, l->actor);
-    alarm_bind_text(s, 3, l->text);
+    sqlite3_bind_text(s, 2, l->actor, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, l->text, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 4, l->id);
-    if ((rc = alarm_step_done(db, s, err, errlen)))
+    if ((rc = store_step_done(s, err, errlen)))
         return rc;
     char detail[600], when[24];
     tm_format_bj(until / 1000, when, sizeof when);
@@ -131,7 +131,7 @@ static int clear_job(sqlite3 *db, void *arg, char *err, size_t errlen)
         sqlite3_bind_int64(s, 1, l->now_ms);
         sqlite3_bind_int(s, 2, r.type);
         sqlite3_bind_int64(s, 3, l->id);
-        rc = alarm_step_done(db, s, err, errlen);
+        rc = store_step_done(s, err, errlen);
     }
     if (!rc)
         rc = store_prepare(db,
@@ -141,7 +141,7 @@ static int clear_job(sqlite3 *db, void *arg, char *err, size_t errlen)
     if (!rc) {
         sqlite3_bind_int(s, 1, r.type);
         sqlite3_bind_int64(s, 2, l->id);
-        rc = alarm_step_done(db, s, err, errlen);
+        rc = store_step_done(s, err, errlen);
     }
     return rc;
 }

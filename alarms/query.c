@@ -87,11 +87,11 @@ static void bind_filter(sqlite3_stmt *s, const alarm_filter_t *f)
 {
     sqlite3_bind_text(s, 1, f->state ? f->state : "active", -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 2, f->type);
-    alarm_bind_text(s, 3, f->source);
+    sqlite3_bind_text(s, 3, f->source, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(s, 4, f->min_level);
     sqlite3_bind_int64(s, 5, f->from_ms);
     sqlite3_bind_int64(s, 6, f->to_ms);
-    alarm_bind_text(s, 9, f->origin);
+    sqlite3_bind_text(s, 9, f->origin, -1, SQLITE_TRANSIENT);
 }
 
 int alarm_list_json(sqlite3 *db, const alarm_filter_t *f, cJSON **out, char *err, size_t errlen)

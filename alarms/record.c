@@ -4,22 +4,6 @@
 
 #include "alarms/internal.h"
 
-void alarm_bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(s, i);
-}
-
-int alarm_step_done(sqlite3 *db, sqlite3_stmt *s, char *err, size_t errlen)
-{
-    int rc = sqlite3_step(s) == SQLITE_DONE ? CM_OK
-                                             : cm_fail(err, errlen, CM_ERR_DB, "%s", sqlite3_errmsg(db));
-    sqlite3_finalize(s);
-    return rc;
-}
-
 int alarm_log_event(sqlite3 *db, int64_t alarm_id, int64_t ts_ms, const char *kind,
                     const char *actor, const char *detail, char *err, size_t errlen)
 {
@@ -32,10 +16,10 @@ int alarm_log_event(sqlite3 *db, int64_t alarm_id, int64_t ts_ms, const char *ki
         return rc;
     sqlite3_bind_int64(s, 1, alarm_id);
     sqlite3_bind_int64(s, 2, ts_ms);
-    alarm_bind_text(s, 3, kind);
-    alarm_bind_text(s, 4, actor);
-    alarm_bind_text(s, 5, detail);
-    return alarm_step_done(db, s, err, errlen);
+    sqlite3_bind_text(s, 3, kind, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, actor, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 5, detail, -1, SQLITE_TRANSIENT);
+    return store_step_done(s, err, errlen);
 }
 
 void alarm_note(tick_ctx_t *t, int64_t alarm_id, int type, int level, const char *kind,
@@ -126,10 +110,10 @@ int alarm_do_clear(sqlite3 *db, int64_t id, int64_t now_ms, const char *actor, c
     if (rc)
         return rc;
     sqlite3_bind_int64(s, 1, now_ms);
-    alarm_bind_text(s, 2, actor);
-    alarm_bind_text(s, 3, reason);
+    sqlite3_bind_text(s, 2, actor, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, reason, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 4, id);
-    if ((rc = alarm_step_done(db, s, err, errlen)))
+    if ((rc = store_step_done(s, err, errlen)))
         return rc;
     if (sqlite3_changes(db) == 0)
         return cm_fail(err, errlen, CM_ERR_CONFLICT, "alarm %lld is already cleared", (long long)id);

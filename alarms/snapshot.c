@@ -118,7 +118,7 @@ static int old_value(sqlite3 *db, const char *target, char **out, char *err, siz
                            errlen);
     if (rc)
         return rc;
-    alarm_bind_text(st, 1, target);
+    sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
     *out = sqlite3_step(st) == SQLITE_ROW ? strdup((const char *)sqlite3_column_text(st, 0)) : NULL;
     sqlite3_finalize(st);
     return CM_OK;
@@ -153,9 +153,9 @@ static int snapshot_job(sqlite3 *db, void *arg, char *err, size_t errlen)
                                " ts = unixepoch() WHERE value <> excluded.value",
                                &st, err, errlen);
         if (!rc) {
-            alarm_bind_text(st, 1, s->items[i].target);
-            alarm_bind_text(st, 2, s->items[i].value);
-            rc = alarm_step_done(db, st, err, errlen);
+            sqlite3_bind_text(st, 1, s->items[i].target, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, 2, s->items[i].value, -1, SQLITE_TRANSIENT);
+            rc = store_step_done(st, err, errlen);
         }
     }
     /* Parameters that left the configuration are changes too. */
@@ -185,8 +185,8 @@ static int snapshot_job(sqlite3 *db, void *arg, char *err, size_t errlen)
                 rc = store_prepare(db, "DELETE FROM alarm_param_snapshot WHERE target = ?", &st,
                                    err, errlen);
             if (!rc) {
-                alarm_bind_text(st, 1, gone[i]);
-                rc = alarm_step_done(db, st, err, errlen);
+                sqlite3_bind_text(st, 1, gone[i], -1, SQLITE_TRANSIENT);
+                rc = store_step_done(st, err, errlen);
             }
         }
     }

@@ -15,7 +15,7 @@ static int cursor_get(sqlite3 *db, const char *name, int64_t *id, char *err, siz
     int rc = store_prepare(db, "SELECT last_id FROM alarm_cursor WHERE name = ?", &s, err, errlen);
     if (rc)
         return rc;
-    alarm_bind_text(s, 1, name);
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
     *id = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_finalize(s);
     return CM_OK;
@@ -30,9 +30,9 @@ static int cursor_set(sqlite3 *db, const char *name, int64_t id, char *err, size
                            &s, err, errlen);
     if (rc)
         return rc;
-    alarm_bind_text(s, 1, name);
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, id);
-    return alarm_step_done(db, s, err, errlen);
+    return store_step_done(s, err, errlen);
 }
 
 static const char *col_text(sqlite3_stmt *s, int col)
@@ -254,7 +254,7 @@ static int ingest_input(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
         return rc;
     sqlite3_bind_int64(s, 1, moved);
     sqlite3_bind_int64(s, 2, t->now_ms - 86400000);
-    return alarm_step_done(db, s, err, errlen);
+    return store_step_done(s, err, errlen);
 }
 
 /* ---- ana_condition: analytics' episodes (docs/analytics.md) ----------------- */
@@ -265,7 +265,7 @@ static bool table_exists(sqlite3 *db, const char *name)
     if (store_prepare(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", &s, NULL,
                       0))
         return false;
-    alarm_bind_text(s, 1, name);
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
     bool yes = sqlite3_step(s) == SQLITE_ROW;
     sqlite3_finalize(s);
     return yes;
@@ -469,9 +469,9 @@ int alarm_condition_put(sqlite3 *db, const alarm_cond_t *c, char *err, size_t er
         return rc;
     sqlite3_bind_int64(s, 1, c->ts_ms ? c->ts_ms : tm_now_ms());
     sqlite3_bind_int(s, 2, c->type);
-    alarm_bind_text(s, 3, c->source);
-    alarm_bind_text(s, 4, c->device && *c->device ? c->device : NULL);
-    alarm_bind_text(s, 5, st);
+    sqlite3_bind_text(s, 3, c->source, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, c->device && *c->device ? c->device : NULL, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 5, st, -1, SQLITE_TRANSIENT);
     if (c->level)
         sqlite3_bind_int(s, 6, c->level);
     else
@@ -480,8 +480,8 @@ int alarm_condition_put(sqlite3 *db, const alarm_cond_t *c, char *err, size_t er
         sqlite3_bind_double(s, 7, c->value);
     else
         sqlite3_bind_null(s, 7);
-    alarm_bind_text(s, 8, c->detail);
-    return alarm_step_done(db, s, err, errlen);
+    sqlite3_bind_text(s, 8, c->detail, -1, SQLITE_TRANSIENT);
+    return store_step_done(s, err, errlen);
 }
 
 static int field_err(char *field, size_t fieldlen, const char *name, char *err, size_t errlen,

@@ -313,11 +313,6 @@ static void *thread_main(void *arg)
 
 /* ---- registration ----------------------------------------------------------- */
 
-static int bind_opt(sqlite3_stmt *s, int i, const char *v)
-{
-    return *v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
-}
-
 static int register_device(sqlite3 *db, col_dev_t *d, char *err, size_t errlen)
 {
     int rc = store_device_upsert(db, d->name, d->kind == COL_KIND_STATION ? "station" : "meter",
@@ -331,9 +326,9 @@ static int register_device(sqlite3 *db, col_dev_t *d, char *err, size_t errlen)
                            &s, err, errlen);
     if (!rc) {
         sqlite3_bind_int64(s, 1, d->device_id);
-        bind_opt(s, 2, d->gate_type);
-        bind_opt(s, 3, d->location);
-        bind_opt(s, 4, d->install_date);
+        store_bind_text_or_null(s, 2, d->gate_type);
+        store_bind_text_or_null(s, 3, d->location);
+        store_bind_text_or_null(s, 4, d->install_date);
         if (sqlite3_step(s) != SQLITE_DONE)
             rc = cm_fail(err, errlen, CM_ERR_DB, "device %s: %s", d->name, sqlite3_errmsg(db));
         sqlite3_finalize(s);

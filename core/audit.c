@@ -4,22 +4,6 @@
 
 #include "core/core.h"
 
-static void bind_opt(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(s, i);
-}
-
-static int step_once(sqlite3 *db, sqlite3_stmt *s, char *err, size_t errlen)
-{
-    int rc = sqlite3_step(s) == SQLITE_DONE ? CM_OK
-                                             : cm_fail(err, errlen, CM_ERR_DB, "%s", sqlite3_errmsg(db));
-    sqlite3_finalize(s);
-    return rc;
-}
-
 int store_audit(sqlite3 *db, const char *actor, const char *channel, const char *action,
                 const char *target, const char *old_value, const char *new_value,
                 const char *reason, char *err, size_t errlen)
@@ -31,14 +15,14 @@ int store_audit(sqlite3 *db, const char *actor, const char *channel, const char 
                            &s, err, errlen);
     if (rc)
         return rc;
-    bind_opt(s, 1, actor ? actor : "unknown");
-    bind_opt(s, 2, channel);
-    bind_opt(s, 3, action);
-    bind_opt(s, 4, target);
-    bind_opt(s, 5, old_value);
-    bind_opt(s, 6, new_value);
-    bind_opt(s, 7, reason);
-    return step_once(db, s, err, errlen);
+    sqlite3_bind_text(s, 1, actor ? actor : "unknown", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, channel, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 3, action, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, target, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 5, old_value, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 6, new_value, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 7, reason, -1, SQLITE_TRANSIENT);
+    return store_step_done(s, err, errlen);
 }
 
 int store_coef_get(sqlite3 *db, const char *name, int64_t at_s, double *value, char *err,
@@ -84,9 +68,9 @@ int store_coef_set(sqlite3 *db, const char *name, double value, int64_t valid_fr
     sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_double(s, 2, value);
     sqlite3_bind_int64(s, 3, valid_from_s);
-    bind_opt(s, 4, actor ? actor : "unknown");
-    bind_opt(s, 5, reason);
-    if ((rc = step_once(db, s, err, errlen)))
+    sqlite3_bind_text(s, 4, actor ? actor : "unknown", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 5, reason, -1, SQLITE_TRANSIENT);
+    if ((rc = store_step_done(s, err, errlen)))
         return rc;
     return store_audit(db, actor, channel, "coef.set", name, had ? old_s : NULL, new_s, reason, err,
                        errlen);
@@ -113,7 +97,7 @@ int store_outbox_put(sqlite3 *db, const char *record_type, const char *record_id
         sqlite3_bind_text(s, 2, record_id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(s, 3, body, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(s, 4, tm_now_ms());
-        rc = step_once(db, s, err, errlen);
+        rc = store_step_done(s, err, errlen);
     }
     cJSON_free(body);
     return rc;

@@ -33,14 +33,6 @@ int store_calibration_check(const store_calibration_t *c, int64_t now_s, const c
     return bad ? cm_fail(err, errlen, CM_ERR_INVALID, "%s: %s", bad, why) : CM_OK;
 }
 
-static void bind_opt(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v && *v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(s, i);
-}
-
 static cJSON *record_of(const store_calibration_t *c, int64_t id)
 {
     char rid[32], when[24];
@@ -79,10 +71,10 @@ int store_calibration_add(sqlite3 *db, const store_calibration_t *c, const char 
     sqlite3_bind_int64(s, 2, c->time_s);
     sqlite3_bind_text(s, 3, c->operator_name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 4, c->kind, -1, SQLITE_TRANSIENT);
-    bind_opt(s, 5, c->before);
-    bind_opt(s, 6, c->after);
-    bind_opt(s, 7, c->note);
-    bind_opt(s, 8, actor ? actor : "unknown");
+    store_bind_text_or_null(s, 5, c->before);
+    store_bind_text_or_null(s, 6, c->after);
+    store_bind_text_or_null(s, 7, c->note);
+    store_bind_text_or_null(s, 8, actor ? actor : "unknown");
     if (sqlite3_step(s) == SQLITE_ROW)
         *id = sqlite3_column_int64(s, 0);
     else

@@ -242,11 +242,41 @@ typedef struct store_stats {
 } store_stats_t;
 void store_get_stats(store_t *st, store_stats_t *out);
 
-/* Helpers for SQL in any module: prepare+bind+step in one place. */
+/*
+ * Helpers for SQL in any module (core/query.c). A query ends in one of three
+ * ways: a row, done, or an error (busy, interrupted, I/O, corrupt ...). The
+ * third must never read as the second: a failed sum is not 0 t. Every helper
+ * here turns anything but SQLITE_ROW / SQLITE_DONE into CM_ERR_DB with
+ * SQLite's message in err.
+ */
 /* Prepare sql; on error fills err with SQLite's message. */
 int store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out, char *err, size_t errlen);
 /* Execute a statement without results (several ; separated are allowed). */
 int store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
+
+/* Bind v as text, or NULL when v is NULL or "" (optional fields). Copies v. */
+void store_bind_text_or_null(sqlite3_stmt *s, int i, const char *v);
+/* Step once: 1 with a row, 0 when done, CM_ERR_DB otherwise. Does not finalize. */
+int store_step(sqlite3_stmt *s, char *err, size_t errlen);
+/* The loop over a query's rows that also sees how it ended:
+ *     int rc = CM_OK;
+ *     while (!rc && store_next(s, &rc, err, errlen)) { ... may set rc ... }
+ * true with a row; false when done (rc untouched) or on an error (*rc =
+ * CM_ERR_DB, message in err). */
+bool store_next(sqlite3_stmt *s, int *rc, char *err, size_t errlen);
+/* After a loop of one's own: last is the last sqlite3_step() result. CM_OK
+ * when SQLITE_DONE, else CM_ERR_DB with the message. */
+int store_check_done(sqlite3_stmt *s, int last, char *err, size_t errlen);
+/* Run a statement without result rows (INSERT, UPDATE, DELETE) and finalize
+ * it, whatever happens: CM_OK when it finished. */
+int store_step_done(sqlite3_stmt *s, char *err, size_t errlen);
+/* Typed scalar queries: step s once and read column 0; then finalize s.
+ * A row gives its value, a NULL value or no row gives dflt (and *found =
+ * false when found is not NULL); an error is CM_ERR_DB, *out untouched. */
+int store_q_double(sqlite3_stmt *s, double dflt, double *out, bool *found, char *err,
+                   size_t errlen);
+int store_q_int64(sqlite3_stmt *s, int64_t dflt, int64_t *out, bool *found, char *err,
+                  size_t errlen);
 
 /* Registry of devices and points (tables device, point). Upsert by name; id out. */
 int store_device_upsert(sqlite3 *db, const char *name, const char *kind, const char *model,

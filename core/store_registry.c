@@ -6,22 +6,6 @@
 
 #include "core/core.h"
 
-static int step_done(sqlite3 *db, sqlite3_stmt *s, char *err, size_t errlen)
-{
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return cm_fail(err, errlen, CM_ERR_DB, "%s", sqlite3_errmsg(db));
-    return CM_OK;
-}
-
-static void bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v && *v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(s, i);
-}
-
 int store_device_upsert(sqlite3 *db, const char *name, const char *kind, const char *model,
                         const char *serial, int64_t *id, char *err, size_t errlen)
 {
@@ -37,8 +21,8 @@ int store_device_upsert(sqlite3 *db, const char *name, const char *kind, const c
         return rc;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 2, kind, -1, SQLITE_TRANSIENT);
-    bind_text_or_null(s, 3, model);
-    bind_text_or_null(s, 4, serial);
+    store_bind_text_or_null(s, 3, model);
+    store_bind_text_or_null(s, 4, serial);
     if (sqlite3_step(s) == SQLITE_ROW)
         *id = sqlite3_column_int64(s, 0);
     else
@@ -61,7 +45,7 @@ int store_point_upsert(sqlite3 *db, int64_t device_id, const char *name, const c
     sqlite3_bind_int64(s, 1, device_id);
     sqlite3_bind_text(s, 2, name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 3, unit ? unit : "", -1, SQLITE_TRANSIENT);
-    bind_text_or_null(s, 4, quantity);
+    store_bind_text_or_null(s, 4, quantity);
     if (sqlite3_step(s) == SQLITE_ROW)
         *id = sqlite3_column_int64(s, 0);
     else
@@ -89,10 +73,8 @@ int store_device_set_comm(sqlite3 *db, int64_t device_id, const char *state, int
     sqlite3_bind_int64(s, 1, device_id);
     sqlite3_bind_text(s, 2, state, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 3, ts_ms);
-    bind_text_or_null(s, 4, detail);
-    rc = step_done(db, s, err, errlen);
-    sqlite3_finalize(s);
-    return rc;
+    store_bind_text_or_null(s, 4, detail);
+    return store_step_done(s, err, errlen);
 }
 
 int cm_mkdir_p(const char *path, char *err, size_t errlen)

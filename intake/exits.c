@@ -72,8 +72,8 @@ static int point_job(sqlite3 *db, void *arg, char *err, size_t errlen)
     if (!rc) {
         const char *v[] = {p->code, p->name, p->location, p->camera_ip, p->direction};
         for (int i = 0; i < 5; i++)
-            bind_text_or_null(s, i + 1, v[i]);
-        rc = step_done(db, s, err, errlen);
+            store_bind_text_or_null(s, i + 1, v[i]);
+        rc = store_step_done(s, err, errlen);
     }
     cJSON *now = point_json(p);
     char *nv = cJSON_PrintUnformatted(now);
@@ -124,7 +124,7 @@ static int point_rm_job(sqlite3 *db, void *arg, char *err, size_t errlen)
     if (rc)
         return rc;
     sqlite3_bind_text(s, 1, j->code, -1, SQLITE_STATIC);
-    rc = step_done(db, s, err, errlen);
+    rc = store_step_done(s, err, errlen);
     return rc ? rc : store_audit(db, j->actor, j->channel, "exit_point.remove", j->code, NULL, NULL,
                                  NULL, err, errlen);
 }
@@ -277,18 +277,18 @@ static int cap_one(sqlite3 *db, cap_job_t *j, size_t i, char *err, size_t errlen
     int64_t now = tm_now_s();
     const char *v[] = {c->capture_id, c->point, dir, c->plate};
     for (int k = 0; k < 4; k++)
-        bind_text_or_null(s, k + 1, v[k]);
+        store_bind_text_or_null(s, k + 1, v[k]);
     sqlite3_bind_int64(s, 5, c->time);
-    bind_text_or_null(s, 6, c->load);
-    bind_text_or_null(s, 7, c->photos);
-    bind_text_or_null(s, 8, state);
+    store_bind_text_or_null(s, 6, c->load);
+    store_bind_text_or_null(s, 7, c->photos);
+    store_bind_text_or_null(s, 8, state);
     if (strcmp(state, "pending"))
         sqlite3_bind_int64(s, 9, now);
     else
         sqlite3_bind_null(s, 9);
     sqlite3_bind_text(s, 10, j->source, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 11, now);
-    rc = step_done(db, s, err, errlen);
+    rc = store_step_done(s, err, errlen);
     if (rc || sqlite3_changes(db) == 0)
         return rc;
     j->created++;
@@ -365,7 +365,7 @@ int intake_capture_list(sqlite3 *db, int64_t from, int64_t to, const char *state
         return rc;
     sqlite3_bind_int64(s, 1, from);
     sqlite3_bind_int64(s, 2, to);
-    bind_text_or_null(s, 3, state);
+    store_bind_text_or_null(s, 3, state);
     sqlite3_bind_int(s, 4, limit > 0 ? limit : 1000);
     cJSON *arr = cJSON_CreateArray();
     while (sqlite3_step(s) == SQLITE_ROW) {

@@ -83,14 +83,6 @@ int get_time(const cJSON *o, const char *key, bool required, int64_t *out, intak
     return CM_OK;
 }
 
-void bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v && v[0])
-        sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(s, i);
-}
-
 void add_col_text(cJSON *o, const char *key, sqlite3_stmt *s, int col)
 {
     const unsigned char *t = sqlite3_column_text(s, col);
@@ -107,10 +99,3 @@ void add_time(cJSON *o, const char *key, int64_t epoch)
     cJSON_AddStringToObject(o, key, buf);
 }
 
-int step_done(sqlite3 *db, sqlite3_stmt *s, char *err, size_t errlen)
-{
-    int rc = sqlite3_step(s) == SQLITE_DONE ? CM_OK
-                                             : cm_fail(err, errlen, CM_ERR_DB, "%s", sqlite3_errmsg(db));
-    sqlite3_finalize(s);
-    return rc;
-}

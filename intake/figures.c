@@ -86,7 +86,7 @@ static int sum_query(sqlite3 *db, const char *sql, int64_t a, int64_t b, const c
         return rc;
     sqlite3_bind_int64(s, 1, a);
     sqlite3_bind_int64(s, 2, b);
-    bind_text_or_null(s, 3, coal);
+    store_bind_text_or_null(s, 3, coal);
     *sum = 0;
     if (sqlite3_step(s) == SQLITE_ROW) {
         *sum = sqlite3_column_double(s, 0);

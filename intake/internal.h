@@ -18,14 +18,10 @@ int get_num(const cJSON *o, const char *key, bool required, bool text_numbers, d
             double hi, double *out, intake_fault_t *f);
 int get_time(const cJSON *o, const char *key, bool required, int64_t *out, intake_fault_t *f);
 
-/* sqlite3_bind_text of a string, NULL when empty. */
-void bind_text_or_null(sqlite3_stmt *s, int i, const char *v);
 /* Column text as a JSON string, or null. */
 void add_col_text(cJSON *o, const char *key, sqlite3_stmt *s, int col);
 /* Beijing "yyyy-MM-dd HH:mm:ss" string into o[key]. */
 void add_time(cJSON *o, const char *key, int64_t epoch);
-/* Step a statement that returns no rows and finalize it. */
-int step_done(sqlite3 *db, sqlite3_stmt *s, char *err, size_t errlen);
 
 /* Queue (or re-queue) the exitCapture record of a stored capture. In a job. */
 int intake_capture_queue(sqlite3 *db, const char *capture_id, char *err, size_t errlen);

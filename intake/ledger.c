@@ -84,7 +84,7 @@ static int coal_job(sqlite3 *db, void *arg, char *err, size_t errlen)
         return rc;
     sqlite3_bind_text(s, 1, j->code, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, j->name, -1, SQLITE_STATIC);
-    rc = step_done(db, s, err, errlen);
+    rc = store_step_done(s, err, errlen);
     return rc ? rc : store_audit(db, j->actor, "cli", "coal_type.set", j->code, NULL, j->name, NULL, err, errlen);
 }
 
@@ -150,7 +150,7 @@ static int put_contract(sqlite3 *db, ledger_job_t *j, const cJSON *o, char *err,
         sqlite3_bind_int64(s, 5, from);
     if (to)
         sqlite3_bind_int64(s, 6, to);
-    rc = step_done(db, s, err, errlen);
+    rc = store_step_done(s, err, errlen);
     char *nv = cJSON_PrintUnformatted(o);
     if (!rc)
         rc = store_audit(db, j->source, !strncmp(j->source, "cli:", 4) ? "cli" : !strcmp(j->source, "demo") ? "demo" : "api",
@@ -166,7 +166,7 @@ static int insert_once(sqlite3 *db, ledger_job_t *j, sqlite3_stmt *ins, const ch
                        void (*bind_same)(sqlite3_stmt *, const void *), const void *arg,
                        const char *field, char *err, size_t errlen)
 {
-    int rc = step_done(db, ins, err, errlen);
+    int rc = store_step_done(ins, err, errlen);
     if (rc)
         return rc;
     if (sqlite3_changes(db) == 1) {
@@ -196,12 +196,12 @@ static void bind_rail(sqlite3_stmt *s, const void *arg)
 {
     const rail_t *r = arg;
     sqlite3_bind_text(s, 1, r->id, -1, SQLITE_STATIC);
-    bind_text_or_null(s, 2, r->train);
+    store_bind_text_or_null(s, 2, r->train);
     sqlite3_bind_int(s, 3, (int)r->wagons);
     sqlite3_bind_text(s, 4, r->coal, -1, SQLITE_STATIC);
     sqlite3_bind_double(s, 5, r->tons);
     sqlite3_bind_int64(s, 6, r->at);
-    bind_text_or_null(s, 7, r->contract);
+    store_bind_text_or_null(s, 7, r->contract);
 }
 
 static int put_rail(sqlite3 *db, ledger_job_t *j, const cJSON *o, char *err, size_t errlen)
@@ -279,7 +279,7 @@ static int put_survey(sqlite3 *db, ledger_job_t *j, const cJSON *o, char *err, s
     if (rc)
         return rc;
     bind_survey(s, &v);
-    bind_text_or_null(s, 5, v.surveyor);
+    store_bind_text_or_null(s, 5, v.surveyor);
     sqlite3_bind_text(s, 6, j->source, -1, SQLITE_STATIC);
     return insert_once(db, j, s,
                        "SELECT 1 FROM inventory_survey WHERE surveyed_at = ?1 AND stockpile = ?2"

@@ -75,7 +75,7 @@ static int set_state(sqlite3 *db, const pending_t *p, const char *state, const c
     }
     sqlite3_bind_int64(s, 4, now);
     sqlite3_bind_text(s, 5, p->id, -1, SQLITE_STATIC);
-    rc = step_done(db, s, err, errlen);
+    rc = store_step_done(s, err, errlen);
     return rc ? rc : intake_capture_queue(db, p->id, err, errlen);
 }
 
@@ -109,7 +109,7 @@ static int raise_escape(sqlite3 *db, const pending_t *p, const candidate_t *best
     }
     sqlite3_bind_text(s, 7, detail, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 8, now);
-    rc = step_done(db, s, err, errlen);
+    rc = store_step_done(s, err, errlen);
     return rc ? rc : set_state(db, p, "escape", NULL, now, err, errlen);
 }
 
@@ -126,7 +126,7 @@ static int resolve_escape(sqlite3 *db, const pending_t *p, const candidate_t *m,
     sqlite3_bind_int64(s, 1, now);
     sqlite3_bind_text(s, 2, m->ticket_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, p->id, -1, SQLITE_STATIC);
-    rc = step_done(db, s, err, errlen);
+    rc = store_step_done(s, err, errlen);
     return rc ? rc : set_state(db, p, "matched", m, now, err, errlen);
 }
 

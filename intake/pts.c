@@ -102,7 +102,7 @@ static int pts_one(sqlite3 *db, pts_job_t *j, const pts_t *p, char *err, size_t 
         sqlite3_bind_double(s, 6 + i, p->v[i]);
     sqlite3_bind_text(s, 10, j->source, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 11, j->now);
-    rc = step_done(db, s, err, errlen);
+    rc = store_step_done(s, err, errlen);
     if (version)
         j->res.corrected++;
     else

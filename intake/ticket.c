@@ -263,7 +263,7 @@ static int insert_version(sqlite3 *db, const intake_ticket_t *t, int version, co
         return rc;
     const char *text[] = {t->ticket_id, t->plate, t->vehicle_type, t->material, t->direction};
     for (int i = 0; i < 5; i++)
-        bind_text_or_null(s, i + 1, text[i]);
+        store_bind_text_or_null(s, i + 1, text[i]);
     sqlite3_bind_int64(s, 6, t->tare_time);
     sqlite3_bind_int64(s, 7, t->gross_time);
     sqlite3_bind_double(s, 8, t->gross);
@@ -272,11 +272,11 @@ static int insert_version(sqlite3 *db, const intake_ticket_t *t, int version, co
     const char *more[] = {t->weighbridge_id, t->operator_name, t->contract_id,
                           t->photo_front,    t->photo_top,     t->photo_rear};
     for (int i = 0; i < 6; i++)
-        bind_text_or_null(s, 11 + i, more[i]);
+        store_bind_text_or_null(s, 11 + i, more[i]);
     sqlite3_bind_int(s, 17, version);
     sqlite3_bind_text(s, 18, source, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 19, tm_now_s());
-    return step_done(db, s, err, errlen);
+    return store_step_done(s, err, errlen);
 }
 
 static int put_one(sqlite3 *db, put_job_t *j, const intake_ticket_t *t, char *err, size_t errlen)
@@ -395,7 +395,7 @@ int intake_ticket_list(sqlite3 *db, int64_t from, int64_t to, const char *plate,
     char norm[64] = "";
     if (plate)
         intake_plate_normalize(plate, norm, sizeof norm);
-    bind_text_or_null(s, 3, norm);
+    store_bind_text_or_null(s, 3, norm);
     sqlite3_bind_int(s, 4, limit > 0 ? limit : 1000);
     cJSON *arr = cJSON_CreateArray();
     while (sqlite3_step(s) == SQLITE_ROW) {

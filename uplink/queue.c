@@ -6,14 +6,6 @@
 
 #include "uplink/uplink.h"
 
-static int step_done(sqlite3 *db, sqlite3_stmt *s, char *err, size_t errlen)
-{
-    int rc = sqlite3_step(s) == SQLITE_DONE ? CM_OK
-                                             : cm_fail(err, errlen, CM_ERR_DB, "%s", sqlite3_errmsg(db));
-    sqlite3_finalize(s);
-    return rc;
-}
-
 int upl_queue_sync_dests_job(sqlite3 *db, const upl_cfg_t *c, char *err, size_t errlen)
 {
     int rc = CM_OK;
@@ -29,7 +21,7 @@ int upl_queue_sync_dests_job(sqlite3 *db, const upl_cfg_t *c, char *err, size_t 
         sqlite3_bind_text(s, 1, c->dest[i].name, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(s, 2, c->dest[i].backfill);
         sqlite3_bind_int64(s, 3, tm_now_ms());
-        rc = step_done(db, s, err, errlen);
+        rc = store_step_done(s, err, errlen);
         const upl_key_t *k = &c->dest[i].key;
         if (!rc && c->dest[i].self && k->key_len) { /* our own receiver knows us */
             char key[33] = "", iv[17] = "";
@@ -122,7 +114,7 @@ static int fanout_one(sqlite3 *db, const upl_cfg_t *c, const upl_dest_t *d, int 
         return rc;
     sqlite3_bind_int64(upd, 1, last);
     sqlite3_bind_text(upd, 2, d->name, -1, SQLITE_TRANSIENT);
-    return step_done(db, upd, err, errlen);
+    return store_step_done(upd, err, errlen);
 }
 
 int upl_queue_fanout_job(sqlite3 *db, const upl_cfg_t *c, int *added, char *err, size_t errlen)
@@ -314,7 +306,7 @@ static int log_attempt(sqlite3 *db, const upl_dest_t *d, const upl_pick_t *p,
     sqlite3_bind_text(s, 9, o->message, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 10, o->elapsed_ms);
     sqlite3_bind_text(s, 11, outcome, -1, SQLITE_STATIC);
-    return step_done(db, s, err, errlen);
+    return store_step_done(s, err, errlen);
 }
 
 int upl_queue_result_job(sqlite3 *db, const upl_cfg_t *c, const upl_dest_t *d,
@@ -407,7 +399,7 @@ int upl_queue_prune_job(sqlite3 *db, const upl_cfg_t *c, int64_t now_ms, char *e
         rc = store_prepare(db, sql[i], &s, err, errlen);
         if (!rc) {
             sqlite3_bind_int64(s, 1, cutoff);
-            rc = step_done(db, s, err, errlen);
+            rc = store_step_done(s, err, errlen);
         }
     }
     return rc;

@@ -137,15 +137,6 @@ typedef struct user_job {
     int disabled; /* -1: unchanged */
 } user_job_t;
 
-static int step_done(sqlite3 *db, sqlite3_stmt *s, char *err, size_t errlen)
-{
-    int rc = sqlite3_step(s) == SQLITE_DONE ? CM_OK : CM_ERR_DB;
-    if (rc)
-        cm_fail(err, errlen, rc, "database: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(s);
-    return rc;
-}
-
 /* The current role and disabled flag of j->name; CM_ERR_NOTFOUND when absent. */
 static int user_current(sqlite3 *db, const char *name, char *role, size_t rolelen, int *disabled,
                         char *err, size_t errlen)
@@ -185,7 +176,7 @@ static int job_add(sqlite3 *db, void *arg, char *err, size_t errlen)
     sqlite3_bind_text(s, 3, j->hash, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, now);
     sqlite3_bind_int64(s, 5, now);
-    int rc = step_done(db, s, err, errlen);
+    int rc = store_step_done(s, err, errlen);
     return rc ? rc : store_audit(db, j->actor, j->channel, "user.add", j->name, NULL, j->role, NULL,
                                  err, errlen);
 }
@@ -216,7 +207,7 @@ static int job_change(sqlite3 *db, void *arg, char *err, size_t errlen)
         sqlite3_bind_int(s, 3, j->disabled);
     sqlite3_bind_int64(s, 4, tm_now_ms());
     sqlite3_bind_text(s, 5, j->name, -1, SQLITE_STATIC);
-    rc = step_done(db, s, err, errlen);
+    rc = store_step_done(s, err, errlen);
     if (rc)
         return rc;
     if (j->hash)
