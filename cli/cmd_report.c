@@ -80,8 +80,10 @@ int cmd_report(cli_ctx_t *ctx, int argc, char **argv)
     cJSON *r = NULL;
     rc = ana_report(db, &c, kind, period, from, to, &r, err, sizeof err);
     store_reader_close(db);
-    if (rc)
-        return cli_error(rc == CM_ERR_INVALID ? CLI_USAGE : CLI_FAIL, "report: %s", err);
+    if (rc == CM_ERR_INVALID)
+        return cli_error(CLI_USAGE, "report: %s", err);
+    if (rc) /* never an empty or zero report in its place (#14) */
+        return cli_error(CLI_FAIL, "report %s could not be built: %s", kind, err);
     if (xlsx) {
         rc = cli_xlsx_report(ctx, xlsx, r);
         cJSON_Delete(r);

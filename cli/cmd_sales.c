@@ -59,7 +59,7 @@ static int list_ledger(cli_ctx_t *ctx, int argc, char **argv, const char *kind,
     int q = intake_ledger_list(db, kind, from, to, &out, err, sizeof err);
     store_reader_close(db);
     if (q)
-        return cli_error(CLI_FAIL, "%s", err);
+        return cli_error(CLI_FAIL, "figures could not be read: %s", err);
     if (ctx->json)
         cli_print_json(out);
     else
@@ -96,7 +96,7 @@ static int figures(cli_ctx_t *ctx, int argc, char **argv)
     int q = intake_figures_json(db, &c, at, cli_opt(argc, argv, "--coal-type"), &out, err, sizeof err);
     store_reader_close(db);
     if (q)
-        return cli_error(CLI_FAIL, "%s", err);
+        return cli_error(CLI_FAIL, "figures could not be read: %s", err);
     if (ctx->json) {
         cli_print_json(out);
         return CLI_OK;
@@ -136,8 +136,10 @@ static int report(cli_ctx_t *ctx, int argc, char **argv)
     cJSON *r = NULL;
     int q = intake_report(db, &c, argv[2], from, to, &r, err, sizeof err);
     store_reader_close(db);
-    if (q)
-        return cli_error(q == CM_ERR_INVALID ? CLI_USAGE : CLI_FAIL, "%s", err);
+    if (q == CM_ERR_INVALID)
+        return cli_error(CLI_USAGE, "%s", err);
+    if (q) /* never an empty or zero report in its place (#14) */
+        return cli_error(CLI_FAIL, "report %s could not be built: %s", argv[2], err);
     if (xlsx) {
         rc = cli_xlsx_report(ctx, xlsx, r);
         cJSON_Delete(r);

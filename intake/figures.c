@@ -34,9 +34,8 @@ int intake_output_raw(sqlite3 *db, const intake_conf_t *c, int64_t start, int64_
         return rc;
     sqlite3_bind_int64(s, 1, start);
     sqlite3_bind_int64(s, 2, end);
-    *tons = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_double(s, 0) : 0.0;
-    sqlite3_finalize(s);
-    return CM_OK;
+    /* A failed sum is an error, never 0 t (#14). */
+    return store_q_double(s, 0.0, tons, NULL, err, errlen);
 }
 
 /* Raw output converted piecewise by the raw_to_gross coefficient in force. */
@@ -54,9 +53,11 @@ static int output_gross(sqlite3 *db, const intake_conf_t *c, int64_t start, int6
         return rc;
     sqlite3_bind_int64(s, 1, start);
     sqlite3_bind_int64(s, 2, end);
-    while (sqlite3_step(s) == SQLITE_ROW)
+    while (!rc && store_next(s, &rc, err, errlen))
         cuts[n++] = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
+    if (rc)
+        return rc;
     cuts[n] = end;
     *gross = 0;
     *has = true;
@@ -88,13 +89,14 @@ static int sum_query(sqlite3 *db, const char *sql, int64_t a, int64_t b, const c
     sqlite3_bind_int64(s, 2, b);
     store_bind_text_or_null(s, 3, coal);
     *sum = 0;
-    if (sqlite3_step(s) == SQLITE_ROW) {
+    rc = store_step(s, err, errlen);
+    if (rc > 0) {
         *sum = sqlite3_column_double(s, 0);
         if (count)
             *count = sqlite3_column_int(s, 1);
     }
     sqlite3_finalize(s);
-    return CM_OK;
+    return rc < 0 ? rc : CM_OK;
 }
 
 /* Coal only: gangue and other materials are weighed but are not sales of coal. */
@@ -138,27 +140,34 @@ int intake_figures_get(sqlite3 *db, const intake_conf_t *c, tm_period kind, int6
     return rc;
 }
 
-/* The mine system's own figures for the same period, if it reported them. */
-static cJSON *reported(sqlite3 *db, const char *period, int64_t start, const char *coal)
+/* The mine system's own figures for the same period: an object, or JSON null
+ * when it reported none (a failed read is an error, not "none"). */
+static int reported(sqlite3 *db, const char *period, int64_t start, const char *coal, cJSON **out,
+                    char *err, size_t errlen)
 {
     sqlite3_stmt *s;
-    if (store_prepare(db, "SELECT output, truck_sales, rail_sales, inventory, version"
-                          " FROM pts_summary WHERE period = ? AND period_start = ? AND coal_type = ?"
-                          " ORDER BY version DESC LIMIT 1",
-                      &s, NULL, 0))
-        return cJSON_CreateNull();
+    int rc = store_prepare(db, "SELECT output, truck_sales, rail_sales, inventory, version"
+                               " FROM pts_summary WHERE period = ? AND period_start = ? AND coal_type = ?"
+                               " ORDER BY version DESC LIMIT 1",
+                           &s, err, errlen);
+    if (rc)
+        return rc;
     sqlite3_bind_text(s, 1, period, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, start);
     sqlite3_bind_text(s, 3, coal ? coal : "", -1, SQLITE_STATIC);
     cJSON *o = NULL;
-    if (sqlite3_step(s) == SQLITE_ROW) {
+    rc = store_step(s, err, errlen);
+    if (rc > 0) {
         o = cJSON_CreateObject();
         static const char *const k[] = {"output", "truckSales", "railSales", "inventory", "version"};
         for (int i = 0; i < 5; i++)
             cJSON_AddNumberToObject(o, k[i], sqlite3_column_double(s, i));
     }
     sqlite3_finalize(s);
-    return o ? o : cJSON_CreateNull();
+    if (rc < 0)
+        return rc;
+    *out = o ? o : cJSON_CreateNull();
+    return CM_OK;
 }
 
 static double r3(double v) { return (double)(long long)(v * 1000 + (v < 0 ? -0.5 : 0.5)) / 1000; }
@@ -204,10 +213,15 @@ int intake_figures_json(sqlite3 *db, const intake_conf_t *c, int64_t at, const c
             cJSON_Delete(root);
             return rc;
         }
-        cJSON *o = intake_figures_to_json(&f);
-        /* Shown beside ours, never added in (ANA-4 compares the two). */
-        cJSON_AddItemToObject(o, "reported", reported(db, names[k], f.start, coal_type));
+        cJSON *o = intake_figures_to_json(&f), *rep = NULL;
         cJSON_AddItemToObject(root, names[k], o);
+        rc = reported(db, names[k], f.start, coal_type, &rep, err, errlen);
+        if (rc) {
+            cJSON_Delete(root);
+            return rc;
+        }
+        /* Shown beside ours, never added in (ANA-4 compares the two). */
+        cJSON_AddItemToObject(o, "reported", rep);
     }
     *out = root;
     return CM_OK;

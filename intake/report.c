@@ -86,7 +86,7 @@ static int query_rows(sqlite3 *db, const char *sql, const char *types, int64_t f
         return rc;
     sqlite3_bind_int64(s, 1, from);
     sqlite3_bind_int64(s, 2, to);
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         cJSON *row = cJSON_CreateArray();
         for (int i = 0; types[i]; i++) {
             if (sqlite3_column_type(s, i) == SQLITE_NULL)
@@ -100,7 +100,7 @@ static int query_rows(sqlite3 *db, const char *sql, const char *types, int64_t f
         cJSON_AddItemToArray(rows, row);
     }
     sqlite3_finalize(s);
-    return CM_OK;
+    return rc;
 }
 
 static const char *const material_sql =

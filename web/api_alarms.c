@@ -14,7 +14,7 @@ static int status_of(int rc)
     case CM_ERR_INVALID: return 400;
     case CM_ERR_NOTFOUND: return 404;
     case CM_ERR_CONFLICT: return 409;
-    default: return 500;
+    default: return web_status_of(rc);
     }
 }
 

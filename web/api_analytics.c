@@ -35,7 +35,7 @@ static void reply_rc(web_req_t *req, int rc, cJSON *body, const char *err)
     else if (rc == CM_ERR_INVALID)
         web_reply_error(req, 422, NULL, "%s", err);
     else
-        web_reply_error(req, 500, NULL, "%s", err);
+        web_reply_failure(req, rc, err);
 }
 
 /* 200 with report as CSV (report is freed here), or 500 when it cannot be built. */

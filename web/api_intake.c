@@ -56,7 +56,7 @@ void iw_reply(web_req_t *req, int rc, cJSON *out, const char *err)
     else if (rc == CM_ERR_INVALID)
         web_reply_error(req, 400, NULL, "%s", err);
     else if (rc)
-        web_reply_error(req, 500, NULL, "%s", err);
+        web_reply_failure(req, rc, err);
     else
         web_reply_json(req, 200, out);
 }

@@ -182,7 +182,7 @@ static void report(web_req_t *req, void *arg)
         return;
     }
     if (rc) {
-        web_reply_error(req, 500, NULL, "%s", err);
+        web_reply_failure(req, rc, err);
         return;
     }
     if (!strcmp(fmt, "xlsx")) {

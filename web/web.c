@@ -353,6 +353,29 @@ void web_reply_json(web_req_t *req, int status, cJSON *body)
     cJSON_free(text);
 }
 
+int web_status_of(int rc)
+{
+    switch (rc) {
+    case CM_ERR_INVALID: return 400;
+    case CM_ERR_NOTFOUND: return 404;
+    case CM_ERR_CONFLICT: return 409;
+    case CM_ERR_DB:
+    case CM_ERR_IO:
+    case CM_ERR_TIMEOUT:
+    case CM_ERR_CLOSED: return 503;
+    default: return 500;
+    }
+}
+
+void web_reply_failure(web_req_t *req, int rc, const char *err)
+{
+    int status = web_status_of(rc);
+    if (status == 503)
+        web_reply_error(req, 503, NULL, "the database could not answer: %s", err);
+    else
+        web_reply_error(req, status, NULL, "%s", err);
+}
+
 void web_reply_error(web_req_t *req, int status, const char *field, const char *fmt, ...)
 {
     char msg[512];

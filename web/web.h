@@ -148,6 +148,13 @@ void web_reply_error(web_req_t *req, int status, const char *field, const char *
     __attribute__((format(printf, 4, 5)));
 void web_reply_data(web_req_t *req, int status, const char *content_type, const void *data,
                     size_t len);
+/* The status for a module's error code: 400 invalid, 404 not found, 409
+ * conflict, 503 when the store could not answer (CM_ERR_DB, _IO, _TIMEOUT,
+ * _CLOSED: a figure it could not read is not 0), else 500. */
+int web_status_of(int rc);
+/* web_reply_error() with web_status_of(rc) and err as the reason; a 503 says
+ * "the database could not answer: <SQLite's message>". */
+void web_reply_failure(web_req_t *req, int rc, const char *err);
 
 /* ---- the routes of this module ------------------------------------------ */
 

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "fail_store.h"
 #include "intake_fixture.h"
 
 static int64_t bj(int y, int mo, int d, int h, int mi, int s) { return tm_bj_to_epoch(y, mo, d, h, mi, s); }
@@ -355,6 +356,70 @@ static void test_rpt2_reports_json_and_csv(void **state)
     assert_non_null(strstr(err, "to: at most 400 days"));
 }
 
+/* Issue #14: each query of the figures failing while it runs (a busy or
+ * broken database) is an error with SQLite's reason; before, the output,
+ * the truck and rail sales and the inventory read as 0 t. */
+static void test_figures_answer_an_error_not_zero_when_a_query_fails(void **state)
+{
+    ifx_t *f = *state;
+    static const char *const tables[] = {"station_output_minute", "coefficient",
+                                         "weigh_ticket_current", "rail_sale", "inventory_survey"};
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
+        fail_store_t fs;
+        intake_figures_t out;
+        char err[256] = "";
+        fail_store_on(&fs, f->db, tables[i]);
+        int rc = intake_figures_get(f->db, &f->conf, TM_DAY, bj(2026, 10, 31, 12, 0, 0), NULL, &out,
+                                    err, sizeof err);
+        fail_store_off(&fs);
+        if (rc != CM_ERR_DB || !strstr(err, "interrupt"))
+            fail_msg("%s failing: rc %d, err '%s', output %g, trucks %g", tables[i], rc, err,
+                     out.output_raw, out.truck_sales);
+        assert_true(fs.hits > 0);
+    }
+    /* The raw output alone too. */
+    fail_store_t fs;
+    double t = -1;
+    char err[256] = "";
+    fail_store_on(&fs, f->db, "station_output_minute");
+    assert_int_equal(intake_output_raw(f->db, &f->conf, bj(2026, 10, 31, 0, 0, 0),
+                                       bj(2026, 11, 1, 0, 0, 0), &t, err, sizeof err), CM_ERR_DB);
+    fail_store_off(&fs);
+    assert_true(t == -1);
+    /* The mine system's own figures failing are an error, not "not reported". */
+    cJSON *j = NULL;
+    fail_store_on(&fs, f->db, "pts_summary");
+    assert_int_equal(intake_figures_json(f->db, &f->conf, bj(2026, 10, 31, 12, 0, 0), NULL, &j, err,
+                                         sizeof err), CM_ERR_DB);
+    fail_store_off(&fs);
+    assert_null(j);
+    /* And the same connection answers again. */
+    intake_figures_t d = fig(f, TM_DAY, bj(2026, 10, 31, 12, 0, 0), NULL);
+    near(d.truck_sales, 105);
+}
+
+/* RPT-2: a report whose query fails is not built (no rows of zeros). */
+static void test_rpt2_report_not_built_when_a_query_fails(void **state)
+{
+    ifx_t *f = *state;
+    static const struct {
+        const char *kind, *table;
+    } cases[] = {{"output-summary", "weigh_ticket_current"}, {"output-detail", "station_output_minute"},
+                 {"material", "weigh_ticket_current"},    {"outbound", "rail_sale"},
+                 {"vehicles", "exit_capture"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        fail_store_t fs;
+        cJSON *r = NULL;
+        char err[256] = "";
+        fail_store_on(&fs, f->db, cases[i].table);
+        int rc = intake_report(f->db, &f->conf, cases[i].kind, bj(2026, 10, 30, 0, 0, 0),
+                               bj(2026, 11, 2, 0, 0, 0), &r, err, sizeof err);
+        fail_store_off(&fs);
+        if (rc != CM_ERR_DB || r)
+            fail_msg("%s with %s failing: rc %d err '%s'", cases[i].kind, cases[i].table, rc, err);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +432,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mine_system_figures_kept_apart, setup, ifx_teardown),
         cmocka_unit_test_setup_teardown(test_ledger_rules_and_conflicts, setup, ifx_teardown),
         cmocka_unit_test_setup_teardown(test_rpt2_reports_json_and_csv, setup, ifx_teardown),
+        cmocka_unit_test_setup_teardown(test_figures_answer_an_error_not_zero_when_a_query_fails, setup,
+                                        ifx_teardown),
+        cmocka_unit_test_setup_teardown(test_rpt2_report_not_built_when_a_query_fails, setup,
+                                        ifx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
