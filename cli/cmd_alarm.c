@@ -111,8 +111,11 @@ static int parse_id(const char *s, int64_t *id)
 {
     char *end;
     long long v = s ? strtoll(s, &end, 10) : 0;
-    if (!s || !*s || *end || v <= 0)
-        return cli_error(CLI_USAGE, "expected an alarm id (a positive number), got '%s'", s ? s : "");
+    if (!s || !*s || *end || v <= 0) {
+        /* A constant, not cli_error's result: callers read *id only when this is 0. */
+        cli_error(CLI_USAGE, "expected an alarm id (a positive number), got '%s'", s ? s : "");
+        return CLI_USAGE;
+    }
     *id = v;
     return CLI_OK;
 }
