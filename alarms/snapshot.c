@@ -35,10 +35,8 @@ static int add_item(snap_t *s, const char *target, char *value, char *err, size_
 }
 
 /* The file's text stands for the map: any edit to it is a change. */
-static char *map_digest(const char *dir, const char *model)
+static char *map_digest(const char *path)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s.json", dir, model);
     FILE *f = fopen(path, "rb");
     if (!f)
         return strdup("(missing)");
@@ -67,8 +65,9 @@ static int collect_devices(const cfg_t *cfg, snap_t *s, char *err, size_t errlen
         rc = cfg_array_len(&col, "devices", &n, err, errlen);
     if (rc)
         return rc;
-    snprintf(dir, sizeof dir, "%s%s%s", maps[0] == '/' ? "" : cfg_dir(cfg), maps[0] == '/' ? "" : "/",
-             maps);
+    if (cfg_resolve_path(cfg, maps, dir, sizeof dir))
+        return cfg_error(&col, "meter_maps", err, errlen, "the folder's path is longer than %zu bytes",
+                         sizeof dir - 1);
     for (int i = 0; !rc && i < n; i++) {
         cfg_sec_t dev;
         char name[96], model[96], target[128];
@@ -86,8 +85,10 @@ static int collect_devices(const cfg_t *cfg, snap_t *s, char *err, size_t errlen
             seen |= strncmp(s->items[k].target, "meter_map:", 10) == 0 &&
                     strcmp(s->items[k].target + 10, model) == 0;
         if (!rc && model[0] && !seen) {
+            char path[sizeof dir + sizeof model + 6];
+            snprintf(path, sizeof path, "%s/%s.json", dir, model); /* sized to fit */
             snprintf(target, sizeof target, "meter_map:%s", model);
-            rc = add_item(s, target, map_digest(dir, model), err, errlen);
+            rc = add_item(s, target, map_digest(path), err, errlen);
         }
     }
     return rc;

@@ -250,8 +250,11 @@ col_t *col_start(const cfg_t *cfg, store_t *store, char *err, size_t errlen);
 void col_stop(col_t *col);
 
 /* Per-thread polling figures (for /metrics and the bench). */
+/* A link's name: a bus name or "tcp:host:port"; a polling thread's name is one of them. */
+#define COL_LINK_NAME_LEN 160
+
 typedef struct col_bus_stats {
-    char name[64];
+    char name[COL_LINK_NAME_LEN];
     int devices;
     uint64_t cycles;       /* passes in which every due device was polled */
     double last_cycle_ms;  /* duration of the last full pass */

@@ -64,7 +64,7 @@ static int parse_bus(const cfg_sec_t *s, bus_cfg_t *b, char *err, size_t errlen)
 typedef struct dev_link {
     col_link_opts_t o;
     int frame_delay_ms, connect_pause_ms;
-    char name[160];
+    char name[COL_LINK_NAME_LEN];
 } dev_link_t;
 
 static int parse_ident(const cfg_sec_t *s, col_dev_t *d, char *kind, size_t kindlen, char *err,
@@ -238,12 +238,11 @@ static int read_buses(const cfg_sec_t *sec, bus_cfg_t **out, int *n, char *err, 
 static int maps_folder(const cfg_t *cfg, const cfg_sec_t *sec, char *dir, size_t len, char *err,
                        size_t errlen)
 {
-    char def[512], val[512];
-    snprintf(def, sizeof def, "%s/meters", cfg_dir(cfg));
-    int rc = cfg_get_string(sec, "meter_maps", false, def, val, sizeof val, err, errlen);
-    if (!rc)
-        snprintf(dir, len, "%s%s%s", val[0] == '/' ? "" : cfg_dir(cfg), val[0] == '/' ? "" : "/",
-                 val);
+    char val[512];
+    int rc = cfg_get_string(sec, "meter_maps", false, "meters", val, sizeof val, err, errlen);
+    if (!rc && cfg_resolve_path(cfg, val, dir, len))
+        rc = cfg_error(sec, "meter_maps", err, errlen, "the folder's path is longer than %zu bytes",
+                       len - 1);
     return rc;
 }
 

@@ -77,7 +77,7 @@ typedef struct col_dev {
 } col_dev_t;
 
 typedef struct col_link {
-    char name[160];
+    char name[COL_LINK_NAME_LEN];
     col_link_opts_t o;
     int frame_delay_ms, connect_pause_ms;
     modbus_t *mb;
@@ -96,7 +96,7 @@ typedef struct col_link {
 } col_link_t;
 
 typedef struct col_thread {
-    char name[64];
+    char name[COL_LINK_NAME_LEN];
     col_link_t **links;
     int nlinks;
     pthread_t thread;

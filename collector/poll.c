@@ -214,7 +214,7 @@ static void poll_meter(col_link_t *l, col_dev_t *d)
 
 static void poll_device(col_link_t *l, col_dev_t *d)
 {
-    char err[256];
+    char err[sizeof l->last_err]; /* kept whole in last_err */
     if (!l->mb) {
         if (tm_mono_ms() < l->next_connect) {
             col_comm_outcome(d, false, false, l->last_err);

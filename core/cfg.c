@@ -74,6 +74,13 @@ cfg_t *cfg_parse(const char *name, const char *text, char *err, size_t errlen)
         cm_fail(err, errlen, CM_ERR_NOMEM, "%s: out of memory", name);
         return NULL;
     }
+    _Static_assert(sizeof c->dir == sizeof c->file, "the folder is cut from the file name");
+    if (strlen(name) >= sizeof c->file) {
+        cm_fail(err, errlen, CM_ERR_CONFIG, "%s: file name longer than %zu bytes", name,
+                sizeof c->file - 1);
+        free(c);
+        return NULL;
+    }
     snprintf(c->file, sizeof c->file, "%s", name);
     snprintf(c->dir, sizeof c->dir, "%s", name);
     char *slash = strrchr(c->dir, '/');
@@ -155,6 +162,12 @@ void cfg_free(cfg_t *cfg)
 
 const char *cfg_file(const cfg_t *cfg) { return cfg->file; }
 const char *cfg_dir(const cfg_t *cfg) { return cfg->dir; }
+
+int cfg_resolve_path(const cfg_t *cfg, const char *p, char *out, size_t outlen)
+{
+    int n = p[0] == '/' ? snprintf(out, outlen, "%s", p) : snprintf(out, outlen, "%s/%s", cfg->dir, p);
+    return n >= 0 && (size_t)n < outlen ? CM_OK : CM_ERR_CONFIG;
+}
 
 cfg_sec_t cfg_root(const cfg_t *cfg)
 {
@@ -246,13 +259,14 @@ int cfg_line_of(const cfg_t *cfg, const char *target)
 
 /* ---- typed access --------------------------------------------------- */
 
-static void child_path(const cfg_sec_t *s, const char *key, char *out, size_t len)
+/* The dotted path of key under s; false when it does not fit (out is then cut). */
+static bool child_path(const cfg_sec_t *s, const char *key, char *out, size_t len)
 {
-    if (s->path[0])
-        snprintf(out, len, "%s.%s", s->path, key);
-    else
-        snprintf(out, len, "%s", key);
+    int n = s->path[0] ? snprintf(out, len, "%s.%s", s->path, key) : snprintf(out, len, "%s", key);
+    return n >= 0 && (size_t)n < len;
 }
+
+#define PATH_TOO_LONG "the key path is longer than 191 bytes (nested too deep)"
 
 static int report(const cfg_t *cfg, const char *path, char *err, size_t errlen, const char *msg)
 {
@@ -265,8 +279,9 @@ static int report(const cfg_t *cfg, const char *path, char *err, size_t errlen, 
 int cfg_error(const cfg_sec_t *s, const char *key, char *err, size_t errlen, const char *fmt, ...)
 {
     char path[256], msg[512];
+    /* A message only: a path cut at 255 bytes still names the place. */
     if (key)
-        child_path(s, key, path, sizeof path);
+        (void)child_path(s, key, path, sizeof path);
     else
         snprintf(path, sizeof path, "%s", s->path[0] ? s->path : "(top level)");
     va_list ap;
@@ -286,7 +301,8 @@ int cfg_section(const cfg_sec_t *parent, const char *key, cfg_sec_t *out, char *
     const cJSON *n = item(parent, key);
     out->cfg = parent->cfg;
     out->node = NULL;
-    child_path(parent, key, out->path, sizeof out->path);
+    if (!child_path(parent, key, out->path, sizeof out->path))
+        return cfg_error(parent, key, err, errlen, PATH_TOO_LONG);
     if (!n)
         return CM_OK;
     if (!cJSON_IsObject(n))
@@ -311,10 +327,13 @@ int cfg_array_item(const cfg_sec_t *parent, const char *key, int i, cfg_sec_t *o
                    size_t errlen)
 {
     const cJSON *a = item(parent, key);
-    char path[192];
-    child_path(parent, key, path, sizeof path);
+    char path[sizeof out->path];
     out->cfg = parent->cfg;
-    snprintf(out->path, sizeof out->path, "%s[%d]", path, i);
+    int n = -1;
+    if (child_path(parent, key, path, sizeof path))
+        n = snprintf(out->path, sizeof out->path, "%s[%d]", path, i);
+    if (n < 0 || (size_t)n >= sizeof out->path)
+        return cfg_error(parent, key, err, errlen, PATH_TOO_LONG);
     out->node = a ? cJSON_GetArrayItem(a, i) : NULL;
     if (!out->node || !cJSON_IsObject(out->node))
         return report(parent->cfg, out->path, err, errlen, "expected an object");

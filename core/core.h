@@ -89,6 +89,9 @@ void cfg_free(cfg_t *cfg);
 const char *cfg_file(const cfg_t *cfg);
 /* Directory of the file (for relative paths inside it), without trailing '/'. */
 const char *cfg_dir(const cfg_t *cfg);
+/* Path p of the file's settings: relative to the file's directory, absolute as is. Returns
+ * CM_ERR_CONFIG, with no message, when it does not fit outlen: the caller names the key. */
+int cfg_resolve_path(const cfg_t *cfg, const char *p, char *out, size_t outlen);
 
 cfg_sec_t cfg_root(const cfg_t *cfg);
 /* Child object; absent child gives a section with node NULL (not an error). */

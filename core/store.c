@@ -314,9 +314,12 @@ static job_t *run_readings(store_t *st, job_t *first, bool first_in_tx, bool flu
     return j;
 }
 
+#define COMMIT_FAILED "commit failed: "
+
 static void commit_batch(store_t *st, job_t *batch)
 {
-    char err[256];
+    /* Sized so that COMMIT_FAILED + err fits each job's err whole. */
+    char err[sizeof batch->err - sizeof COMMIT_FAILED + 1];
     bool flushed = flush_due(st, batch);
     int rc = begin_batch(st, flushed, err, sizeof err);
     if (!rc) {
@@ -353,7 +356,7 @@ static void commit_batch(store_t *st, job_t *batch)
         job_t *next = batch->next;
         if (rc) {
             batch->rc = CM_ERR_DB;
-            snprintf(batch->err, sizeof batch->err, "commit failed: %s", err);
+            snprintf(batch->err, sizeof batch->err, COMMIT_FAILED "%s", err);
         }
         pthread_mutex_lock(&st->mu);
         st->stats.jobs++;

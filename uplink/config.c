@@ -245,9 +245,8 @@ int upl_cfg_load(const cfg_t *cfg, upl_cfg_t *c, char *err, size_t errlen)
                      &c->keep_days};
     for (int i = 0; i < 9; i++)
         *fields[i] = (int)v[i];
-    if (keys[0] == '/')
-        snprintf(c->keys_file, sizeof c->keys_file, "%s", keys);
-    else
-        snprintf(c->keys_file, sizeof c->keys_file, "%s/%s", cfg_dir(cfg), keys);
+    if (cfg_resolve_path(cfg, keys, c->keys_file, sizeof c->keys_file))
+        return cfg_error(&up, "keys_file", err, errlen, "the file's path is longer than %zu bytes",
+                         sizeof c->keys_file - 1);
     return c->enabled && c->ndest ? read_keys(c, err, errlen) : CM_OK;
 }

@@ -290,7 +290,7 @@ static int check_records(const upl_request_t *rq, const cJSON *recs, upl_answer_
     cJSON_ArrayForEach(r, recs)
     {
         if (upl_validate(rq->prefix, rq->record_type, r, field, sizeof field, e, sizeof e)) {
-            char where[80];
+            char where[sizeof field + 24]; /* "data[", an int, "]." and field */
             snprintf(where, sizeof where, "data[%d].%s", i, field);
             return answer(ans, 400, where, "请求体参数不正确: %s", e);
         }

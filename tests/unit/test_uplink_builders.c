@@ -203,7 +203,7 @@ static void test_device_status_and_coefficient_changes(void **state)
     assert_int_equal(build(f, f->t0 + 10), 0); /* nothing changed, nothing new */
     /* The station reports a fault and runs on battery: each is a deviceStatus record. */
     char err[256];
-    char sql[400];
+    char sql[512]; /* fits the three times at their widest */
     snprintf(sql, sizeof sql,
              "INSERT INTO device_event(device_id, ts_ms, kind, state, detail) VALUES"
              " ((SELECT d.id FROM device d WHERE d.name = 'belt-main'), %lld, 'fault', 'raised', 'load cell'),"
