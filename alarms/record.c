@@ -37,13 +37,6 @@ void alarm_note(tick_ctx_t *t, int64_t alarm_id, int type, int level, const char
     snprintf(x->detail, sizeof x->detail, "%s", detail ? detail : "");
 }
 
-static void add_time(cJSON *o, const char *key, int64_t ms)
-{
-    char buf[24];
-    tm_format_bj(ms / 1000, buf, sizeof buf);
-    cJSON_AddStringToObject(o, key, buf);
-}
-
 /* Cut s to at most max bytes without splitting a UTF-8 character. */
 static void utf8_cut(char *s, size_t max)
 {
@@ -88,9 +81,9 @@ int alarm_put_upload(sqlite3 *db, int64_t alarm_id, char *err, size_t errlen)
     cJSON_AddNumberToObject(r, "alarmType", alarm_type_uplink(type));
     cJSON_AddNumberToObject(r, "level", sqlite3_column_int(s, 1));
     cJSON_AddStringToObject(r, "source", source);
-    add_time(r, "raisedAt", sqlite3_column_int64(s, 3));
+    tm_json_add(r, "raisedAt", sqlite3_column_int64(s, 3), TM_JSON_BJ_FROM_MS);
     if (sqlite3_column_type(s, 4) != SQLITE_NULL)
-        add_time(r, "clearedAt", sqlite3_column_int64(s, 4));
+        tm_json_add(r, "clearedAt", sqlite3_column_int64(s, 4), TM_JSON_BJ_FROM_MS);
     cJSON_AddStringToObject(r, "detail", detail);
     sqlite3_finalize(s);
     rc = store_outbox_put(db, "alarm", id, r, true, err, errlen);

@@ -147,6 +147,16 @@ void tm_format_bj_iso_ms(int64_t epoch_ms, char *buf, size_t len);
 /* Parse "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm" or "yyyy-MM-dd" as Beijing time. */
 int tm_parse_bj(const char *s, int64_t *epoch);
 
+/* A time in a JSON reply, Beijing time: TM_JSON_BJ epoch seconds as
+ * "yyyy-MM-dd HH:mm:ss" (records, reports and lists people read);
+ * TM_JSON_BJ_FROM_MS the same text of epoch milliseconds; TM_JSON_ISO_MS epoch
+ * milliseconds as ISO 8601 with milliseconds and +08:00 (the dashboard's API). */
+typedef enum tm_json_fmt { TM_JSON_BJ, TM_JSON_BJ_FROM_MS, TM_JSON_ISO_MS } tm_json_fmt;
+/* o[key] = the time epoch (unit and text as fmt says). */
+void tm_json_add(cJSON *o, const char *key, int64_t epoch, tm_json_fmt fmt);
+/* The same from column col of s; JSON null when the column is NULL. */
+void tm_json_add_col(cJSON *o, const char *key, sqlite3_stmt *s, int col, tm_json_fmt fmt);
+
 /*
  * Shifts and the production day. The production day D runs from D 00:00 +
  * day_start_min (Beijing) for 24 h; day_start_min may be negative (e.g. -120:

@@ -99,6 +99,24 @@ void tm_format_bj_iso_ms(int64_t epoch_ms, char *buf, size_t len)
              (int)(epoch_ms - sec * 1000));
 }
 
+void tm_json_add(cJSON *o, const char *key, int64_t epoch, tm_json_fmt fmt)
+{
+    char buf[40];
+    if (fmt == TM_JSON_ISO_MS)
+        tm_format_bj_iso_ms(epoch, buf, sizeof buf);
+    else
+        tm_format_bj(fmt == TM_JSON_BJ_FROM_MS ? floor_div(epoch, 1000) : epoch, buf, sizeof buf);
+    cJSON_AddStringToObject(o, key, buf);
+}
+
+void tm_json_add_col(cJSON *o, const char *key, sqlite3_stmt *s, int col, tm_json_fmt fmt)
+{
+    if (sqlite3_column_type(s, col) == SQLITE_NULL)
+        cJSON_AddNullToObject(o, key);
+    else
+        tm_json_add(o, key, sqlite3_column_int64(s, col), fmt);
+}
+
 static int days_in_month(int y, int m)
 {
     static const int dim[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};

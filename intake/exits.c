@@ -10,25 +10,25 @@ int intake_point_parse(const cJSON *o, intake_point_t *p, intake_fault_t *f)
 {
     memset(p, 0, sizeof *p);
     if (!cJSON_IsObject(o))
-        return fault(f, "point", "a capture point must be a JSON object");
-    int rc = get_str(o, "code", true, p->code, sizeof p->code, f);
+        return intake_fault_set(f, "point", "a capture point must be a JSON object");
+    int rc = intake_get_str(o, "code", true, p->code, sizeof p->code, f);
     if (!rc)
-        rc = get_str(o, "name", true, p->name, sizeof p->name, f);
+        rc = intake_get_str(o, "name", true, p->name, sizeof p->name, f);
     if (!rc)
-        rc = get_str(o, "location", false, p->location, sizeof p->location, f);
+        rc = intake_get_str(o, "location", false, p->location, sizeof p->location, f);
     if (!rc)
-        rc = get_str(o, "cameraIp", false, p->camera_ip, sizeof p->camera_ip, f);
+        rc = intake_get_str(o, "cameraIp", false, p->camera_ip, sizeof p->camera_ip, f);
     unsigned char buf[16];
     if (!rc && p->camera_ip[0] && inet_pton(AF_INET, p->camera_ip, buf) != 1 &&
         inet_pton(AF_INET6, p->camera_ip, buf) != 1)
-        rc = fault(f, "cameraIp", "cameraIp '%s' is not an IP address", p->camera_ip);
+        rc = intake_fault_set(f, "cameraIp", "cameraIp '%s' is not an IP address", p->camera_ip);
     if (!rc)
-        rc = get_str(o, "direction", false, p->direction, sizeof p->direction, f);
+        rc = intake_get_str(o, "direction", false, p->direction, sizeof p->direction, f);
     if (!rc && !p->direction[0])
         snprintf(p->direction, sizeof p->direction, "out");
     if (!rc && strcmp(p->direction, "out") && strcmp(p->direction, "in") &&
         strcmp(p->direction, "both"))
-        rc = fault(f, "direction", "direction must be out, in or both");
+        rc = intake_fault_set(f, "direction", "direction must be out, in or both");
     return rc;
 }
 
@@ -148,7 +148,7 @@ int intake_point_list(sqlite3 *db, cJSON **out, char *err, size_t errlen)
         cJSON *o = cJSON_CreateObject();
         static const char *const k[] = {"code", "name", "location", "cameraIp", "direction"};
         for (int i = 0; i < 5; i++)
-            add_col_text(o, k[i], s, i);
+            intake_add_col_text(o, k[i], s, i);
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(s);
@@ -164,17 +164,17 @@ static int parse_photos(const cJSON *o, char *out, size_t len, intake_fault_t *f
     if (!v || cJSON_IsNull(v))
         return CM_OK;
     if (cJSON_IsString(v))
-        return get_str(o, "photos", false, out, len, f);
+        return intake_get_str(o, "photos", false, out, len, f);
     if (!cJSON_IsArray(v))
-        return fault(f, "photos", "photos must be a list of file names");
+        return intake_fault_set(f, "photos", "photos must be a list of file names");
     const cJSON *it;
     cJSON_ArrayForEach(it, v)
     {
         if (!cJSON_IsString(it) || strchr(it->valuestring, ','))
-            return fault(f, "photos", "photos must be file names without commas");
+            return intake_fault_set(f, "photos", "photos must be file names without commas");
         size_t used = strlen(out);
         if (used + strlen(it->valuestring) + 2 > len)
-            return fault(f, "photos", "photos are longer than %zu bytes", len - 1);
+            return intake_fault_set(f, "photos", "photos are longer than %zu bytes", len - 1);
         snprintf(out + used, len - used, "%s%s", used ? "," : "", it->valuestring);
     }
     return CM_OK;
@@ -185,31 +185,31 @@ int intake_capture_parse(const cJSON *o, const intake_conf_t *c, int64_t now,
 {
     memset(cap, 0, sizeof *cap);
     if (!cJSON_IsObject(o))
-        return fault(f, "capture", "a capture must be a JSON object");
+        return intake_fault_set(f, "capture", "a capture must be a JSON object");
     char raw[64] = "";
-    int rc = get_str(o, "captureId", false, cap->capture_id, sizeof cap->capture_id, f);
+    int rc = intake_get_str(o, "captureId", false, cap->capture_id, sizeof cap->capture_id, f);
     if (!rc)
-        rc = get_str(o, "pointId", true, cap->point, sizeof cap->point, f);
+        rc = intake_get_str(o, "pointId", true, cap->point, sizeof cap->point, f);
     if (!rc)
-        rc = get_str(o, "plate", true, raw, sizeof raw, f);
+        rc = intake_get_str(o, "plate", true, raw, sizeof raw, f);
     /* Recognition output is stored as read (a misread plate is still evidence). */
     if (!rc && intake_plate_normalize(raw, cap->plate, sizeof cap->plate))
-        rc = fault(f, "plate", "plate '%s' is too long", raw);
+        rc = intake_fault_set(f, "plate", "plate '%s' is too long", raw);
     if (!rc)
-        rc = get_time(o, "captureTime", true, &cap->time, f);
+        rc = intake_get_time(o, "captureTime", true, &cap->time, f);
     if (!rc && cap->time > now + c->future_skew_s)
-        rc = fault(f, "captureTime", "captureTime is in the future");
+        rc = intake_fault_set(f, "captureTime", "captureTime is in the future");
     if (!rc)
-        rc = get_str(o, "load", false, cap->load, sizeof cap->load, f);
+        rc = intake_get_str(o, "load", false, cap->load, sizeof cap->load, f);
     if (!rc && !cap->load[0])
         snprintf(cap->load, sizeof cap->load, "unknown");
     if (!rc && strcmp(cap->load, "empty") && strcmp(cap->load, "loaded") &&
         strcmp(cap->load, "unknown"))
-        rc = fault(f, "load", "load must be empty, loaded or unknown");
+        rc = intake_fault_set(f, "load", "load must be empty, loaded or unknown");
     if (!rc)
-        rc = get_str(o, "direction", false, cap->direction, sizeof cap->direction, f);
+        rc = intake_get_str(o, "direction", false, cap->direction, sizeof cap->direction, f);
     if (!rc && cap->direction[0] && strcmp(cap->direction, "out") && strcmp(cap->direction, "in"))
-        rc = fault(f, "direction", "direction must be out or in");
+        rc = intake_fault_set(f, "direction", "direction must be out or in");
     if (!rc)
         rc = parse_photos(o, cap->photos, sizeof cap->photos, f);
     if (!rc && !cap->capture_id[0]) {
@@ -253,7 +253,7 @@ static int cap_one(sqlite3 *db, cap_job_t *j, size_t i, char *err, size_t errlen
     int rc = point_direction(db, c->point, dir, sizeof dir, err, errlen);
     if (rc == CM_ERR_NOTFOUND) {
         j->f->index = (int)i;
-        fault(j->f, "pointId", "unknown capture point '%s' (coalmon exit-point add)", c->point);
+        intake_fault_set(j->f, "pointId", "unknown capture point '%s' (coalmon exit-point add)", c->point);
         return cm_fail(err, errlen, CM_ERR_INVALID, "%s", j->f->msg);
     }
     if (rc)
@@ -262,7 +262,7 @@ static int cap_one(sqlite3 *db, cap_job_t *j, size_t i, char *err, size_t errlen
         snprintf(dir, sizeof dir, "%s", c->direction);
     else if (!strcmp(dir, "both")) {
         j->f->index = (int)i;
-        fault(j->f, "direction", "point '%s' serves both directions: give direction", c->point);
+        intake_fault_set(j->f, "direction", "point '%s' serves both directions: give direction", c->point);
         return cm_fail(err, errlen, CM_ERR_INVALID, "%s", j->f->msg);
     }
     /* Only a vehicle going out can carry coal away unweighed. */
@@ -336,15 +336,15 @@ int intake_capture_queue(sqlite3 *db, const char *capture_id, char *err, size_t 
     }
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "id", capture_id);
-    add_col_text(r, "pointId", s, 0);
-    add_time(r, "captureTime", sqlite3_column_int64(s, 1));
-    add_col_text(r, "plate", s, 2);
-    add_col_text(r, "load", s, 3);
+    intake_add_col_text(r, "pointId", s, 0);
+    tm_json_add(r, "captureTime", sqlite3_column_int64(s, 1), TM_JSON_BJ);
+    intake_add_col_text(r, "plate", s, 2);
+    intake_add_col_text(r, "load", s, 3);
     if (sqlite3_column_type(s, 4) != SQLITE_NULL)
-        add_col_text(r, "ticketId", s, 4);
+        intake_add_col_text(r, "ticketId", s, 4);
     cJSON_AddNumberToObject(r, "escape", !strcmp((const char *)sqlite3_column_text(s, 5), "escape"));
     if (sqlite3_column_type(s, 6) != SQLITE_NULL)
-        add_col_text(r, "photos", s, 6);
+        intake_add_col_text(r, "photos", s, 6);
     sqlite3_finalize(s);
     rc = store_outbox_put(db, "exitCapture", capture_id, r, true, err, errlen);
     cJSON_Delete(r);
@@ -370,15 +370,15 @@ int intake_capture_list(sqlite3 *db, int64_t from, int64_t to, const char *state
     cJSON *arr = cJSON_CreateArray();
     while (sqlite3_step(s) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();
-        add_col_text(o, "captureId", s, 0);
-        add_col_text(o, "pointId", s, 1);
-        add_col_text(o, "direction", s, 2);
-        add_col_text(o, "plate", s, 3);
-        add_time(o, "captureTime", sqlite3_column_int64(s, 4));
-        add_col_text(o, "load", s, 5);
-        add_col_text(o, "photos", s, 6);
-        add_col_text(o, "state", s, 7);
-        add_col_text(o, "ticketId", s, 8);
+        intake_add_col_text(o, "captureId", s, 0);
+        intake_add_col_text(o, "pointId", s, 1);
+        intake_add_col_text(o, "direction", s, 2);
+        intake_add_col_text(o, "plate", s, 3);
+        tm_json_add(o, "captureTime", sqlite3_column_int64(s, 4), TM_JSON_BJ);
+        intake_add_col_text(o, "load", s, 5);
+        intake_add_col_text(o, "photos", s, 6);
+        intake_add_col_text(o, "state", s, 7);
+        intake_add_col_text(o, "ticketId", s, 8);
         if (sqlite3_column_type(s, 9) == SQLITE_NULL)
             cJSON_AddNullToObject(o, "confidence");
         else
@@ -409,22 +409,22 @@ int intake_escape_list(sqlite3 *db, int64_t from, int64_t to, int limit, cJSON *
     while (sqlite3_step(s) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "id", (double)sqlite3_column_int64(s, 0));
-        add_col_text(o, "captureId", s, 1);
-        add_col_text(o, "plate", s, 2);
-        add_col_text(o, "pointId", s, 3);
-        add_time(o, "captureTime", sqlite3_column_int64(s, 4));
-        add_col_text(o, "bestTicketId", s, 5);
+        intake_add_col_text(o, "captureId", s, 1);
+        intake_add_col_text(o, "plate", s, 2);
+        intake_add_col_text(o, "pointId", s, 3);
+        tm_json_add(o, "captureTime", sqlite3_column_int64(s, 4), TM_JSON_BJ);
+        intake_add_col_text(o, "bestTicketId", s, 5);
         if (sqlite3_column_type(s, 6) == SQLITE_NULL)
             cJSON_AddNullToObject(o, "bestConfidence");
         else
             cJSON_AddNumberToObject(o, "bestConfidence", sqlite3_column_double(s, 6));
-        add_col_text(o, "detail", s, 7);
-        add_time(o, "createdAt", sqlite3_column_int64(s, 8));
+        intake_add_col_text(o, "detail", s, 7);
+        tm_json_add(o, "createdAt", sqlite3_column_int64(s, 8), TM_JSON_BJ);
         if (sqlite3_column_type(s, 9) == SQLITE_NULL)
             cJSON_AddNullToObject(o, "resolvedAt");
         else
-            add_time(o, "resolvedAt", sqlite3_column_int64(s, 9));
-        add_col_text(o, "resolvedTicketId", s, 10);
+            tm_json_add(o, "resolvedAt", sqlite3_column_int64(s, 9), TM_JSON_BJ);
+        intake_add_col_text(o, "resolvedTicketId", s, 10);
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(s);

@@ -175,8 +175,8 @@ static double r3(double v) { return (double)(long long)(v * 1000 + (v < 0 ? -0.5
 cJSON *intake_figures_to_json(const intake_figures_t *f)
 {
     cJSON *o = cJSON_CreateObject();
-    add_time(o, "start", f->start);
-    add_time(o, "end", f->end);
+    tm_json_add(o, "start", f->start, TM_JSON_BJ);
+    tm_json_add(o, "end", f->end, TM_JSON_BJ);
     cJSON_AddNumberToObject(o, "outputRaw", r3(f->output_raw));
     if (f->has_coefficient)
         cJSON_AddNumberToObject(o, "outputGross", r3(f->output_gross));
@@ -198,7 +198,7 @@ int intake_figures_json(sqlite3 *db, const intake_conf_t *c, int64_t at, const c
 {
     static const char *const names[] = {"shift", "day", "month", "quarter", "year"};
     cJSON *root = cJSON_CreateObject();
-    add_time(root, "at", at);
+    tm_json_add(root, "at", at, TM_JSON_BJ);
     cJSON_AddStringToObject(root, "coalType", coal_type ? coal_type : "");
     int y, m, d, sh;
     tm_production_day(&c->plan, at, &y, &m, &d, &sh);

@@ -5,23 +5,21 @@
 #include "intake/intake.h"
 
 /* Fill f and return CM_ERR_INVALID. */
-int fault(intake_fault_t *f, const char *field, const char *fmt, ...)
+int intake_fault_set(intake_fault_t *f, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Field readers: absent and !required leaves out as given (strings "").
  * Strings are trimmed and must fit outlen. Numbers must be finite and within
  * [lo, hi]; with text_numbers a numeric string is accepted. Times are
  * "yyyy-MM-dd HH:mm:ss" Beijing time. */
-int get_str(const cJSON *o, const char *key, bool required, char *out, size_t outlen,
+int intake_get_str(const cJSON *o, const char *key, bool required, char *out, size_t outlen,
             intake_fault_t *f);
-int get_num(const cJSON *o, const char *key, bool required, bool text_numbers, double lo,
+int intake_get_num(const cJSON *o, const char *key, bool required, bool text_numbers, double lo,
             double hi, double *out, intake_fault_t *f);
-int get_time(const cJSON *o, const char *key, bool required, int64_t *out, intake_fault_t *f);
+int intake_get_time(const cJSON *o, const char *key, bool required, int64_t *out, intake_fault_t *f);
 
 /* Column text as a JSON string, or null. */
-void add_col_text(cJSON *o, const char *key, sqlite3_stmt *s, int col);
-/* Beijing "yyyy-MM-dd HH:mm:ss" string into o[key]. */
-void add_time(cJSON *o, const char *key, int64_t epoch);
+void intake_add_col_text(cJSON *o, const char *key, sqlite3_stmt *s, int col);
 
 /* Queue (or re-queue) the exitCapture record of a stored capture. In a job. */
 int intake_capture_queue(sqlite3 *db, const char *capture_id, char *err, size_t errlen);

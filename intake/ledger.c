@@ -51,13 +51,13 @@ static int coal_type_known(sqlite3 *db, const char *code, bool *known, char *err
 static int coal_type_field(sqlite3 *db, const cJSON *o, const char *key, bool required, char *code,
                            size_t len, intake_fault_t *f, char *err, size_t errlen)
 {
-    int rc = get_str(o, key, required, code, len, f);
+    int rc = intake_get_str(o, key, required, code, len, f);
     if (rc || !code[0])
         return rc;
     bool known;
     rc = coal_type_known(db, code, &known, err, errlen);
     if (!rc && !known)
-        return fault(f, key, "unknown coal type '%s' (coalmon coal-type add)", code);
+        return intake_fault_set(f, key, "unknown coal type '%s' (coalmon coal-type add)", code);
     sqlite3_stmt *s;
     if (!rc && !store_prepare(db, "SELECT code FROM coal_type WHERE code = ?1 OR name = ?1", &s,
                               err, errlen)) {
@@ -118,19 +118,19 @@ static int put_contract(sqlite3 *db, ledger_job_t *j, const cJSON *o, char *err,
     char id[64] = "", buyer[128] = "", coal[32] = "";
     double qty = 0;
     int64_t from = 0, to = 0;
-    int rc = get_str(o, "contractId", true, id, sizeof id, j->f);
+    int rc = intake_get_str(o, "contractId", true, id, sizeof id, j->f);
     if (!rc)
-        rc = get_str(o, "buyer", true, buyer, sizeof buyer, j->f);
+        rc = intake_get_str(o, "buyer", true, buyer, sizeof buyer, j->f);
     if (!rc)
         rc = coal_type_field(db, o, "coalType", true, coal, sizeof coal, j->f, err, errlen);
     if (!rc)
-        rc = get_num(o, "quantity", true, false, 0.001, 1e9, &qty, j->f);
+        rc = intake_get_num(o, "quantity", true, false, 0.001, 1e9, &qty, j->f);
     if (!rc)
-        rc = get_time(o, "validFrom", false, &from, j->f);
+        rc = intake_get_time(o, "validFrom", false, &from, j->f);
     if (!rc)
-        rc = get_time(o, "validTo", false, &to, j->f);
+        rc = intake_get_time(o, "validTo", false, &to, j->f);
     if (!rc && from && to && to <= from)
-        rc = fault(j->f, "validTo", "validTo must be after validFrom");
+        rc = intake_fault_set(j->f, "validTo", "validTo must be after validFrom");
     if (rc)
         return rc;
     sqlite3_stmt *s;
@@ -182,7 +182,7 @@ static int insert_once(sqlite3 *db, ledger_job_t *j, sqlite3_stmt *ins, const ch
     sqlite3_finalize(s);
     if (same)
         return CM_OK;
-    fault(j->f, field, "%s exists with other values (a stored record is not overwritten)", field);
+    intake_fault_set(j->f, field, "%s exists with other values (a stored record is not overwritten)", field);
     return CM_ERR_CONFLICT;
 }
 
@@ -207,25 +207,25 @@ static void bind_rail(sqlite3_stmt *s, const void *arg)
 static int put_rail(sqlite3 *db, ledger_job_t *j, const cJSON *o, char *err, size_t errlen)
 {
     rail_t r = {0};
-    int rc = get_str(o, "batchId", true, r.id, sizeof r.id, j->f);
+    int rc = intake_get_str(o, "batchId", true, r.id, sizeof r.id, j->f);
     if (!rc)
-        rc = get_str(o, "trainNo", false, r.train, sizeof r.train, j->f);
+        rc = intake_get_str(o, "trainNo", false, r.train, sizeof r.train, j->f);
     if (!rc)
-        rc = get_num(o, "wagons", true, false, 1, 200, &r.wagons, j->f);
+        rc = intake_get_num(o, "wagons", true, false, 1, 200, &r.wagons, j->f);
     if (!rc && r.wagons != (int)r.wagons)
-        rc = fault(j->f, "wagons", "wagons must be a whole number");
+        rc = intake_fault_set(j->f, "wagons", "wagons must be a whole number");
     if (!rc)
         rc = coal_type_field(db, o, "coalType", true, r.coal, sizeof r.coal, j->f, err, errlen);
     if (!rc)
-        rc = get_num(o, "tons", true, false, 0.001, 200000, &r.tons, j->f);
+        rc = intake_get_num(o, "tons", true, false, 0.001, 200000, &r.tons, j->f);
     if (!rc && r.tons > r.wagons * 100)
-        rc = fault(j->f, "tons", "%.1f t is more than %d wagons carry", r.tons, (int)r.wagons);
+        rc = intake_fault_set(j->f, "tons", "%.1f t is more than %d wagons carry", r.tons, (int)r.wagons);
     if (!rc)
-        rc = get_time(o, "loadedAt", true, &r.at, j->f);
+        rc = intake_get_time(o, "loadedAt", true, &r.at, j->f);
     if (!rc && r.at > j->now + 120)
-        rc = fault(j->f, "loadedAt", "loadedAt is in the future");
+        rc = intake_fault_set(j->f, "loadedAt", "loadedAt is in the future");
     if (!rc)
-        rc = get_str(o, "contractId", false, r.contract, sizeof r.contract, j->f);
+        rc = intake_get_str(o, "contractId", false, r.contract, sizeof r.contract, j->f);
     sqlite3_stmt *s;
     if (!rc)
         rc = store_prepare(db, "INSERT OR IGNORE INTO rail_sale(batch_id, train_no, wagons, coal_type,"
@@ -260,17 +260,17 @@ static void bind_survey(sqlite3_stmt *s, const void *arg)
 static int put_survey(sqlite3 *db, ledger_job_t *j, const cJSON *o, char *err, size_t errlen)
 {
     survey_t v = {0};
-    int rc = get_time(o, "surveyedAt", true, &v.at, j->f);
+    int rc = intake_get_time(o, "surveyedAt", true, &v.at, j->f);
     if (!rc && v.at > j->now + 120)
-        rc = fault(j->f, "surveyedAt", "surveyedAt is in the future");
+        rc = intake_fault_set(j->f, "surveyedAt", "surveyedAt is in the future");
     if (!rc)
-        rc = get_str(o, "stockpile", true, v.pile, sizeof v.pile, j->f);
+        rc = intake_get_str(o, "stockpile", true, v.pile, sizeof v.pile, j->f);
     if (!rc)
         rc = coal_type_field(db, o, "coalType", true, v.coal, sizeof v.coal, j->f, err, errlen);
     if (!rc)
-        rc = get_num(o, "tons", true, false, 0, 1e8, &v.tons, j->f);
+        rc = intake_get_num(o, "tons", true, false, 0, 1e8, &v.tons, j->f);
     if (!rc)
-        rc = get_str(o, "surveyor", false, v.surveyor, sizeof v.surveyor, j->f);
+        rc = intake_get_str(o, "surveyor", false, v.surveyor, sizeof v.surveyor, j->f);
     sqlite3_stmt *s;
     if (!rc)
         rc = store_prepare(db, "INSERT OR IGNORE INTO inventory_survey(surveyed_at, stockpile,"
@@ -299,7 +299,7 @@ static int ledger_job(sqlite3 *db, void *arg, char *err, size_t errlen)
         j->f->field[0] = '\0';
         int rc;
         if (!cJSON_IsObject(it))
-            rc = fault(j->f, j->kind, "each %s must be a JSON object", j->kind);
+            rc = intake_fault_set(j->f, j->kind, "each %s must be a JSON object", j->kind);
         else if (!strcmp(j->kind, "contract"))
             rc = put_contract(db, j, it, err, errlen);
         else if (!strcmp(j->kind, "rail"))

@@ -20,15 +20,15 @@ static int pts_parse(const cJSON *o, const intake_conf_t *c, int64_t now, pts_t 
     char date[16] = "";
     tm_period kind;
     int64_t d0, start, end;
-    int rc = get_str(o, "period", true, p->period, sizeof p->period, f);
+    int rc = intake_get_str(o, "period", true, p->period, sizeof p->period, f);
     if (!rc && tm_period_parse(p->period, &kind))
-        rc = fault(f, "period", "period must be shift, day, month, quarter or year");
+        rc = intake_fault_set(f, "period", "period must be shift, day, month, quarter or year");
     if (!rc)
-        rc = get_str(o, "date", true, date, sizeof date, f);
+        rc = intake_get_str(o, "date", true, date, sizeof date, f);
     if (!rc && (strlen(date) != 10 || tm_parse_bj(date, &d0)))
-        rc = fault(f, "date", "date must be \"yyyy-MM-dd\" (the production day)");
+        rc = intake_fault_set(f, "date", "date must be \"yyyy-MM-dd\" (the production day)");
     if (!rc)
-        rc = get_str(o, "shift", kind == TM_SHIFT, p->shift, sizeof p->shift, f);
+        rc = intake_get_str(o, "shift", kind == TM_SHIFT, p->shift, sizeof p->shift, f);
     if (rc)
         return rc;
     /* One second into production day `date` (the day may start the evening before). */
@@ -38,18 +38,18 @@ static int pts_parse(const cJSON *o, const intake_conf_t *c, int64_t now, pts_t 
         while (i < c->plan.count && strcmp(c->plan.names[i], p->shift))
             i++;
         if (i == c->plan.count)
-            return fault(f, "shift", "unknown shift '%s'", p->shift);
+            return intake_fault_set(f, "shift", "unknown shift '%s'", p->shift);
         at += (int64_t)i * (86400 / c->plan.count);
     } else if (p->shift[0]) {
-        return fault(f, "shift", "shift is only for period \"shift\"");
+        return intake_fault_set(f, "shift", "shift is only for period \"shift\"");
     }
     tm_period_bounds(&c->plan, kind, at, &start, &end);
     if (start > now)
-        return fault(f, "date", "the period has not begun");
+        return intake_fault_set(f, "date", "the period has not begun");
     p->start = start;
-    rc = get_str(o, "coalType", false, p->coal, sizeof p->coal, f);
+    rc = intake_get_str(o, "coalType", false, p->coal, sizeof p->coal, f);
     for (int i = 0; i < 4 && !rc; i++)
-        rc = get_num(o, pts_keys[i], true, false, 0, 1e9, &p->v[i], f);
+        rc = intake_get_num(o, pts_keys[i], true, false, 0, 1e9, &p->v[i], f);
     return rc;
 }
 
@@ -121,13 +121,13 @@ static int pts_job(sqlite3 *db, void *arg, char *err, size_t errlen)
         pts_t p;
         j->f->index = i++;
         int rc = cJSON_IsObject(it) ? pts_parse(it, j->c, j->now, &p, j->f)
-                                    : fault(j->f, "summary", "each summary must be a JSON object");
+                                    : intake_fault_set(j->f, "summary", "each summary must be a JSON object");
         if (!rc && p.coal[0]) {
             intake_materials_t m;
             rc = intake_materials_load(db, &m, err, errlen);
             const char *code = rc ? NULL : intake_material_code(&m, p.coal);
             if (!rc && (!code || !strcmp(code, "gangue") || !strcmp(code, "other")))
-                rc = fault(j->f, "coalType", "unknown coal type '%s'", p.coal);
+                rc = intake_fault_set(j->f, "coalType", "unknown coal type '%s'", p.coal);
             else if (!rc)
                 snprintf(p.coal, sizeof p.coal, "%s", code);
         }
@@ -183,15 +183,15 @@ int intake_pts_list(sqlite3 *db, int64_t from, int64_t to, cJSON **out, char *er
     cJSON *arr = cJSON_CreateArray();
     while (sqlite3_step(s) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();
-        add_col_text(o, "period", s, 0);
-        add_time(o, "periodStart", sqlite3_column_int64(s, 1));
-        add_col_text(o, "shift", s, 2);
-        add_col_text(o, "coalType", s, 3);
+        intake_add_col_text(o, "period", s, 0);
+        tm_json_add(o, "periodStart", sqlite3_column_int64(s, 1), TM_JSON_BJ);
+        intake_add_col_text(o, "shift", s, 2);
+        intake_add_col_text(o, "coalType", s, 3);
         cJSON_AddNumberToObject(o, "version", sqlite3_column_int(s, 4));
         for (int i = 0; i < 4; i++)
             cJSON_AddNumberToObject(o, pts_keys[i], sqlite3_column_double(s, 5 + i));
-        add_col_text(o, "source", s, 9);
-        add_time(o, "receivedAt", sqlite3_column_int64(s, 10));
+        intake_add_col_text(o, "source", s, 9);
+        tm_json_add(o, "receivedAt", sqlite3_column_int64(s, 10), TM_JSON_BJ);
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(s);
@@ -253,11 +253,11 @@ int intake_ledger_list(sqlite3 *db, const char *kind, int64_t from, int64_t to, 
             if (sqlite3_column_type(s, c) == SQLITE_NULL)
                 cJSON_AddNullToObject(o, l->keys[c]);
             else if (l->types[c] == 't')
-                add_time(o, l->keys[c], sqlite3_column_int64(s, c));
+                tm_json_add(o, l->keys[c], sqlite3_column_int64(s, c), TM_JSON_BJ);
             else if (l->types[c] == 'n' || l->types[c] == 'i')
                 cJSON_AddNumberToObject(o, l->keys[c], sqlite3_column_double(s, c));
             else
-                add_col_text(o, l->keys[c], s, c);
+                intake_add_col_text(o, l->keys[c], s, c);
         }
         cJSON_AddItemToArray(arr, o);
     }

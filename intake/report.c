@@ -12,8 +12,8 @@ static cJSON *new_report(const char *kind, int64_t from, int64_t to, const char 
 {
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "report", kind);
-    add_time(r, "from", from);
-    add_time(r, "to", to);
+    tm_json_add(r, "from", from, TM_JSON_BJ);
+    tm_json_add(r, "to", to, TM_JSON_BJ);
     cJSON *c = cJSON_AddArrayToObject(r, "columns");
     for (int i = 0; cols[i]; i++)
         cJSON_AddItemToArray(c, cJSON_CreateString(cols[i]));

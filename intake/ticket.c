@@ -9,63 +9,63 @@ static int parse_ids(const cJSON *o, const intake_materials_t *m, intake_ticket_
                      intake_fault_t *f)
 {
     char raw[64] = "", why[200];
-    int rc = get_str(o, "ticketId", true, t->ticket_id, sizeof t->ticket_id, f);
+    int rc = intake_get_str(o, "ticketId", true, t->ticket_id, sizeof t->ticket_id, f);
     if (!rc)
-        rc = get_str(o, "plate", true, raw, sizeof raw, f);
+        rc = intake_get_str(o, "plate", true, raw, sizeof raw, f);
     if (!rc && intake_plate_normalize(raw, t->plate, sizeof t->plate))
-        rc = fault(f, "plate", "plate '%s' is too long", raw);
+        rc = intake_fault_set(f, "plate", "plate '%s' is too long", raw);
     if (!rc && intake_plate_check(t->plate, why, sizeof why))
-        rc = fault(f, "plate", "plate %s", why);
+        rc = intake_fault_set(f, "plate", "plate %s", why);
     if (!rc)
-        rc = get_str(o, "vehicleType", false, t->vehicle_type, sizeof t->vehicle_type, f);
+        rc = intake_get_str(o, "vehicleType", false, t->vehicle_type, sizeof t->vehicle_type, f);
     if (!rc)
-        rc = get_str(o, "material", true, raw, sizeof raw, f);
+        rc = intake_get_str(o, "material", true, raw, sizeof raw, f);
     const char *code = rc ? NULL : intake_material_code(m, raw);
     if (!rc && !code)
-        rc = fault(f, "material", "unknown material '%s' (a coal type, gangue or other)", raw);
+        rc = intake_fault_set(f, "material", "unknown material '%s' (a coal type, gangue or other)", raw);
     if (!rc)
         snprintf(t->material, sizeof t->material, "%s", code);
     if (!rc)
-        rc = get_str(o, "direction", true, t->direction, sizeof t->direction, f);
+        rc = intake_get_str(o, "direction", true, t->direction, sizeof t->direction, f);
     if (!rc && strcmp(t->direction, "out") && strcmp(t->direction, "in"))
-        rc = fault(f, "direction", "direction must be \"out\" (sale) or \"in\" (receipt)");
+        rc = intake_fault_set(f, "direction", "direction must be \"out\" (sale) or \"in\" (receipt)");
     if (!rc)
-        rc = get_str(o, "operator", false, t->operator_name, sizeof t->operator_name, f);
+        rc = intake_get_str(o, "operator", false, t->operator_name, sizeof t->operator_name, f);
     if (!rc)
-        rc = get_str(o, "contractId", false, t->contract_id, sizeof t->contract_id, f);
+        rc = intake_get_str(o, "contractId", false, t->contract_id, sizeof t->contract_id, f);
     if (!rc)
-        rc = get_str(o, "photoFront", false, t->photo_front, sizeof t->photo_front, f);
+        rc = intake_get_str(o, "photoFront", false, t->photo_front, sizeof t->photo_front, f);
     if (!rc)
-        rc = get_str(o, "photoTop", false, t->photo_top, sizeof t->photo_top, f);
+        rc = intake_get_str(o, "photoTop", false, t->photo_top, sizeof t->photo_top, f);
     if (!rc)
-        rc = get_str(o, "photoRear", false, t->photo_rear, sizeof t->photo_rear, f);
+        rc = intake_get_str(o, "photoRear", false, t->photo_rear, sizeof t->photo_rear, f);
     return rc;
 }
 
 static int parse_times(const cJSON *o, const intake_conf_t *c, int64_t now, intake_ticket_t *t,
                        intake_fault_t *f)
 {
-    int rc = get_time(o, "tareTime", true, &t->tare_time, f);
+    int rc = intake_get_time(o, "tareTime", true, &t->tare_time, f);
     if (!rc)
-        rc = get_time(o, "grossTime", true, &t->gross_time, f);
+        rc = intake_get_time(o, "grossTime", true, &t->gross_time, f);
     if (rc)
         return rc;
     if (t->tare_time > now + c->future_skew_s)
-        return fault(f, "tareTime", "tareTime is in the future");
+        return intake_fault_set(f, "tareTime", "tareTime is in the future");
     if (t->gross_time > now + c->future_skew_s)
-        return fault(f, "grossTime", "grossTime is in the future");
+        return intake_fault_set(f, "grossTime", "grossTime is in the future");
     /* A sale arrives empty (tare) and leaves loaded (gross); a receipt the other way. */
     if (!strcmp(t->direction, "out") && t->gross_time <= t->tare_time)
-        return fault(f, "grossTime", "an outbound truck is weighed empty first: grossTime must be after tareTime");
+        return intake_fault_set(f, "grossTime", "an outbound truck is weighed empty first: grossTime must be after tareTime");
     if (!strcmp(t->direction, "in") && t->tare_time <= t->gross_time)
-        return fault(f, "tareTime", "an inbound truck is weighed loaded first: tareTime must be after grossTime");
+        return intake_fault_set(f, "tareTime", "an inbound truck is weighed loaded first: tareTime must be after grossTime");
     return CM_OK;
 }
 
 static int parse_weights(const cJSON *o, const intake_conf_t *c, bool text_numbers,
                          intake_ticket_t *t, intake_fault_t *f)
 {
-    int rc = get_str(o, "weighbridgeId", true, t->weighbridge_id, sizeof t->weighbridge_id, f);
+    int rc = intake_get_str(o, "weighbridgeId", true, t->weighbridge_id, sizeof t->weighbridge_id, f);
     if (rc)
         return rc;
     double lo = c->min_t, hi = c->max_t;
@@ -74,26 +74,26 @@ static int parse_weights(const cJSON *o, const intake_conf_t *c, bool text_numbe
         while (i < c->n_bridges && strcmp(c->bridges[i].id, t->weighbridge_id))
             i++;
         if (i == c->n_bridges)
-            return fault(f, "weighbridgeId", "unknown weighbridge '%s'", t->weighbridge_id);
+            return intake_fault_set(f, "weighbridgeId", "unknown weighbridge '%s'", t->weighbridge_id);
         lo = c->bridges[i].min_t;
         hi = c->bridges[i].max_t;
     }
-    rc = get_num(o, "gross", true, text_numbers, -1e9, 1e9, &t->gross, f);
+    rc = intake_get_num(o, "gross", true, text_numbers, -1e9, 1e9, &t->gross, f);
     if (!rc)
-        rc = get_num(o, "tare", true, text_numbers, -1e9, 1e9, &t->tare, f);
+        rc = intake_get_num(o, "tare", true, text_numbers, -1e9, 1e9, &t->tare, f);
     if (!rc)
-        rc = get_num(o, "net", true, text_numbers, -1e9, 1e9, &t->net, f);
+        rc = intake_get_num(o, "net", true, text_numbers, -1e9, 1e9, &t->net, f);
     if (rc)
         return rc;
     if (t->gross < lo || t->gross > hi)
-        return fault(f, "gross", "gross %.3f t is outside the weighbridge's range %g..%g t", t->gross, lo, hi);
+        return intake_fault_set(f, "gross", "gross %.3f t is outside the weighbridge's range %g..%g t", t->gross, lo, hi);
     if (t->tare < lo || t->tare > hi)
-        return fault(f, "tare", "tare %.3f t is outside the weighbridge's range %g..%g t", t->tare, lo, hi);
+        return intake_fault_set(f, "tare", "tare %.3f t is outside the weighbridge's range %g..%g t", t->tare, lo, hi);
     if (t->gross <= t->tare)
-        return fault(f, "gross", "gross %.3f t must exceed tare %.3f t", t->gross, t->tare);
+        return intake_fault_set(f, "gross", "gross %.3f t must exceed tare %.3f t", t->gross, t->tare);
     double diff = t->gross - t->tare - t->net;
     if (fabs(diff) > c->net_tolerance_t + 1e-9)
-        return fault(f, "net", "net %.3f t is not gross - tare = %.3f t (tolerance %g t)", t->net,
+        return intake_fault_set(f, "net", "net %.3f t is not gross - tare = %.3f t (tolerance %g t)", t->net,
                      t->gross - t->tare, c->net_tolerance_t);
     return CM_OK;
 }
@@ -103,7 +103,7 @@ int intake_ticket_parse(const cJSON *o, const intake_conf_t *c, const intake_mat
 {
     memset(out, 0, sizeof *out);
     if (!cJSON_IsObject(o))
-        return fault(f, "ticket", "a ticket must be a JSON object");
+        return intake_fault_set(f, "ticket", "a ticket must be a JSON object");
     int rc = parse_ids(o, m, out, f);
     if (!rc)
         rc = parse_times(o, c, now, out, f);
@@ -129,8 +129,8 @@ static cJSON *ticket_json(const intake_ticket_t *t)
     add_opt(o, "vehicleType", t->vehicle_type);
     cJSON_AddStringToObject(o, "material", t->material);
     cJSON_AddStringToObject(o, "direction", t->direction);
-    add_time(o, "tareTime", t->tare_time);
-    add_time(o, "grossTime", t->gross_time);
+    tm_json_add(o, "tareTime", t->tare_time, TM_JSON_BJ);
+    tm_json_add(o, "grossTime", t->gross_time, TM_JSON_BJ);
     cJSON_AddNumberToObject(o, "gross", t->gross);
     cJSON_AddNumberToObject(o, "tare", t->tare);
     cJSON_AddNumberToObject(o, "net", t->net);
@@ -150,8 +150,8 @@ static cJSON *ticket_record(const intake_ticket_t *t)
     cJSON_AddStringToObject(r, "id", t->ticket_id);
     cJSON_AddStringToObject(r, "plate", t->plate);
     cJSON_AddStringToObject(r, "material", t->material);
-    add_time(r, "tareTime", t->tare_time);
-    add_time(r, "grossTime", t->gross_time);
+    tm_json_add(r, "tareTime", t->tare_time, TM_JSON_BJ);
+    tm_json_add(r, "grossTime", t->gross_time, TM_JSON_BJ);
     cJSON_AddNumberToObject(r, "gross", t->gross);
     cJSON_AddNumberToObject(r, "tare", t->tare);
     cJSON_AddNumberToObject(r, "net", t->net);
@@ -357,8 +357,8 @@ int intake_ticket_get(sqlite3 *db, const char *ticket_id, cJSON **out, char *err
         row_ticket(s, &t);
         cJSON *v = cJSON_CreateObject();
         cJSON_AddNumberToObject(v, "version", sqlite3_column_int(s, 16));
-        add_col_text(v, "source", s, 17);
-        add_time(v, "receivedAt", sqlite3_column_int64(s, 18));
+        intake_add_col_text(v, "source", s, 17);
+        tm_json_add(v, "receivedAt", sqlite3_column_int64(s, 18), TM_JSON_BJ);
         cJSON_Delete(prev);
         prev = cur;
         cur = ticket_json(&t);

@@ -79,13 +79,6 @@ int upl_put(sqlite3 *db, const char *type, cJSON *rec, bool replace, int *made, 
     return rc;
 }
 
-void upl_add_bj(cJSON *o, const char *key, int64_t epoch)
-{
-    char t[24];
-    tm_format_bj(epoch, t, sizeof t);
-    cJSON_AddStringToObject(o, key, t);
-}
-
 static void make_id(char *out, size_t len, const char *series, int64_t start)
 {
     int y, mo, d, h, mi, s;
@@ -179,8 +172,8 @@ static int build_gates(sqlite3 *db, int64_t a, int64_t b, int *made, char *err, 
         cJSON_AddStringToObject(r, "id", id);
         cJSON_AddStringToObject(r, "gateId", name);
         cJSON_AddNumberToObject(r, "gateType", gate_code((const char *)sqlite3_column_text(s, 2)));
-        upl_add_bj(r, "startTime", a);
-        upl_add_bj(r, "endTime", b);
+        tm_json_add(r, "startTime", a, TM_JSON_BJ);
+        tm_json_add(r, "endTime", b, TM_JSON_BJ);
         cJSON_AddNumberToObject(r, "kwh", upl_round3(kwh));
         /* Reactive energy: the counter the map calls energy_reactive (inductive or quadrant I). */
         if (interval_energy(db, dev, "energy_reactive", a, b, &kwh))
@@ -229,8 +222,8 @@ static int build_stations(sqlite3 *db, int64_t a, int64_t b, int *made, char *er
         make_id(id, sizeof id, name, a);
         cJSON_AddStringToObject(r, "id", id);
         cJSON_AddStringToObject(r, "stationId", name);
-        upl_add_bj(r, "startTime", a);
-        upl_add_bj(r, "endTime", b);
+        tm_json_add(r, "startTime", a, TM_JSON_BJ);
+        tm_json_add(r, "endTime", b, TM_JSON_BJ);
         cJSON_AddNumberToObject(r, "tons", upl_round3(tons));
         cJSON_AddNumberToObject(r, "runSeconds", 60 * sqlite3_column_int(s, 4));
         sqlite3_stmt *q;
@@ -311,7 +304,7 @@ static int build_device_status(sqlite3 *db, int *made, char *err, size_t errlen)
         cJSON_AddStringToObject(r, "status", !strcmp(state, "online")     ? "ok"
                                              : !strcmp(state, "degraded") ? "fault"
                                                                           : "offline");
-        upl_add_bj(r, "since", since / 1000);
+        tm_json_add(r, "since", since, TM_JSON_BJ_FROM_MS);
         if (sqlite3_column_type(s, 5) != SQLITE_NULL)
             cJSON_AddStringToObject(r, "detail", (const char *)sqlite3_column_text(s, 5));
         rc = upl_put(db, "deviceStatus", r, false, made, err, errlen);
@@ -352,7 +345,7 @@ static int build_device_events(sqlite3 *db, int *made, char *err, size_t errlen)
         if (sqlite3_column_type(s, 3) != SQLITE_NULL)
             cJSON_AddStringToObject(r, "serialNo", (const char *)sqlite3_column_text(s, 3));
         cJSON_AddStringToObject(r, "status", status);
-        upl_add_bj(r, "since", sqlite3_column_int64(s, 4) / 1000);
+        tm_json_add(r, "since", sqlite3_column_int64(s, 4), TM_JSON_BJ_FROM_MS);
         if (sqlite3_column_type(s, 7) != SQLITE_NULL)
             cJSON_AddStringToObject(r, "detail", (const char *)sqlite3_column_text(s, 7));
         rc = upl_put(db, "deviceStatus", r, false, made, err, errlen);
@@ -381,7 +374,7 @@ static int build_coefficients(sqlite3 *db, int *made, char *err, size_t errlen)
         cJSON_AddStringToObject(r, "id", id);
         cJSON_AddStringToObject(r, "name", (const char *)sqlite3_column_text(s, 1));
         cJSON_AddNumberToObject(r, "value", sqlite3_column_double(s, 2));
-        upl_add_bj(r, "validFrom", sqlite3_column_int64(s, 3));
+        tm_json_add(r, "validFrom", sqlite3_column_int64(s, 3), TM_JSON_BJ);
         cJSON_AddStringToObject(r, "setBy", (const char *)sqlite3_column_text(s, 4));
         if (sqlite3_column_type(s, 5) != SQLITE_NULL)
             cJSON_AddStringToObject(r, "reason", (const char *)sqlite3_column_text(s, 5));

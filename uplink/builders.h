@@ -14,7 +14,6 @@ int upl_state_set(sqlite3 *db, const char *name, int64_t v, char *err, size_t er
 /* store_outbox_put and free rec; *made counts records new or changed. */
 int upl_put(sqlite3 *db, const char *type, cJSON *rec, bool replace, int *made, char *err,
             size_t errlen);
-void upl_add_bj(cJSON *o, const char *key, int64_t epoch);
 double upl_round3(double v);
 /* dailySummary per shift and per production day (summary.c). */
 int upl_build_summaries(sqlite3 *db, const cfg_t *cfg, const upl_cfg_t *c, int64_t now_s,

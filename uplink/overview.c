@@ -8,13 +8,6 @@
 
 #define MAX_GAPS 50
 
-static void add_bj(cJSON *o, const char *key, int64_t epoch)
-{
-    char t[24];
-    tm_format_bj(epoch, t, sizeof t);
-    cJSON_AddStringToObject(o, key, t);
-}
-
 static void latest_output(sqlite3 *db, const char *ent, cJSON *o)
 {
     sqlite3_stmt *s;
@@ -28,8 +21,8 @@ static void latest_output(sqlite3 *db, const char *ent, cJSON *o)
         sqlite3_bind_text(s, 1, ent, -1, SQLITE_TRANSIENT);
         if (sqlite3_step(s) == SQLITE_ROW) {
             lo = cJSON_CreateObject();
-            add_bj(lo, "startTime", sqlite3_column_int64(s, 2));
-            add_bj(lo, "endTime", sqlite3_column_int64(s, 0));
+            tm_json_add(lo, "startTime", sqlite3_column_int64(s, 2), TM_JSON_BJ);
+            tm_json_add(lo, "endTime", sqlite3_column_int64(s, 0), TM_JSON_BJ);
             cJSON_AddNumberToObject(lo, "tons", sqlite3_column_double(s, 1));
         }
         sqlite3_finalize(s);
@@ -99,8 +92,8 @@ static void add_gap(cJSON *gaps, const char *type, const char *series, int64_t a
     cJSON *g = cJSON_CreateObject();
     cJSON_AddStringToObject(g, "record_type", type);
     cJSON_AddStringToObject(g, "series", series);
-    add_bj(g, "from", a);
-    add_bj(g, "to", b);
+    tm_json_add(g, "from", a, TM_JSON_BJ);
+    tm_json_add(g, "to", b, TM_JSON_BJ);
     cJSON_AddNumberToObject(g, "seconds", (double)(b - a));
     cJSON_AddItemToArray(gaps, g);
 }
@@ -163,7 +156,7 @@ static cJSON *overview_row(sqlite3 *db, const upl_cfg_t *c, sqlite3_stmt *s, int
     bool contact = sqlite3_column_type(s, 4) != SQLITE_NULL;
     int64_t last = contact ? sqlite3_column_int64(s, 4) / 1000 : 0;
     if (contact)
-        add_bj(o, "last_contact", last);
+        tm_json_add(o, "last_contact", last, TM_JSON_BJ);
     else
         cJSON_AddNullToObject(o, "last_contact");
     cJSON_AddBoolToObject(o, "silent", !contact || now - last > c->silent_after_s);
@@ -237,8 +230,8 @@ int upl_enterprise_show(sqlite3 *db, const upl_cfg_t *c, const char *code, int64
     cJSON *o = overview_row(db, c, s, now, from, to);
     sqlite3_finalize(s);
     cJSON *p = cJSON_AddObjectToObject(o, "period");
-    add_bj(p, "from", from);
-    add_bj(p, "to", now);
+    tm_json_add(p, "from", from, TM_JSON_BJ);
+    tm_json_add(p, "to", now, TM_JSON_BJ);
     cJSON_AddNumberToObject(p, "days", days);
     int rc = received_counts(db, code, from, o, err, errlen);
     if (rc) {

@@ -5,13 +5,6 @@
 
 #include "uplink/uplink.h"
 
-static void add_bj(cJSON *o, const char *key, int64_t epoch)
-{
-    char t[24];
-    tm_format_bj(epoch, t, sizeof t);
-    cJSON_AddStringToObject(o, key, t);
-}
-
 static bool enterprise_known(sqlite3 *db, const char *code, int *rc, char *err, size_t errlen)
 {
     sqlite3_stmt *s;
@@ -49,12 +42,12 @@ static cJSON *record_json(sqlite3_stmt *s)
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "type", (const char *)sqlite3_column_text(s, 0));
     cJSON_AddStringToObject(r, "id", (const char *)sqlite3_column_text(s, 1));
-    add_bj(r, "received", sqlite3_column_int64(s, 2) / 1000);
+    tm_json_add(r, "received", sqlite3_column_int64(s, 2), TM_JSON_BJ_FROM_MS);
     cJSON_AddNumberToObject(r, "revisions", sqlite3_column_int(s, 3));
     if (sqlite3_column_type(s, 4) != SQLITE_NULL) {
         cJSON_AddStringToObject(r, "series", (const char *)sqlite3_column_text(s, 4));
-        add_bj(r, "start", sqlite3_column_int64(s, 5));
-        add_bj(r, "end", sqlite3_column_int64(s, 6));
+        tm_json_add(r, "start", sqlite3_column_int64(s, 5), TM_JSON_BJ);
+        tm_json_add(r, "end", sqlite3_column_int64(s, 6), TM_JSON_BJ);
     }
     const char *body = (const char *)sqlite3_column_text(s, 7);
     cJSON *b = cJSON_Parse(body);

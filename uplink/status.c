@@ -4,17 +4,6 @@
 
 #include "uplink/uplink.h"
 
-static void add_time(cJSON *o, const char *key, sqlite3_stmt *s, int col)
-{
-    if (sqlite3_column_type(s, col) == SQLITE_NULL) {
-        cJSON_AddNullToObject(o, key);
-        return;
-    }
-    char when[32];
-    tm_format_bj(sqlite3_column_int64(s, col) / 1000, when, sizeof when);
-    cJSON_AddStringToObject(o, key, when);
-}
-
 static void add_text(cJSON *o, const char *key, sqlite3_stmt *s, int col)
 {
     const char *t = (const char *)sqlite3_column_text(s, col);
@@ -44,7 +33,7 @@ static cJSON *aside_list(sqlite3 *db, const char *dest, char *err, size_t errlen
         cJSON_AddNumberToObject(o, "attempts", sqlite3_column_int(s, 3));
         cJSON_AddNumberToObject(o, "code", sqlite3_column_int(s, 4));
         add_text(o, "response", s, 5);
-        add_time(o, "last_try", s, 6);
+        tm_json_add_col(o, "last_try", s, 6, TM_JSON_BJ_FROM_MS);
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(s);
@@ -80,7 +69,7 @@ cJSON *upl_queue_status(sqlite3 *db, int64_t now_ms, char *err, size_t errlen)
                                     (double)((now_ms - sqlite3_column_int64(s, 2)) / 1000));
         cJSON_AddNumberToObject(o, "aside", sqlite3_column_int(s, 3));
         cJSON_AddNumberToObject(o, "delivered", sqlite3_column_int(s, 4));
-        add_time(o, "last_delivered", s, 5);
+        tm_json_add_col(o, "last_delivered", s, 5, TM_JSON_BJ_FROM_MS);
         const char *last = (const char *)sqlite3_column_text(s, 6);
         if (last) {
             long long ts = 0;
@@ -122,7 +111,7 @@ cJSON *upl_log_list(sqlite3 *db, const char *dest, int limit, char *err, size_t 
     cJSON *arr = cJSON_CreateArray();
     while (sqlite3_step(s) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();
-        add_time(o, "time", s, 0);
+        tm_json_add_col(o, "time", s, 0, TM_JSON_BJ_FROM_MS);
         add_text(o, "destination", s, 1);
         add_text(o, "record_type", s, 2);
         cJSON_AddNumberToObject(o, "records", sqlite3_column_int(s, 3));

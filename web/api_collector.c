@@ -24,17 +24,6 @@ static void add_value(cJSON *o, const char *key, sqlite3_stmt *s, int i)
     }
 }
 
-static void add_time(cJSON *o, const char *key, sqlite3_stmt *s, int i)
-{
-    if (sqlite3_column_type(s, i) == SQLITE_NULL) {
-        cJSON_AddNullToObject(o, key);
-        return;
-    }
-    char b[40];
-    tm_format_bj_iso_ms(sqlite3_column_int64(s, i), b, sizeof b);
-    cJSON_AddStringToObject(o, key, b);
-}
-
 #define DEVICE_SQL                                                                              \
     "SELECT d.id, d.name, d.kind, d.model, d.serial, d.gate_type, d.location, d.install_date,"   \
     " d.firmware, coalesce(c.state, 'unknown'), c.since_ms, c.last_ok_ms, c.detail"              \
@@ -49,8 +38,8 @@ static cJSON *device_json(sqlite3_stmt *s)
         add_value(o, keys[i], s, i + 1);
     cJSON *comm = cJSON_AddObjectToObject(o, "comm");
     add_value(comm, "state", s, 9);
-    add_time(comm, "since", s, 10);
-    add_time(comm, "last_ok", s, 11);
+    tm_json_add_col(comm, "since", s, 10, TM_JSON_ISO_MS);
+    tm_json_add_col(comm, "last_ok", s, 11, TM_JSON_ISO_MS);
     add_value(comm, "detail", s, 12);
     return o;
 }
@@ -97,7 +86,7 @@ static void device_points(sqlite3 *db, int64_t id, cJSON *arr)
         add_value(p, "quantity", s, 1);
         add_value(p, "unit", s, 2);
         add_value(p, "value", s, 3);
-        add_time(p, "ts", s, 4);
+        tm_json_add_col(p, "ts", s, 4, TM_JSON_ISO_MS);
         cJSON_AddItemToArray(arr, p);
     }
     sqlite3_finalize(s);
@@ -126,7 +115,7 @@ static void device_events(web_req_t *req, sqlite3 *db, int64_t id)
     cJSON *arr = cJSON_AddArrayToObject(root, "events");
     while (sqlite3_step(s) == SQLITE_ROW) {
         cJSON *e = cJSON_CreateObject();
-        add_time(e, "time", s, 0);
+        tm_json_add_col(e, "time", s, 0, TM_JSON_ISO_MS);
         add_value(e, "kind", s, 1);
         add_value(e, "state", s, 2);
         add_value(e, "detail", s, 3);

@@ -309,13 +309,6 @@ static bool use_minutes(sqlite3 *db, const series_query_t *q)
     return n <= 0 || n > SERIES_MAX_ROWS;
 }
 
-static void add_time(cJSON *o, const char *key, int64_t ms)
-{
-    char buf[40];
-    tm_format_bj_iso_ms(ms, buf, sizeof buf);
-    cJSON_AddStringToObject(o, key, buf);
-}
-
 static cJSON *series_head(const series_query_t *q, bool minute)
 {
     cJSON *o = cJSON_CreateObject();
@@ -328,8 +321,8 @@ static cJSON *series_head(const series_query_t *q, bool minute)
         cJSON_AddNullToObject(o, "quantity");
     cJSON_AddStringToObject(o, "unit", q->point.unit);
     cJSON_AddStringToObject(o, "step", minute ? "minute" : "raw");
-    add_time(o, "from", q->from_ms);
-    add_time(o, "to", q->to_ms);
+    tm_json_add(o, "from", q->from_ms, TM_JSON_ISO_MS);
+    tm_json_add(o, "to", q->to_ms, TM_JSON_ISO_MS);
     cJSON_AddNumberToObject(o, "from_ms", (double)q->from_ms);
     cJSON_AddNumberToObject(o, "to_ms", (double)q->to_ms);
     cJSON *cols = cJSON_AddArrayToObject(o, "columns");

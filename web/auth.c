@@ -276,17 +276,6 @@ int web_user_set_disabled(store_t *st, const char *name, bool disabled, const ch
     return store_write(st, job_change, &j, err, errlen);
 }
 
-static void add_time(cJSON *o, const char *key, sqlite3_stmt *s, int col)
-{
-    if (sqlite3_column_type(s, col) == SQLITE_NULL) {
-        cJSON_AddNullToObject(o, key);
-        return;
-    }
-    char buf[40];
-    tm_format_bj_iso_ms(sqlite3_column_int64(s, col), buf, sizeof buf);
-    cJSON_AddStringToObject(o, key, buf);
-}
-
 cJSON *web_user_list(sqlite3 *db, char *err, size_t errlen)
 {
     sqlite3_stmt *s;
@@ -301,9 +290,9 @@ cJSON *web_user_list(sqlite3 *db, char *err, size_t errlen)
         cJSON_AddStringToObject(u, "name", (const char *)sqlite3_column_text(s, 0));
         cJSON_AddStringToObject(u, "role", (const char *)sqlite3_column_text(s, 1));
         cJSON_AddBoolToObject(u, "disabled", sqlite3_column_int(s, 2));
-        add_time(u, "created", s, 3);
-        add_time(u, "updated", s, 4);
-        add_time(u, "last_login", s, 5);
+        tm_json_add_col(u, "created", s, 3, TM_JSON_ISO_MS);
+        tm_json_add_col(u, "updated", s, 4, TM_JSON_ISO_MS);
+        tm_json_add_col(u, "last_login", s, 5, TM_JSON_ISO_MS);
         cJSON_AddItemToArray(arr, u);
     }
     sqlite3_finalize(s);
