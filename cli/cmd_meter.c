@@ -10,70 +10,133 @@
 
 static void meter_usage(FILE *out)
 {
-    fprintf(out, "usage: coalmon meter read --model NAME --tcp HOST:PORT [--unit N]\n"
-                 "                          [--maps DIR] [--timeout MS] [--json]\n"
-                 "       coalmon meter read --model NAME --rtu DEVICE [--baud B]\n"
-                 "                          [--parity N|E|O] [--unit N] [--timeout MS] [--json]\n"
-                 "       coalmon meter models [--maps DIR] [--json]\n"
-                 "  read: read every mapped point of a meter once and print it with its unit.\n"
-                 "  models: list the register maps there are.\n");
+    fprintf(out,
+            "usage: coalmon meter read --model NAME (--tcp HOST:PORT | --rtu DEVICE [--baud B]\n"
+            "                          [--parity N|E|O]) [--unit N] [--timeout MS] [--maps DIR]\n"
+            "                          [--one-per-point] [--max-registers N]\n"
+            "                          [--order ABCD|CDAB|BADC|DCBA] [--address-base 0|1]\n"
+            "                          [--scan FROM-TO] [--json]\n"
+            "       coalmon meter models [--maps DIR] [--json]\n"
+            "  read: read every mapped point of a meter once and print it with its unit;\n"
+            "        a block the meter refuses is split (runs, then one point per request)\n"
+            "        and what was refused is named.\n"
+            "    --one-per-point   one request per point (meters that refuse block reads)\n"
+            "    --max-registers N at most N registers per request\n"
+            "    --order O         word/byte order of every 32-bit value instead of the map's\n"
+            "    --address-base 1  the meter counts registers from 1 (asks address - 1)\n"
+            "    --scan FROM-TO    which unit ids answer (the map's first point), then stop\n"
+            "  models: list the register maps there are.\n");
 }
 
-static int meter_read(cli_ctx_t *ctx, int argc, char **argv)
+/* --order: the letters of a 32-bit value as in the maps. */
+static int parse_order(const char *s, col_probe_opts_t *o)
 {
-    const char *model = cli_opt(argc, argv, "--model");
+    col_order_t ord;
+    if (col_order_parse(s, COL_U32, &ord))
+        return CLI_USAGE;
+    o->word_swap_set = o->byte_swap_set = true;
+    o->word_swap = ord.word_swap;
+    o->byte_swap = ord.byte_swap;
+    return CLI_OK;
+}
+
+static int int_opt(int argc, char **argv, const char *name, int lo, int hi, int *out)
+{
+    const char *v = cli_opt(argc, argv, name);
+    char *end;
+    if (!v)
+        return CLI_OK;
+    long n = strtol(v, &end, 10);
+    if (*end || !*v || n < lo || n > hi)
+        return cli_error(CLI_USAGE, "%s: expected %d..%d, got '%s'", name, lo, hi, v);
+    *out = (int)n;
+    return CLI_OK;
+}
+
+static int link_opts(int argc, char **argv, col_link_opts_t *link)
+{
     const char *tcp = cli_opt(argc, argv, "--tcp");
     const char *rtu = cli_opt(argc, argv, "--rtu");
-    const char *baud_s = cli_opt(argc, argv, "--baud");
     const char *parity = cli_opt(argc, argv, "--parity");
-    const char *unit_s = cli_opt(argc, argv, "--unit");
-    const char *timeout_s = cli_opt(argc, argv, "--timeout");
-    const char *maps = cli_opt(argc, argv, "--maps");
-    col_link_opts_t link;
-    int unit = 1, timeout = 1000;
-    char *end;
-    if (!model || (!tcp == !rtu)) {
-        meter_usage(stderr);
-        return cli_error(CLI_USAGE, "meter read needs --model and one of --tcp or --rtu");
-    }
-    if (tcp && col_link_parse_tcp(tcp, &link))
+    if (tcp && col_link_parse_tcp(tcp, link))
         return cli_error(CLI_USAGE, "--tcp: expected HOST:PORT, got '%s'", tcp);
-    if (rtu) {
-        col_link_rtu_default(&link, rtu);
-        long b = baud_s ? strtol(baud_s, &end, 10) : 9600;
-        if (baud_s && (*end || b < 1200 || b > 115200))
-            return cli_error(CLI_USAGE, "--baud: expected 1200..115200, got '%s'", baud_s);
-        if (parity && (strlen(parity) != 1 || !strchr("NEO", parity[0])))
-            return cli_error(CLI_USAGE, "--parity: expected N, E or O, got '%s'", parity);
-        link.baud = (int)b;
-        link.parity = parity ? parity[0] : 'N';
+    if (!rtu)
+        return CLI_OK;
+    col_link_rtu_default(link, rtu);
+    int rc = int_opt(argc, argv, "--baud", 1200, 115200, &link->baud);
+    if (rc)
+        return rc;
+    if (parity && (strlen(parity) != 1 || !strchr("NEO", parity[0])))
+        return cli_error(CLI_USAGE, "--parity: expected N, E or O, got '%s'", parity);
+    link->parity = parity ? parity[0] : 'N';
+    return CLI_OK;
+}
+
+static int probe_opts(int argc, char **argv, col_probe_opts_t *o)
+{
+    const char *order = cli_opt(argc, argv, "--order");
+    int base = 0;
+    *o = (col_probe_opts_t){.unit = 1, .timeout_ms = 1000};
+    int rc = int_opt(argc, argv, "--unit", 0, 247, &o->unit);
+    if (!rc)
+        rc = int_opt(argc, argv, "--timeout", 10, 60000, &o->timeout_ms);
+    if (!rc)
+        rc = int_opt(argc, argv, "--max-registers", 1, 125, &o->max_registers);
+    if (!rc)
+        rc = int_opt(argc, argv, "--address-base", 0, 1, &base);
+    if (!rc && order && parse_order(order, o))
+        rc = cli_error(CLI_USAGE, "--order: expected ABCD, CDAB, BADC or DCBA, got '%s'", order);
+    o->address_shift = -base;
+    o->one_per_point = cli_flag(argc, argv, "--one-per-point");
+    return rc;
+}
+
+static int meter_scan(cli_ctx_t *ctx, const col_map_t *map, const col_link_opts_t *link,
+                      const char *range, int timeout, const char *where)
+{
+    int from, to, found[248], n;
+    char err[256], tail;
+    if (sscanf(range, "%d-%d%c", &from, &to, &tail) != 2 || from < 1 || to > 247 || from > to)
+        return cli_error(CLI_USAGE, "--scan: expected FROM-TO within 1..247, got '%s'", range);
+    if (col_probe_scan(map, link, from, to, timeout, found, 248, &n, err, sizeof err))
+        return cli_error(CLI_FAIL, "scan of %s: %s", where, err);
+    if (ctx->json) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "endpoint", where);
+        cJSON *u = cJSON_AddArrayToObject(j, "units");
+        for (int i = 0; i < n; i++)
+            cJSON_AddItemToArray(u, cJSON_CreateNumber(found[i]));
+        cli_print_json(j);
+    } else {
+        printf("%s: %d of unit ids %d..%d answer:", where, n, from, to);
+        for (int i = 0; i < n; i++)
+            printf(" %d", found[i]);
+        printf("\n");
     }
-    const char *where = tcp ? tcp : rtu;
-    if (unit_s && ((unit = (int)strtol(unit_s, &end, 10)), *end || unit < 0 || unit > 247))
-        return cli_error(CLI_USAGE, "--unit: expected 0..247, got '%s'", unit_s);
-    if (timeout_s && ((timeout = (int)strtol(timeout_s, &end, 10)), *end || timeout < 10))
-        return cli_error(CLI_USAGE, "--timeout: expected milliseconds >= 10, got '%s'", timeout_s);
-    col_map_t *map = malloc(sizeof *map);
-    col_value_t *values = calloc(COL_MAX_POINTS, sizeof *values);
-    char err[512];
-    int rc = CLI_FAIL;
-    if (!map || !values) {
-        cli_error(CLI_FAIL, "out of memory");
-        goto out;
-    }
-    if (col_map_load_model(maps ? maps : COALMON_CONF_DIR "/meters", model, map, err, sizeof err)) {
-        cli_error(CLI_FAIL, "%s", err);
-        goto out;
-    }
-    if (col_read_once(map, &link, unit, timeout, values, err, sizeof err)) {
-        cli_error(CLI_FAIL, "meter %s at %s unit %d: %s", model, where, unit, err);
-        goto out;
-    }
+    return n ? CLI_OK : CLI_FAIL;
+}
+
+static const char *value_note(const col_value_t *v, char *buf, size_t len)
+{
+    if (v->quality == COL_Q_REFUSED)
+        snprintf(buf, len, "(refused: exception %02d)", v->exception);
+    else
+        snprintf(buf, len, "(undecodable)");
+    return buf;
+}
+
+static void print_probe(cli_ctx_t *ctx, const col_map_t *map, const char *where, int unit,
+                        const col_value_t *values, const col_probe_report_t *rep)
+{
+    char note[64];
     if (ctx->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "model", map->model);
         cJSON_AddStringToObject(j, "endpoint", where);
         cJSON_AddNumberToObject(j, "unit", unit);
+        cJSON_AddNumberToObject(j, "requests", rep->requests);
+        cJSON_AddNumberToObject(j, "splits", rep->splits);
+        cJSON_AddNumberToObject(j, "refused", rep->refused);
         cJSON *pts = cJSON_AddArrayToObject(j, "points");
         for (int i = 0; i < map->count; i++) {
             cJSON *p = cJSON_CreateObject();
@@ -84,21 +147,75 @@ static int meter_read(cli_ctx_t *ctx, int argc, char **argv)
             else
                 cJSON_AddNullToObject(p, "value");
             cJSON_AddStringToObject(p, "unit", map->points[i].unit);
+            cJSON_AddNumberToObject(p, "quality", values[i].quality);
+            if (values[i].exception)
+                cJSON_AddNumberToObject(p, "exception", values[i].exception);
             cJSON_AddItemToArray(pts, p);
         }
         cli_print_json(j);
-    } else {
-        printf("%s at %s unit %d\n", map->model, where, unit);
-        for (int i = 0; i < map->count; i++) {
-            const col_point_t *p = &map->points[i];
-            if (values[i].ok)
-                printf("  %-10s 0x%04X  %14.3f %-6s %s\n", p->name, p->address, values[i].value,
-                       p->unit, p->label);
-            else
-                printf("  %-10s 0x%04X  %14s %-6s %s\n", p->name, p->address, "(invalid)", p->unit,
-                       p->label);
-        }
+        return;
     }
+    printf("%s at %s unit %d\n", map->model, where, unit);
+    for (int i = 0; i < map->count; i++) {
+        const col_point_t *p = &map->points[i];
+        if (values[i].ok)
+            printf("  %-10s 0x%04X  %14.3f %-6s %s\n", p->name, p->address, values[i].value,
+                   p->unit, p->label);
+        else
+            printf("  %-10s 0x%04X  %14s %-6s %s %s\n", p->name, p->address, "-", p->unit,
+                   p->label, value_note(&values[i], note, sizeof note));
+    }
+    printf("%d requests", rep->requests);
+    if (rep->splits)
+        printf("; %d blocks refused and split (use --max-registers or one_per_point)", rep->splits);
+    if (rep->refused)
+        printf("; %d points refused by the meter (check the map against its manual)",
+               rep->refused);
+    printf("\n");
+}
+
+static int meter_read(cli_ctx_t *ctx, int argc, char **argv)
+{
+    const char *model = cli_opt(argc, argv, "--model");
+    const char *tcp = cli_opt(argc, argv, "--tcp");
+    const char *rtu = cli_opt(argc, argv, "--rtu");
+    const char *maps = cli_opt(argc, argv, "--maps");
+    const char *scan = cli_opt(argc, argv, "--scan");
+    col_link_opts_t link;
+    col_probe_opts_t o;
+    if (!model || (!tcp == !rtu)) {
+        meter_usage(stderr);
+        return cli_error(CLI_USAGE, "meter read needs --model and one of --tcp or --rtu");
+    }
+    int rc = link_opts(argc, argv, &link);
+    if (!rc)
+        rc = probe_opts(argc, argv, &o);
+    if (rc)
+        return rc;
+    const char *where = tcp ? tcp : rtu;
+    col_map_t *map = malloc(sizeof *map);
+    col_value_t *values = calloc(COL_MAX_POINTS, sizeof *values);
+    col_probe_report_t rep;
+    char err[512];
+    rc = CLI_FAIL;
+    if (!map || !values) {
+        cli_error(CLI_FAIL, "out of memory");
+        goto out;
+    }
+    if (col_map_load_model(maps ? maps : COALMON_CONF_DIR "/meters", model, map, err, sizeof err)) {
+        cli_error(CLI_FAIL, "%s", err);
+        goto out;
+    }
+    if (scan) {
+        rc = meter_scan(ctx, map, &link, scan, o.timeout_ms, where);
+        goto out;
+    }
+    if (col_probe(map, &link, &o, values, &rep, err, sizeof err)) {
+        cli_error(CLI_FAIL, "meter %s at %s unit %d: %s (after %d requests)", model, where,
+                  o.unit, err, rep.requests);
+        goto out;
+    }
+    print_probe(ctx, map, where, o.unit, values, &rep);
     rc = CLI_OK;
 out:
     free(map);

@@ -102,15 +102,32 @@ int col_plan(const col_map_t *map, int max_regs, bool one_per_point, int order[C
 
 /* ---- reading a meter once (commissioning probe) ---------------------- */
 
+/* Quality of a stored reading (reading.quality, point_latest.quality). */
+enum {
+    COL_Q_GOOD = 0,
+    COL_Q_REFUSED = 1,   /* the device refused the register (exception 02/03) */
+    COL_Q_INVALID = 2,   /* the answer did not decode (NaN, infinity) */
+    COL_Q_ESTIMATED = 4, /* not measured at this time: spread over a gap */
+};
+
 typedef struct col_value {
     double value;
     bool ok;
+    int quality;   /* COL_Q_*, COL_Q_GOOD when ok */
+    int exception; /* the Modbus exception code that refused it, 0 none */
 } col_value_t;
 
 /* Connect to host:port, read every point of map from unit, disconnect.
  * values[i] matches map->points[i]. timeout_ms bounds each request. */
 int col_read_tcp_once(const col_map_t *map, const char *host, int port, int unit, int timeout_ms,
                       col_value_t values[COL_MAX_POINTS], char *err, size_t errlen);
+
+/* Refine a plan after the device refused request r with exception 02/03
+ * (an undocumented register inside a gap, or too many at once): request r
+ * becomes its gap-free runs, or, when it has no gaps, one request per point.
+ * Returns the number of requests it became (1: a single point, left as it
+ * is). *nreq grows accordingly (never beyond map->count). Pure. */
+int col_plan_split(const col_map_t *map, const int *order, col_request_t *req, int *nreq, int r);
 
 /* ---- links: one Modbus connection (a serial line or a TCP endpoint) ---- */
 
@@ -139,6 +156,32 @@ void col_link_rtu_default(col_link_opts_t *o, const char *device);
  * values[i] matches map->points[i]; timeout_ms bounds each request. */
 int col_read_once(const col_map_t *map, const col_link_opts_t *link, int unit, int timeout_ms,
                   col_value_t values[COL_MAX_POINTS], char *err, size_t errlen);
+
+/* The commissioning probe's choices (coalmon meter read). */
+typedef struct col_probe_opts {
+    int unit, timeout_ms;
+    int max_registers;   /* 0: the map's */
+    bool one_per_point;
+    int address_shift;   /* -1, 0, +1 */
+    bool word_swap_set, word_swap; /* override every 32/64-bit point's word order */
+    bool byte_swap_set, byte_swap; /* override every point's byte order */
+} col_probe_opts_t;
+
+/* The probe's report: what was asked and what failed. */
+typedef struct col_probe_report {
+    int requests, refused, splits; /* requests sent; points refused; requests split */
+    char first_error[200];         /* the first request that failed, with why */
+} col_probe_report_t;
+
+/* Read every point once with o (open, read, close); falls back like the
+ * service does and says what failed in rep. */
+int col_probe(const col_map_t *map, const col_link_opts_t *link, const col_probe_opts_t *o,
+              col_value_t values[COL_MAX_POINTS], col_probe_report_t *rep, char *err,
+              size_t errlen);
+/* Which unit ids in [from, to] answer the map's first point (timeout_ms
+ * each); found[] gets them, *n how many. */
+int col_probe_scan(const col_map_t *map, const col_link_opts_t *link, int from, int to,
+                   int timeout_ms, int *found, int max, int *n, char *err, size_t errlen);
 
 /* ---- self-diagnosis helpers (pure) ------------------------------------ */
 

@@ -134,3 +134,41 @@ int col_plan(const col_map_t *map, int max_regs, bool one_per_point, int order[C
     }
     return nreq;
 }
+
+int col_plan_split(const col_map_t *map, const int *order, col_request_t *req, int *nreq, int r)
+{
+    col_request_t old = req[r];
+    if (old.n <= 1)
+        return 1;
+    /* Does the request read over registers no point owns? */
+    int used = 0;
+    for (int k = old.first; k < old.first + old.n; k++)
+        used += col_type_regs(map->points[order[k]].type);
+    bool gaps = used < old.count;
+    col_request_t piece[COL_MAX_POINTS];
+    int np = 0;
+    for (int pass = gaps ? 0 : 1; pass < 2 && np <= 1; pass++) {
+        /* pass 0: gap-free runs; pass 1: one request per point */
+        np = 0;
+        for (int k = old.first; k < old.first + old.n; k++) {
+            const col_point_t *p = &map->points[order[k]];
+            int end = p->address + col_type_regs(p->type);
+            if (np > 0 && pass == 0) {
+                col_request_t *q = &piece[np - 1];
+                int q_end = q->start + q->count;
+                if (p->address <= q_end) { /* touching or overlapping */
+                    q->count = (uint16_t)((end > q_end ? end : q_end) - q->start);
+                    q->n++;
+                    continue;
+                }
+            }
+            piece[np++] = (col_request_t){.fn = p->fn, .start = p->address,
+                                          .count = (uint16_t)col_type_regs(p->type), .first = k,
+                                          .n = 1};
+        }
+    }
+    memmove(&req[r + np], &req[r + 1], (size_t)(*nreq - r - 1) * sizeof *req);
+    memcpy(&req[r], piece, (size_t)np * sizeof *req);
+    *nreq += np - 1;
+    return np;
+}

@@ -91,6 +91,8 @@ typedef struct col_link {
     int64_t last_io_ms, late_until_ms;
     col_dev_t *late_dev;
     int timeout_ms; /* of the device addressed now */
+    int last_errno; /* of the last request, 0 when it was answered */
+    int requests;   /* sent on this link */
     col_dev_t *devs;
     int ndevs;
 } col_link_t;
@@ -144,6 +146,10 @@ bool col_sleep(struct col *col, int64_t ms);
 void col_event(col_dev_t *d, const char *kind, const char *state, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void col_comm_outcome(col_dev_t *d, bool ok, bool partial, const char *detail);
+/* Store one poll's values, each with its quality; returns how many were good. */
+int col_store_values(col_dev_t *d, const col_value_t *v, int64_t now);
+/* "N points refused, M undecodable (first: NAME)" for a partial answer. */
+void col_quality_detail(const col_dev_t *d, const col_value_t *v, char *out, size_t len);
 /* Count one request of d (NULL: not counted): e the errno, 0 for an answer. */
 void col_stats_request(col_dev_t *d, int e, int64_t response_ms);
 /* A late answer of d was found on the line and discarded. */

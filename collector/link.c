@@ -201,8 +201,10 @@ static int transact(col_link_t *l, req_op op, int addr, int n, uint16_t *regs, c
                     size_t errlen)
 {
     for (int attempt = 0;; attempt++) {
-        if (!l->mb)
+        if (!l->mb) {
+            l->last_errno = EIO;
             return cm_fail(err, errlen, CM_ERR_IO, "link closed");
+        }
         bool rtu = l->o.transport == COL_RTU;
         if (rtu)
             rtu_settle(l);
@@ -213,6 +215,8 @@ static int transact(col_link_t *l, req_op op, int addr, int n, uint16_t *regs, c
         int e = got == n ? 0 : got < 0 ? errno : EMBBADDATA;
         int64_t t1 = tm_mono_ms();
         l->last_io_ms = t1;
+        l->last_errno = e;
+        l->requests++;
         col_stats_request(l->cur, e, t1 - t0);
         if (!e)
             return CM_OK;
@@ -248,19 +252,43 @@ int col_link_write_regs(col_link_t *l, int addr, int n, const uint16_t *regs, ch
     return transact(l, OP_WRITE, addr, n, copy, err, errlen);
 }
 
-/* The requests themselves, shared by the service and the one-shot probe. */
-static int read_planned(col_link_t *l, const col_map_t *map, const int *order,
-                        const col_request_t *req, int nreq, int shift, int pause_ms,
-                        col_value_t *values, char *err, size_t errlen)
+/* The requests themselves, shared by the service and the probe. A request
+ * the device refuses with exception 02 or 03 (an undocumented register in a
+ * gap read over, or too many registers at once) is split — gap-free runs,
+ * then one point per request — and the pieces are asked at once; the refined
+ * plan stays with its owner (per device, issue #15). A single point refused
+ * is marked COL_Q_REFUSED, not a failure of the poll. */
+static int read_planned(col_link_t *l, const col_map_t *map, const int *order, col_request_t *req,
+                        int *nreq, int shift, int pause_ms, col_value_t *values, int *splits,
+                        char *err, size_t errlen)
 {
     uint16_t regs[125];
     for (int i = 0; i < map->count; i++)
-        values[i].ok = false;
-    for (int r = 0; r < nreq; r++) {
+        values[i] = (col_value_t){.quality = COL_Q_INVALID};
+    for (int r = 0; r < *nreq; r++) {
         if (r > 0 && pause_ms > 0)
             tm_sleep_ms(pause_ms);
-        int rc = transact(l, req[r].fn == COL_FN_INPUT ? OP_INPUT : OP_HOLDING,
-                          req[r].start + shift, req[r].count, regs, err, errlen);
+        int start = req[r].start + shift;
+        int rc = transact(l, req[r].fn == COL_FN_INPUT ? OP_INPUT : OP_HOLDING, start,
+                          req[r].count, regs, err, errlen);
+        int e = l->last_errno;
+        if (rc && (e == EMBXILADD || e == EMBXILVAL)) {
+            if (req[r].n > 1) {
+                int count = req[r].count;
+                int np = col_plan_split(map, order, req, nreq, r);
+                log_info("collector", "%s unit %d refused %d registers at 0x%04x (%s): asked as %d"
+                         " requests from now on", l->name, l->cur ? l->cur->unit : 0, count, start,
+                         modbus_strerror(e), np);
+                if (splits)
+                    (*splits)++;
+                r--;
+                continue;
+            }
+            col_value_t *v = &values[order[req[r].first]];
+            v->quality = COL_Q_REFUSED;
+            v->exception = e - MODBUS_ENOBASE;
+            continue;
+        }
         if (rc)
             return rc;
         for (int k = req[r].first; k < req[r].first + req[r].n; k++) {
@@ -268,6 +296,7 @@ static int read_planned(col_link_t *l, const col_map_t *map, const int *order,
             col_value_t *v = &values[order[k]];
             v->ok = col_decode(regs + (p->address - req[r].start), p->type, p->order, p->scale,
                                p->offset, &v->value) == CM_OK;
+            v->quality = v->ok ? COL_Q_GOOD : COL_Q_INVALID;
         }
     }
     return CM_OK;
@@ -275,25 +304,88 @@ static int read_planned(col_link_t *l, const col_map_t *map, const int *order,
 
 int col_link_read_map(col_link_t *l, col_dev_t *d, col_value_t *values, char *err, size_t errlen)
 {
-    return read_planned(l, &d->map, d->order, d->req, d->nreq, d->address_shift,
-                        d->request_pause_ms, values, err, errlen);
+    return read_planned(l, &d->map, d->order, d->req, &d->nreq, d->address_shift,
+                        d->request_pause_ms, values, NULL, err, errlen);
+}
+
+/* The map as the probe's options change it. */
+static void probe_map(const col_map_t *map, const col_probe_opts_t *o, col_map_t *out)
+{
+    *out = *map;
+    for (int i = 0; i < out->count; i++) {
+        col_point_t *p = &out->points[i];
+        if (o->word_swap_set && col_type_regs(p->type) > 1)
+            p->order.word_swap = o->word_swap;
+        if (o->byte_swap_set)
+            p->order.byte_swap = o->byte_swap;
+    }
+    if (o->max_registers > 0 && o->max_registers < out->max_registers)
+        out->max_registers = o->max_registers;
+}
+
+int col_probe(const col_map_t *map, const col_link_opts_t *link, const col_probe_opts_t *o,
+              col_value_t values[COL_MAX_POINTS], col_probe_report_t *rep, char *err,
+              size_t errlen)
+{
+    col_map_t *m = malloc(sizeof *m);
+    int *order = malloc(COL_MAX_POINTS * sizeof *order);
+    col_request_t *req = malloc(COL_MAX_POINTS * sizeof *req);
+    int rc = m && order && req ? CM_OK : cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
+    col_link_t l = {.o = *link, .timeout_ms = o->timeout_ms};
+    memset(rep, 0, sizeof *rep);
+    if (!rc) {
+        probe_map(map, o, m);
+        int nreq = col_plan(m, m->max_registers, o->one_per_point, order, req);
+        snprintf(l.name, sizeof l.name, "%s", link->transport == COL_TCP ? link->host : link->device);
+        l.mb = open_ctx(link, o->timeout_ms, err, errlen);
+        rc = l.mb ? CM_OK : CM_ERR_IO;
+        if (!rc) {
+            modbus_set_slave(l.mb, o->unit);
+            rc = read_planned(&l, m, order, req, &nreq, o->address_shift, 0, values, &rep->splits,
+                              err, errlen);
+            if (rc)
+                snprintf(rep->first_error, sizeof rep->first_error, "%s", err);
+            rep->requests = l.requests;
+            for (int i = 0; i < m->count; i++)
+                rep->refused += values[i].quality == COL_Q_REFUSED;
+        }
+        col_link_close(&l);
+    }
+    free(m);
+    free(order);
+    free(req);
+    return rc;
+}
+
+int col_probe_scan(const col_map_t *map, const col_link_opts_t *link, int from, int to,
+                   int timeout_ms, int *found, int max, int *n, char *err, size_t errlen)
+{
+    col_link_t l = {.o = *link, .timeout_ms = timeout_ms};
+    snprintf(l.name, sizeof l.name, "%s", link->transport == COL_TCP ? link->host : link->device);
+    *n = 0;
+    const col_point_t *p = &map->points[0];
+    for (int unit = from; unit <= to; unit++) {
+        if (!l.mb && !(l.mb = open_ctx(link, timeout_ms, err, errlen)))
+            return CM_ERR_IO;
+        modbus_set_slave(l.mb, unit);
+        uint16_t regs[4];
+        char e2[200];
+        int rc = transact(&l, p->fn == COL_FN_INPUT ? OP_INPUT : OP_HOLDING, p->address,
+                          col_type_regs(p->type), regs, e2, sizeof e2);
+        /* An exception is an answer too: someone is at that address. */
+        if ((!rc || col_is_exception(l.last_errno)) && *n < max)
+            found[(*n)++] = unit;
+    }
+    col_link_close(&l);
+    return CM_OK;
 }
 
 int col_read_once(const col_map_t *map, const col_link_opts_t *link, int unit, int timeout_ms,
                   col_value_t values[COL_MAX_POINTS], char *err, size_t errlen)
 {
-    int order[COL_MAX_POINTS];
-    col_request_t req[COL_MAX_POINTS];
-    int nreq = col_plan(map, map->max_registers, false, order, req);
-    col_link_t l = {.o = *link, .timeout_ms = timeout_ms};
-    snprintf(l.name, sizeof l.name, "%s", link->transport == COL_TCP ? link->host : link->device);
-    l.mb = open_ctx(link, timeout_ms, err, errlen);
-    if (!l.mb)
-        return CM_ERR_IO;
-    modbus_set_slave(l.mb, unit);
-    int rc = read_planned(&l, map, order, req, nreq, 0, 0, values, err, errlen);
-    col_link_close(&l);
-    return rc;
+    col_probe_opts_t o = {.unit = unit, .timeout_ms = timeout_ms};
+    col_probe_report_t rep;
+    return col_probe(map, link, &o, values, &rep, err, errlen);
 }
 
 int col_read_tcp_once(const col_map_t *map, const char *host, int port, int unit, int timeout_ms,

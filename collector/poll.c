@@ -126,6 +126,40 @@ void col_stats_late(col_dev_t *d)
 
 /* ---- meters -------------------------------------------------------------- */
 
+int col_store_values(col_dev_t *d, const col_value_t *v, int64_t now)
+{
+    store_reading_t r[COL_MAX_POINTS];
+    size_t n = 0;
+    int good = 0;
+    for (int i = 0; i < d->map.count; i++) {
+        /* A point refused or undecodable is stored with its quality (and no
+         * value, 0), so its gap shows as such and not as a missing poll. */
+        r[n++] = (store_reading_t){.ts_ms = now, .point_id = d->point_id[i],
+                                   .value = v[i].ok ? v[i].value : 0,
+                                   .quality = v[i].ok ? COL_Q_GOOD : v[i].quality};
+        good += v[i].ok;
+    }
+    if (n && store_put_readings(d->owner->store, r, n, NULL, NULL))
+        log_warn("collector", "device %s: readings not queued (store closing)", d->name);
+    return good;
+}
+
+void col_quality_detail(const col_dev_t *d, const col_value_t *v, char *out, size_t len)
+{
+    int refused = 0, invalid = 0;
+    const char *first = NULL;
+    for (int i = 0; i < d->map.count; i++) {
+        if (v[i].ok)
+            continue;
+        refused += v[i].quality == COL_Q_REFUSED;
+        invalid += v[i].quality != COL_Q_REFUSED;
+        if (!first)
+            first = d->map.points[i].name;
+    }
+    snprintf(out, len, "%d points refused, %d undecodable (first: %s)", refused, invalid,
+             first ? first : "-");
+}
+
 typedef struct delta_job {
     int n;
     int64_t point_id[COL_MAX_POINTS], minute[COL_MAX_POINTS];
@@ -196,18 +230,13 @@ static void poll_meter(col_link_t *l, col_dev_t *d)
         col_comm_outcome(d, false, false, err);
         return;
     }
-    store_reading_t r[COL_MAX_POINTS];
-    size_t n = 0;
     int64_t now = tm_now_ms();
-    for (int i = 0; i < d->map.count; i++)
-        if (values[i].ok)
-            r[n++] = (store_reading_t){.ts_ms = now, .point_id = d->point_id[i],
-                                       .value = values[i].value};
-    if (n && store_put_readings(d->owner->store, r, n, NULL, NULL))
-        log_warn("collector", "device %s: readings not queued (store closing)", d->name);
+    int good = col_store_values(d, values, now);
     counters(d, values, now);
-    bool partial = n < (size_t)d->map.count;
-    col_comm_outcome(d, true, partial, partial ? "some values undecodable" : NULL);
+    char detail[160];
+    col_quality_detail(d, values, detail, sizeof detail);
+    bool partial = good < d->map.count;
+    col_comm_outcome(d, true, partial, partial ? detail : NULL);
 }
 
 /* ---- the threads ---------------------------------------------------------- */
@@ -339,8 +368,10 @@ static int register_device(sqlite3 *db, col_dev_t *d, char *err, size_t errlen)
     /* Counters continue from the last value stored, so the first poll after a
      * restart counts what was consumed while the daemon was down. */
     if (!rc)
-        rc = store_prepare(db, "SELECT value, ts_ms FROM point_latest WHERE point_id = ?", &s, err,
-                           errlen);
+        rc = store_prepare(db,
+                           "SELECT value, ts_ms FROM reading WHERE point_id = ?1 AND quality = 0"
+                           " ORDER BY ts_ms DESC LIMIT 1",
+                           &s, err, errlen);
     for (int p = 0; !rc && p < d->map.count; p++) {
         if (!d->map.points[p].counter)
             continue;

@@ -433,20 +433,12 @@ int col_station_poll(col_link_t *l, col_dev_t *d, char *err, size_t errlen)
         rc = col_link_read_map(l, d, v, err, errlen);
     if (rc)
         return rc;
-    store_reading_t r[COL_MAX_POINTS];
-    size_t n = 0;
-    int64_t now = tm_now_ms();
-    for (int i = 0; i < d->map.count; i++)
-        if (v[i].ok)
-            r[n++] = (store_reading_t){.ts_ms = now, .point_id = d->point_id[i],
-                                       .value = v[i].value};
-    if (n && store_put_readings(d->owner->store, r, n, NULL, NULL))
-        log_warn("collector", "device %s: readings not queued (store closing)", d->name);
-    if (n == (size_t)d->map.count)
+    int n = col_store_values(d, v, tm_now_ms());
+    if (n == d->map.count)
         diagnose(d, v);
     rc = backfill(l, d, err, errlen);
     if (rc)
         return rc;
-    col_comm_outcome(d, true, n < (size_t)d->map.count, NULL);
+    col_comm_outcome(d, true, n < d->map.count, NULL);
     return CM_OK;
 }

@@ -48,6 +48,42 @@ static void counter_check_judges_steps(void **state)
     assert_true(d == 0);
 }
 
+/* A refused block becomes its gap-free runs; a run without gaps becomes one
+ * request per point; a single point stays (issue #15). */
+static void refused_block_splits_into_runs_then_points(void **state)
+{
+    col_map_t *map = calloc(1, sizeof *map);
+    static const int addr[] = {0, 2, 10, 12, 14};
+    for (int i = 0; i < 5; i++)
+        map->points[i] = (col_point_t){.address = (uint16_t)addr[i], .fn = COL_FN_HOLDING,
+                                       .type = COL_U32, .scale = 1};
+    map->count = 5;
+    map->max_gap = 12;
+    int order[COL_MAX_POINTS];
+    col_request_t req[COL_MAX_POINTS];
+    int n = col_plan(map, 125, false, order, req);
+    assert_int_equal(n, 1);
+    assert_int_equal(req[0].count, 16);
+    assert_int_equal(col_plan_split(map, order, req, &n, 0), 2);
+    assert_int_equal(n, 2);
+    assert_int_equal(req[0].start, 0);
+    assert_int_equal(req[0].count, 4);
+    assert_int_equal(req[1].start, 10);
+    assert_int_equal(req[1].count, 6);
+    assert_int_equal(req[1].first, 2);
+    assert_int_equal(req[1].n, 3);
+    /* The second run has no gaps: refused again, it is read point by point. */
+    assert_int_equal(col_plan_split(map, order, req, &n, 1), 3);
+    assert_int_equal(n, 4);
+    for (int r = 1; r < 4; r++) {
+        assert_int_equal(req[r].start, addr[r + 1]);
+        assert_int_equal(req[r].n, 1);
+    }
+    assert_int_equal(col_plan_split(map, order, req, &n, 3), 1);
+    assert_int_equal(n, 4);
+    free(map);
+}
+
 static void station_record_round_trips(void **state)
 {
     col_st_record_t a = {.seq = 70001, .ts_ms = 1795437609000, .total_t = 51234.5,
@@ -316,10 +352,12 @@ static void address_shift_reads_a_meter_counting_from_one(void **state)
                  dir, sim_meter_port(m), shift);
         tfix_start(f, cfg);
         if (shift == 0) {
-            /* Unshifted, the request runs past the meter's registers: refused. */
+            /* Unshifted, the request runs past the meter's registers: the
+             * point is refused, stored as such (quality 1), and named. */
             wait_sql(f->db, "SELECT count(*) FROM device_event WHERE detail LIKE ?1",
-                     "%Illegal data address%", 1, 10000);
-            assert_true(sql_num(f->db, "SELECT count(*) FROM point_latest", NULL) == 0);
+                     "%1 points refused%", 1, 10000);
+            wait_sql(f->db, "SELECT count(*) FROM point_latest WHERE quality = 1", NULL, 1, 10000);
+            assert_true(sql_num(f->db, "SELECT count(*) FROM reading WHERE quality = 0", NULL) == 0);
         } else {
             wait_sql(f->db, "SELECT count(*) FROM point_latest", NULL, 1, 10000);
             double hz = sql_num(f->db, "SELECT value FROM point_latest", NULL);
@@ -388,6 +426,7 @@ int main(void)
         cmocka_unit_test_teardown(comm_state_has_hysteresis, tfix_teardown),
         cmocka_unit_test_teardown(counter_check_judges_steps, tfix_teardown),
         cmocka_unit_test_teardown(station_record_round_trips, tfix_teardown),
+        cmocka_unit_test_teardown(refused_block_splits_into_runs_then_points, tfix_teardown),
         cmocka_unit_test_teardown(config_errors_name_the_key, tfix_teardown),
         cmocka_unit_test_teardown(example_configuration_starts, tfix_teardown),
         cmocka_unit_test_teardown(gateway_dead_unit_does_not_void_the_others, tfix_teardown),
