@@ -57,7 +57,19 @@ typedef struct col_point {
     col_order_t order;
     double scale, offset;        /* value = raw * scale + offset */
     bool counter;                /* an energy counter that only grows */
+    int ratio;                   /* COL_RATIO_*: which instrument transformer ratio applies */
 } col_point_t;
+
+/* Instrument transformers (issue #15): a meter behind a CT (and a PT) reads
+ * secondary values; primary = secondary x ratio. Which ratio a point takes
+ * follows from its quantity (voltage_*: PT; current_*: CT; power and
+ * energy: CT x PT; anything else none) unless the map says "ratio". The
+ * quantities "ct_ratio" and "pt_ratio" name the meter's own ratio registers. */
+enum { COL_RATIO_NONE, COL_RATIO_CT, COL_RATIO_PT, COL_RATIO_POWER };
+int col_ratio_of_quantity(const char *quantity);
+/* The factor point p takes with these ratios (multiplier: power and energy
+ * only, for a site that knows just the product). */
+double col_ratio_factor(const col_point_t *p, double ct, double pt, double multiplier);
 
 typedef struct col_map {
     char model[64];

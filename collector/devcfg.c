@@ -172,6 +172,16 @@ static int parse_quirks(const cfg_sec_t *s, col_dev_t *d, char *err, size_t errl
     if (!rc)
         rc = cfg_get_int(s, "record_batch", false, 16, 1, 1000, &v[11], err, errlen);
     if (!rc)
+        rc = cfg_get_double(s, "ct", false, 0, 0, 100000, &d->ct_cfg, err, errlen);
+    if (!rc)
+        rc = cfg_get_double(s, "pt", false, 0, 0, 10000, &d->pt_cfg, err, errlen);
+    if (!rc)
+        rc = cfg_get_double(s, "multiplier", false, 1, 1e-6, 1e9, &d->multiplier, err, errlen);
+    if (!rc && d->multiplier != 1 && (d->ct_cfg > 0 || d->pt_cfg > 0))
+        rc = cfg_error(s, "multiplier", err, errlen, "give either ct/pt or a multiplier, not both");
+    if (!rc && station && (d->ct_cfg > 0 || d->pt_cfg > 0 || d->multiplier != 1))
+        rc = cfg_error(s, "ct", err, errlen, "a station has no instrument transformers");
+    if (!rc)
         rc = cfg_get_double(s, station ? "max_flow_tph" : "max_power_kw", false,
                             station ? 5000 : 50000, 1, 1e7, &d->max_rate, err, errlen);
     if (rc)
@@ -186,6 +196,8 @@ static int parse_quirks(const cfg_sec_t *s, col_dev_t *d, char *err, size_t errl
     d->backoff_max_ms = (int)v[7];
     d->address_shift = (int)v[8];
     d->stuck_polls = (int)v[10];
+    d->ct = d->ct_cfg > 0 ? d->ct_cfg : 1;
+    d->pt = d->pt_cfg > 0 ? d->pt_cfg : 1;
     d->st.record_batch = (int)v[11];
     int maxr = (int)v[9] < d->map.max_registers ? (int)v[9] : d->map.max_registers;
     d->nreq = col_plan(&d->map, maxr, one, d->order, d->req);

@@ -58,6 +58,10 @@ typedef struct col_dev {
     int poll_ms, timeout_ms, byte_timeout_ms, request_pause_ms, offline_after, online_after;
     int backoff_max_ms, address_shift;
     double max_rate; /* plausible counter increase per hour (kW or t/h) */
+    /* instrument transformers: configured (0 = not set: the meter's own
+     * ratio registers if the map names them, else 1) and in force */
+    double ct_cfg, pt_cfg, multiplier, ct, pt;
+    bool ratio_warned;
     int stuck_polls;
     col_map_t map;
     int order[COL_MAX_POINTS];

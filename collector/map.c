@@ -42,6 +42,28 @@ int col_order_parse(const char *s, col_type t, col_order_t *out)
     return CM_ERR_INVALID;
 }
 
+int col_ratio_of_quantity(const char *q)
+{
+    if (!strncmp(q, "voltage", 7))
+        return COL_RATIO_PT;
+    if (!strncmp(q, "current", 7))
+        return COL_RATIO_CT;
+    if (!strncmp(q, "active_power", 12) || !strncmp(q, "reactive_power", 14) ||
+        !strncmp(q, "apparent_power", 14) || !strncmp(q, "energy", 6))
+        return COL_RATIO_POWER;
+    return COL_RATIO_NONE;
+}
+
+double col_ratio_factor(const col_point_t *p, double ct, double pt, double multiplier)
+{
+    switch (p->ratio) {
+    case COL_RATIO_CT: return ct;
+    case COL_RATIO_PT: return pt;
+    case COL_RATIO_POWER: return ct * pt * multiplier;
+    default: return 1;
+    }
+}
+
 static int parse_address(const cfg_sec_t *s, long long base, uint16_t *out, char *err,
                          size_t errlen)
 {
@@ -98,6 +120,20 @@ static int parse_point(const cfg_sec_t *s, long long base, int default_fn, col_p
         rc = cfg_get_double(s, "offset", false, 0.0, -1e12, 1e12, &p->offset, err, errlen);
     if (!rc)
         rc = cfg_get_bool(s, "counter", false, false, &p->counter, err, errlen);
+    char ratio[16];
+    if (!rc)
+        rc = cfg_get_string(s, "ratio", false, "auto", ratio, sizeof ratio, err, errlen);
+    if (!rc) {
+        static const char *const names[] = {"none", "ct", "pt", "ctpt"};
+        p->ratio = -1;
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(ratio, names[i]))
+                p->ratio = i;
+        if (!strcmp(ratio, "auto"))
+            p->ratio = col_ratio_of_quantity(p->quantity);
+        if (p->ratio < 0)
+            rc = cfg_error(s, "ratio", err, errlen, "expected auto, none, ct, pt or ctpt");
+    }
     if (!rc)
         rc = cfg_get_string(s, "function", false, default_fn == COL_FN_INPUT ? "input" : "holding",
                             fn, sizeof fn, err, errlen);

@@ -2,6 +2,7 @@
  * endpoints), the schedule of each device, communication state, counters,
  * and the registration of devices and points in the store. */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +223,32 @@ static void counters(col_dev_t *d, const col_value_t *v, int64_t now)
         free(j);
 }
 
+/* Secondary values to primary (issue #15). The meter's own ratio registers
+ * count where the configuration leaves a ratio unset. */
+static void apply_ratios(col_dev_t *d, col_value_t *v)
+{
+    for (int i = 0; i < d->map.count; i++) {
+        const char *q = d->map.points[i].quantity;
+        bool ct = !strcmp(q, "ct_ratio"), pt = !strcmp(q, "pt_ratio");
+        if ((!ct && !pt) || !v[i].ok || v[i].value <= 0)
+            continue;
+        double *eff = ct ? &d->ct : &d->pt, cfg = ct ? d->ct_cfg : d->pt_cfg;
+        if (cfg > 0 && fabs(cfg - v[i].value) > 1e-9 && !d->ratio_warned) {
+            /* Told once: the configuration wins over the meter's setting. */
+            log_warn("collector", "device %s: configured %s %g, the meter says %g; using %g",
+                     d->name, ct ? "ct" : "pt", cfg, v[i].value, cfg);
+            d->ratio_warned = true;
+        } else if (cfg <= 0 && *eff != v[i].value) {
+            log_info("collector", "device %s: %s ratio %g read from the meter", d->name,
+                     ct ? "current" : "voltage", v[i].value);
+            *eff = v[i].value;
+        }
+    }
+    for (int i = 0; i < d->map.count; i++)
+        if (v[i].ok)
+            v[i].value *= col_ratio_factor(&d->map.points[i], d->ct, d->pt, d->multiplier);
+}
+
 static void poll_meter(col_link_t *l, col_dev_t *d)
 {
     char err[256];
@@ -230,6 +257,7 @@ static void poll_meter(col_link_t *l, col_dev_t *d)
         col_comm_outcome(d, false, false, err);
         return;
     }
+    apply_ratios(d, values);
     int64_t now = tm_now_ms();
     int good = col_store_values(d, values, now);
     counters(d, values, now);

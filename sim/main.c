@@ -18,11 +18,13 @@ static void usage(FILE *out)
             "usage: coalmon-sim meter [--host H] [--port P] [--unit N] [--model M]\n"
             "                         [--maps DIR] [--load 0..1] [--seed N] [--units N]\n"
             "                         [--rtu DEVICE --baud B --parity N|E|O] [--frozen 1]\n"
-            "                         [--control PORT]\n"
+            "                         [--control PORT] [--ct RATIO --pt RATIO] [--rated-a A]\n"
             "  Serve a simulated three-phase meter over Modbus TCP (or RTU on a serial\n"
             "  device, e.g. one end of a socat pty pair). --units N serves unit ids 1..N,\n"
             "  each its own meter (a bus or gateway). --port 0 picks a free port; the\n"
-            "  line \"listening on HOST:PORT\" tells which. Ctrl-C stops.\n"
+            "  line \"listening on HOST:PORT\" tells which. --ct/--pt: the meter sits\n"
+            "  behind instrument transformers and serves secondary values (its\n"
+            "  ct_ratio/pt_ratio registers, where the map names them, say so). Ctrl-C stops.\n"
             "       coalmon-sim station [--host H] [--port P] [--unit N] [--serial S]\n"
             "                           [--record-ms MS] [--capacity N] [--flow T/H]\n"
             "                           [--control PORT]\n"
@@ -141,7 +143,8 @@ static int run_meter(int argc, char **argv)
 {
     static const char *const known[] = {"--host", "--port", "--unit", "--model", "--maps",
                                         "--load", "--seed", "--units", "--rtu", "--baud",
-                                        "--parity", "--frozen", "--control", NULL};
+                                        "--parity", "--frozen", "--control", "--ct", "--pt",
+                                        "--rated-a", NULL};
     if (check_known(argc, argv, known))
         return 2;
     sim_meter_opts_t o;
@@ -172,6 +175,15 @@ static int run_meter(int argc, char **argv)
         fprintf(stderr, "coalmon-sim: --load must be a number in 0..1.2\n");
         return 2;
     }
+    o.ct = strtod(opt(argc, argv, "--ct", "1"), &end);
+    if (*end || o.ct < 1 || o.ct > 100000)
+        return fprintf(stderr, "coalmon-sim: --ct must be a ratio in 1..100000\n"), 2;
+    o.pt = strtod(opt(argc, argv, "--pt", "1"), &end);
+    if (*end || o.pt < 1 || o.pt > 10000)
+        return fprintf(stderr, "coalmon-sim: --pt must be a ratio in 1..10000\n"), 2;
+    o.rated_a = strtod(opt(argc, argv, "--rated-a", "200"), &end);
+    if (*end || o.rated_a <= 0 || o.rated_a > 100000)
+        return fprintf(stderr, "coalmon-sim: --rated-a must be amperes in 0..100000\n"), 2;
     col_map_t map;
     char err[512];
     if (col_map_load_model(opt(argc, argv, "--maps", COALMON_CONF_DIR "/meters"),

@@ -37,7 +37,7 @@ struct sim_meter {
 
 enum { Q_UA, Q_UB, Q_UC, Q_UAB, Q_UBC, Q_UCA, Q_IA, Q_IB, Q_IC, Q_P, Q_PA, Q_PB, Q_PC, Q_Q, Q_PF,
        Q_FREQ, Q_EIMP, Q_EEXP, Q_EQ, Q_THDU, Q_THDI, Q_THDUA, Q_THDUB, Q_THDUC, Q_THDIA, Q_THDIB,
-       Q_THDIC, Q_ESHARP, Q_EPEAK, Q_EFLAT, Q_EVALLEY, Q_ETOTAL, Q_COUNT };
+       Q_THDIC, Q_ESHARP, Q_EPEAK, Q_EFLAT, Q_EVALLEY, Q_ETOTAL, Q_CT, Q_PT, Q_COUNT };
 
 static const char *const quantity_names[Q_COUNT] = {
     "voltage_a", "voltage_b", "voltage_c", "voltage_ab", "voltage_bc", "voltage_ca", "current_a",
@@ -46,7 +46,7 @@ static const char *const quantity_names[Q_COUNT] = {
     "energy_export", "energy_reactive", "thd_voltage", "thd_current", "thd_voltage_a",
     "thd_voltage_b", "thd_voltage_c", "thd_current_a", "thd_current_b", "thd_current_c",
     "energy_import_sharp", "energy_import_peak", "energy_import_flat", "energy_import_valley",
-    "energy_total"};
+    "energy_total", "ct_ratio", "pt_ratio"};
 
 static int quantity_index(const char *name)
 {
@@ -63,6 +63,7 @@ void sim_meter_opts_default(sim_meter_opts_t *o)
     o->load = 0.6;
     o->rated_a = 200;
     o->energy0 = 123456.7;
+    o->ct = o->pt = 1;
     o->seed = 1;
 }
 
@@ -148,7 +149,12 @@ static void meter_refresh(void *state, modbus_mapping_t *mp, int64_t now_ms)
         int qi = quantity_index(p->quantity);
         if (qi < 0)
             continue;
-        double raw = p->scale != 0 ? (m->q[qi] - p->offset) / p->scale : 0;
+        /* Behind CT/PT the meter sees the secondary side; its ratio
+         * registers tell the ratios. The quantities are primary. */
+        double v = qi == Q_CT   ? m->o->ct
+                   : qi == Q_PT ? m->o->pt
+                                : m->q[qi] / col_ratio_factor(p, m->o->ct, m->o->pt, 1);
+        double raw = p->scale != 0 ? (v - p->offset) / p->scale : 0;
         /* A real register saturates rather than wrapping round. */
         static const double lo[] = {0, -32768, 0, -2147483648.0, -1e38, -1e300};
         static const double hi[] = {65535, 32767, 4294967295.0, 2147483647.0, 1e38, 1e300};

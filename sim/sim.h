@@ -93,6 +93,7 @@ typedef struct sim_meter_opts {
     double energy0;    /* starting imported energy, kWh (default 123456.7) */
     bool frozen;       /* values do not change (interoperability tests) */
     int line_baud;     /* TCP: emulate the RS485 line time behind a gateway (0: none) */
+    double ct, pt;     /* behind instrument transformers: serve secondary values (default 1) */
     uint32_t seed;
 } sim_meter_opts_t;
 
