@@ -306,6 +306,55 @@ double ana_stopped_excess(const ana_model_t *m, const ana_interval_t *iv, int in
 bool ana_profile_far(const double *hist, size_t n, double v, double k, double rel, double *median,
                      double *mad);
 
+/* ---- scale health (analytics/scale_health.c) ------------------------------ */
+
+/* The rolling metered/implied ratio: metered tonnage over a window of running
+ * intervals against the tonnage each interval's energy implies with the model
+ * in force for it. Its standard error combines the models' residual scale
+ * (sigma_run/b per interval, independent) and parameter errors (se_a, se_b,
+ * se_c, shared by the intervals of one model). Section analytics.scale_health. */
+typedef struct ana_health_opts {
+    int window_days;     /* rolling window (7) */
+    double band_sigmas;  /* the band: this many standard errors of the ratio (2) */
+    double alarm_sigmas; /* the alarm band: this many (4) */
+    double band_floor;   /* the band is never narrower than this share (0.01) */
+    int min_intervals;   /* fewer running intervals: no verdict (8) */
+} ana_health_opts_t;
+void ana_health_opts_default(ana_health_opts_t *o);
+
+/* 一致 inside the band; 待观察 beyond it or while an output_power condition is
+ * building (the monitor's sum past half its decision interval); 不一致 beyond
+ * the alarm band or while one is open. */
+typedef enum ana_verdict {
+    ANA_VERDICT_UNKNOWN = 0, /* no model or too few running intervals */
+    ANA_VERDICT_CONSISTENT,
+    ANA_VERDICT_WATCH,
+    ANA_VERDICT_INCONSISTENT,
+} ana_verdict;
+const char *ana_verdict_name(ana_verdict v); /* "unknown", "consistent", "watch", "inconsistent" */
+const char *ana_verdict_zh(ana_verdict v);   /* 数据不足, 一致, 待观察, 不一致 */
+
+typedef struct ana_scale_health {
+    ana_gate gate;
+    int64_t from, to; /* the window, epoch s */
+    int intervals;    /* running intervals counted */
+    int64_t model;    /* model in force at the window's end (0: none) */
+    int models;       /* model versions the window used */
+    double metered_t, implied_t;
+    double ratio;            /* metered / implied (NAN: unknown) */
+    double sigma;            /* standard error of the ratio */
+    double band, alarm_band; /* half-widths around 1 */
+    bool building, open;     /* output_power condition of the gate building / open */
+    ana_verdict verdict;
+    char reason[192]; /* a Chinese sentence */
+} ana_scale_health_t;
+
+struct ana_conf;
+/* Pure: the ratio and band over iv[0..n) with models[i] in force for iv[i]
+ * (NULL: none, the interval is not counted); verdict left UNKNOWN. */
+void ana_scale_health_calc(const ana_interval_t *iv, const ana_model_t *const *models, size_t n,
+                           const struct ana_conf *c, ana_gate gate, ana_scale_health_t *h);
+
 /* ---- configuration (section "analytics" of coalmond.json) --------------- */
 
 typedef struct ana_conf {
@@ -329,6 +378,7 @@ typedef struct ana_conf {
     char
         output_quantity[48]; /* station counter quantity for history from points ("output_total") */
     tm_shift_plan_t shifts;
+    ana_health_opts_t health; /* scale health (section "scale_health") */
 } ana_conf_t;
 void ana_conf_default(ana_conf_t *c);
 /* Reads section "analytics" (and "shifts") of root; absent keys keep defaults. */
@@ -408,8 +458,23 @@ void ana_runner_stop(ana_runner_t *r);
 int ana_conditions_json(sqlite3 *db, int64_t from, int64_t to, cJSON **out, char *err,
                         size_t errlen);
 
-/* Pre-generate `days` of simulated history ending at now and fit the models
- * (coalmond --demo). */
+/* The scale-health figure of gate over the window ending at `at` (whole
+ * intervals), with its verdict. */
+int ana_db_scale_health(sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t at,
+                        ana_scale_health_t *h, char *err, size_t errlen);
+cJSON *ana_scale_health_json(const ana_scale_health_t *h);
+/* Both gates at `at`: the headline (transport gate's, the total gate's when
+ * the transport gate has no verdict) with "at", "window_days" and "gates". */
+int ana_scale_health_report(sqlite3 *db, const ana_conf_t *c, int64_t at, cJSON **out, char *err,
+                            size_t errlen);
+
+/* The demo mine's simulation: the realistic mine with seed ANA_DEMO_SEED and
+ * the configured interval. Its state at any time is ana_sim_state_at(). */
+#define ANA_DEMO_SEED 20260
+void ana_demo_sim_opts(const ana_conf_t *c, ana_sim_opts_t *o);
+/* Pre-generate `days` of the demo mine's history up to the end of the
+ * interval under way at `now` (the live collector takes over from the next
+ * one) and fit the models on it up to now (coalmond --demo). */
 int ana_demo_history(store_t *st, const ana_conf_t *c, int days, int64_t now, char *err,
                      size_t errlen);
 

@@ -26,6 +26,7 @@ void ana_conf_default(ana_conf_t *c)
     c->stopped_floor_kwh = 2;
     snprintf(c->output_quantity, sizeof c->output_quantity, "output_total");
     tm_shift_plan_default(&c->shifts);
+    ana_health_opts_default(&c->health);
 }
 
 static int get_d(const cfg_sec_t *s, const char *key, double min, double max, double *v, char *err,
@@ -178,6 +179,23 @@ static int read_energy(const cfg_sec_t *a, ana_conf_t *c, char *err, size_t errl
     return rc;
 }
 
+static int read_health(const cfg_sec_t *a, ana_health_opts_t *o, char *err, size_t errlen)
+{
+    cfg_sec_t s;
+    int rc = cfg_section(a, "scale_health", &s, err, errlen);
+    if (!rc)
+        rc = get_i(&s, "window_days", 1, 90, &o->window_days, err, errlen);
+    if (!rc)
+        rc = get_d(&s, "band_sigmas", 0.5, 10, &o->band_sigmas, err, errlen);
+    if (!rc)
+        rc = get_d(&s, "alarm_sigmas", o->band_sigmas, 50, &o->alarm_sigmas, err, errlen);
+    if (!rc)
+        rc = get_d(&s, "band_floor", 0, 0.5, &o->band_floor, err, errlen);
+    if (!rc)
+        rc = get_i(&s, "min_intervals", 1, 10000, &o->min_intervals, err, errlen);
+    return rc;
+}
+
 int ana_conf_from_cfg(const cfg_t *cfg, ana_conf_t *c, char *err, size_t errlen)
 {
     ana_conf_default(c);
@@ -214,5 +232,7 @@ int ana_conf_from_cfg(const cfg_t *cfg, ana_conf_t *c, char *err, size_t errlen)
         rc = read_tariff(&a, &c->tariff, err, errlen);
     if (!rc)
         rc = read_energy(&a, c, err, errlen);
+    if (!rc)
+        rc = read_health(&a, &c->health, err, errlen);
     return rc;
 }

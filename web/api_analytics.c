@@ -75,6 +75,20 @@ static void models_current(web_req_t *req, void *arg)
     web_reply_json(req, 200, o);
 }
 
+/* GET /api/v1/models/health[?at=]: the scale-health figure (issue #13). */
+static void models_health(web_req_t *req, void *arg)
+{
+    ana_web_t *A = arg;
+    int64_t at = tm_now_s();
+    bool given;
+    if (!web_query_time(req, "at", &at, &given))
+        return;
+    cJSON *o = NULL;
+    char err[256];
+    int rc = ana_scale_health_report(A->ctx->reader, &A->conf, at, &o, err, sizeof err);
+    reply_rc(req, rc, o, err);
+}
+
 /* A refit or a capacity change: stored on a worker, answered on the loop. */
 typedef struct ana_job {
     ana_web_t *A;
@@ -343,6 +357,8 @@ int web_register_analytics(web_t *w, web_ctx_t *ctx, const struct ana_conf *conf
     int rc = web_route(w, WEB_GET, "/api/v1/models", models, A);
     if (!rc)
         rc = web_route(w, WEB_GET, "/api/v1/models/current", models_current, A);
+    if (!rc)
+        rc = web_route(w, WEB_GET, "/api/v1/models/health", models_health, A);
     if (!rc)
         rc = web_route(w, WEB_POST, "/api/v1/models/fit", models_fit, A);
     if (!rc)
