@@ -333,11 +333,10 @@ int ana_demo_history(store_t *st, const ana_conf_t *c, int days, int64_t now, ch
                      size_t errlen)
 {
     ana_sim_opts_t o;
-    ana_sim_opts_default(&o);
-    o.interval_s = c->interval_s;
+    ana_demo_sim_opts(c, &o); /* the physics of the live demo devices too */
     o.days = days;
-    o.start = now / c->interval_s * c->interval_s - (int64_t)days * 86400;
-    o.seed = (uint32_t)now;
+    int64_t cur = now / c->interval_s * c->interval_s;
+    o.start = cur + c->interval_s - (int64_t)days * 86400;
     size_t n = ana_sim_count(&o);
     ana_interval_t *iv = malloc(n * sizeof *iv);
     if (!iv)
@@ -350,8 +349,7 @@ int ana_demo_history(store_t *st, const ana_conf_t *c, int days, int64_t now, ch
         rc = CM_ERR_DB;
     for (int g = ANA_GATE_TRANSPORT; !rc && g <= ANA_GATE_TOTAL; g++) {
         ana_model_t m;
-        rc = ana_db_refit(st, db, c, (ana_gate)g, o.start + (int64_t)days * 86400, "demo", "config",
-                          &m, err, errlen);
+        rc = ana_db_refit(st, db, c, (ana_gate)g, cur, "demo", "config", &m, err, errlen);
     }
     store_reader_close(db);
     return rc;

@@ -93,6 +93,17 @@ static int tariff_rate(int64_t epoch_s)
     return 2;
 }
 
+/* Phase currents and power factor that draw kw in total (balanced, with jitter). */
+static void outside_load(meter_state_t *m, double kw)
+{
+    double *q = m->q;
+    q[Q_PF] = 0.95 + noise(m, 0.004);
+    double ia = kw > 0 ? kw * 1000 / (3 * q[Q_PF]) : 0;
+    q[Q_IA] = ia / q[Q_UA] * (1 + noise(m, 0.005));
+    q[Q_IB] = ia / q[Q_UB] * (1 + noise(m, 0.005));
+    q[Q_IC] = ia / q[Q_UC] * (1 + noise(m, 0.005));
+}
+
 static void update_state(meter_state_t *m)
 {
     if (m->frozen && m->last_t > 0)
@@ -116,6 +127,8 @@ static void update_state(meter_state_t *m)
     q[Q_IC] = m->o->rated_a * load * (1 + noise(m, 0.02));
     /* Mines compensate reactive power to stay above the 0.90 tariff threshold. */
     q[Q_PF] = 0.925 + 0.03 * load + noise(m, 0.004);
+    if (m->o->power) /* an outside load model: currents that draw its power */
+        outside_load(m, m->o->power(m->o->power_arg, (int64_t)(t * 1000)));
     q[Q_PA] = q[Q_UA] * q[Q_IA] * q[Q_PF] / 1000;
     q[Q_PB] = q[Q_UB] * q[Q_IB] * q[Q_PF] / 1000;
     q[Q_PC] = q[Q_UC] * q[Q_IC] * q[Q_PF] / 1000;

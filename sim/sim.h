@@ -17,6 +17,7 @@
 #ifndef COALMON_SIM_H
 #define COALMON_SIM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <modbus.h>
@@ -80,6 +81,10 @@ void sim_server_unlock(sim_server_t *s);
 
 typedef struct sim_meter sim_meter_t;
 
+/* An outside load model (the demo mine): active power in kW at t_ms. Called
+ * on the server's thread with its lock held; must be pure or thread-safe. */
+typedef double (*sim_power_fn)(void *arg, int64_t t_ms);
+
 typedef struct sim_meter_opts {
     char host[64];     /* default 127.0.0.1 */
     int port;          /* 0 picks a free port */
@@ -95,6 +100,8 @@ typedef struct sim_meter_opts {
     int line_baud;     /* TCP: emulate the RS485 line time behind a gateway (0: none) */
     double ct, pt;     /* behind instrument transformers: serve secondary values (default 1) */
     uint32_t seed;
+    sim_power_fn power; /* non-NULL: the active power follows it (load is ignored) */
+    void *power_arg;
 } sim_meter_opts_t;
 
 void sim_meter_opts_default(sim_meter_opts_t *o);
@@ -112,6 +119,11 @@ void sim_meter_stop(sim_meter_t *m);
 
 typedef struct sim_station sim_station_t;
 
+/* An outside belt (the demo mine): whether it runs, the flow the scale reads
+ * (t/h) and the belt speed (m/s) at t_ms. Same threading as sim_power_fn. */
+typedef void (*sim_belt_fn)(void *arg, int64_t t_ms, bool *running, double *flow_tph,
+                            double *speed_ms);
+
 typedef struct sim_station_opts {
     char host[64];
     int port;
@@ -122,6 +134,8 @@ typedef struct sim_station_opts {
     double flow_tph;    /* mean flow while running (default 600) */
     double total0;      /* starting cumulative tonnage, t (default 50000) */
     uint32_t seed;
+    sim_belt_fn belt;   /* non-NULL: the belt follows it ("run on|off" is then ignored) */
+    void *belt_arg;
 } sim_station_opts_t;
 
 void sim_station_opts_default(sim_station_opts_t *o);
@@ -131,5 +145,16 @@ sim_server_t *sim_station_server(sim_station_t *st);
 /* Newest record sequence number and the station's cumulative tonnage. */
 void sim_station_status(sim_station_t *st, uint32_t *newest_seq, double *total_t);
 void sim_station_stop(sim_station_t *st);
+
+/* ---- the demo mine (sim/mine.c) ------------------------------------------------
+ * Callbacks driving the live simulators from analytics' realistic mine: arg
+ * is a const ana_sim_opts_t * that outlives the simulators (ana_demo_sim_opts),
+ * so the live devices show the physics the demo's history was generated from. */
+double sim_mine_transport_kw(void *opts, int64_t t_ms);   /* main-transport gate */
+double sim_mine_underground_kw(void *opts, int64_t t_ms); /* the gates below the total but transport */
+double sim_mine_total_kw(void *opts, int64_t t_ms);       /* the mine's total gate */
+void sim_mine_belt(void *opts, int64_t t_ms, bool *running, double *flow_tph, double *speed_ms);
+/* Coal the belt carried in [from, to) (epoch s), t: what trucks can haul away. */
+double sim_mine_output_t(void *opts, int64_t from, int64_t to);
 
 #endif

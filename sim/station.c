@@ -61,7 +61,13 @@ static void tick(void *state, int64_t now)
     double dt = s->last_ms ? (double)(now - s->last_ms) / 1000.0 : 0;
     s->last_ms = now;
     double t = (double)now / 1000.0;
-    if (s->running) {
+    if (s->o.belt) { /* an outside belt (the demo mine) */
+        s->o.belt(s->o.belt_arg, now, &s->running, &s->flow, &s->speed);
+        s->flow += s->running && s->flow > 0 ? noise(s, s->flow * 0.01) : 0;
+        s->speed = s->zero_speed ? 0 : s->speed;
+        s->vib1 = s->running ? 2.8 + noise(s, 0.3) : 0.1 + noise(s, 0.05);
+        s->vib2 = s->running ? 3.1 + noise(s, 0.3) : 0.1 + noise(s, 0.05);
+    } else if (s->running) {
         s->flow = s->o.flow_tph * (1 + 0.2 * sin(t / 60.0)) + noise(s, s->o.flow_tph * 0.03);
         s->speed = s->zero_speed ? 0 : 3.15 + noise(s, 0.02);
         s->vib1 = 2.8 + noise(s, 0.3);

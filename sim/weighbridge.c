@@ -266,8 +266,10 @@ static int post_ticket(const sim_wb_opts_t *o, cJSON *t, sim_wb_stats_t *st, uin
     return CM_OK;
 }
 
+/* One truck leaving at exit_at with net t (<= 0: 30-50 t); *coal is the coal
+ * it carried away, recorded or not (0 when empty or gangue). */
 static int one_truck(const sim_wb_opts_t *o, truck_t *fleet, uint32_t *s, int64_t exit_at,
-                     int *seq, sim_wb_stats_t *st)
+                     int *seq, sim_wb_stats_t *st, double net, double *coal)
 {
     /* A truck needs a round trip before it is back: none of the last half fleet. */
     truck_t *t;
@@ -279,8 +281,14 @@ static int one_truck(const sim_wb_opts_t *o, truck_t *fleet, uint32_t *s, int64_
     int64_t gross_at = exit_at - (int64_t)uniform(s, 120, 420);
     int rc = CM_OK, status = 0;
     st->trucks++;
+    if (net <= 0)
+        net = uniform(s, 30, 50);
+    *coal = empty ? 0 : net;
     if (!empty && !escape) {
-        cJSON *tk = ticket_json(o, t, s, gross_at, uniform(s, 30, 50), seq);
+        cJSON *tk = ticket_json(o, t, s, gross_at, net, seq);
+        const cJSON *mat = cJSON_GetObjectItem(tk, "material");
+        if (cJSON_IsString(mat) && !strcmp(mat->valuestring, "矸石"))
+            *coal = 0; /* gangue to the dump: no coal left the yard */
         rc = post_ticket(o, tk, st, s);
         cJSON_Delete(tk);
     }
@@ -330,6 +338,34 @@ static bool give_up(sim_wb_stats_t *st, volatile int *stop)
     return false;
 }
 
+/* Trucks hauling what the belt produced: the yard fills with output and a
+ * truck leaves whenever it holds the next load; the past backfill_hours
+ * first (a minute at a time), then live. Sales lag output by under a load. */
+static int follow_output(const sim_wb_opts_t *o, truck_t *fleet, uint32_t *s, int *seq,
+                         sim_wb_stats_t *st, volatile int *stop, char *err, size_t errlen)
+{
+    int64_t now = tm_now_s(), t = now - (int64_t)(o->backfill_hours * 3600);
+    double yard = 0, load = uniform(s, 30, 50);
+    while (!(stop && *stop) && (!o->count || st->trucks < o->count)) {
+        int64_t next = t + 60;
+        if (next > tm_now_s()) { /* live: wait for the minute to pass */
+            tm_sleep_ms(200);
+            continue;
+        }
+        yard += o->output_t(o->output_arg, t, next);
+        t = next;
+        while (yard >= load && !(stop && *stop)) {
+            double coal;
+            if (one_truck(o, fleet, s, t, seq, st, load, &coal) && give_up(st, stop))
+                return cm_fail(err, errlen, CM_ERR_IO, "cannot post to %s:%d", o->host, o->port);
+            yard -= coal;
+            if (coal > 0)
+                load = uniform(s, 30, 50);
+        }
+    }
+    return CM_OK;
+}
+
 int sim_wb_run(const sim_wb_opts_t *opts, sim_wb_stats_t *st, volatile int *stop, char *err,
                size_t errlen)
 {
@@ -354,6 +390,8 @@ int sim_wb_run(const sim_wb_opts_t *opts, sim_wb_stats_t *st, volatile int *stop
         fleet[i].last_trip = 0;
     }
     int seq = (int)(rnd(&s) * 1000);
+    if (o->output_t)
+        return follow_output(o, fleet, &s, &seq, st, stop, err, errlen);
     double rate = o->trucks_per_hour > 0 ? o->trucks_per_hour : 30;
     /* Backfill: trucks of the past hours, at their own times, as fast as accepted. */
     int64_t now = tm_now_s(), t = now - (int64_t)(o->backfill_hours * 3600);
@@ -361,7 +399,8 @@ int sim_wb_run(const sim_wb_opts_t *opts, sim_wb_stats_t *st, volatile int *stop
         t += (int64_t)(-log(1 - rnd(&s)) * 3600 / (rate * hour_factor(t))) + 1;
         if (t >= now - 60)
             break;
-        if (one_truck(o, fleet, &s, t, &seq, st) && give_up(st, stop))
+        double coal;
+        if (one_truck(o, fleet, &s, t, &seq, st, 0, &coal) && give_up(st, stop))
             return cm_fail(err, errlen, CM_ERR_IO, "cannot post to %s:%d", o->host, o->port);
     }
     int64_t next = tm_mono_ms();
@@ -370,7 +409,8 @@ int sim_wb_run(const sim_wb_opts_t *opts, sim_wb_stats_t *st, volatile int *stop
             tm_sleep_ms(50);
             continue;
         }
-        if (one_truck(o, fleet, &s, tm_now_s(), &seq, st) && give_up(st, stop))
+        double coal;
+        if (one_truck(o, fleet, &s, tm_now_s(), &seq, st, 0, &coal) && give_up(st, stop))
             return cm_fail(err, errlen, CM_ERR_IO, "cannot post to %s:%d", o->host, o->port);
         double gap_s = -log(1 - rnd(&s)) * 3600 / (rate * hour_factor(tm_now_s()));
         next = tm_mono_ms() + (int64_t)(gap_s * 1000 / (o->speed > 0 ? o->speed : 1));

@@ -33,6 +33,11 @@ typedef struct sim_wb_opts {
     uint32_t seed;
     bool verbose;           /* a line per post on stdout */
     volatile int *stop;     /* set by sim_wb_run: a post in flight gives up when it turns 1 */
+    /* Non-NULL: trucks haul what the belt produced (the demo mine) instead of
+     * arriving at trucks_per_hour — a loaded truck leaves once output(from,
+     * to) since the last one fills it, so sales follow output through the day. */
+    double (*output_t)(void *arg, int64_t from, int64_t to);
+    void *output_arg;
 } sim_wb_opts_t;
 
 typedef struct sim_wb_stats {
