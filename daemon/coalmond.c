@@ -342,13 +342,15 @@ static sim_wb_t *demo_weighbridge(store_t *st, int port, const ana_conf_t *c)
     sim_wb_opts_default(&o);
     o.port = port;
     /* Trucks haul what the demo belt produced since the production day began,
-     * so the day's sales balance its output (issue #13). */
+     * so the day's sales balance its output (#13). Not from an earlier day:
+     * the first evaluation, a second after start, would find that day's sales
+     * half posted; days before the demo have no sales and are not balanced. */
     static ana_sim_opts_t mine;
     ana_demo_sim_opts(c, &mine);
     o.output_t = sim_mine_output_t;
     o.output_arg = &mine;
-    int64_t now = tm_now_s(), day, day_end;
-    tm_period_bounds(&c->shifts, TM_DAY, now, &day, &day_end);
+    int64_t now = tm_now_s(), day, end;
+    tm_period_bounds(&c->shifts, TM_DAY, now, &day, &end);
     o.backfill_hours = (double)(now - day) / 3600.0;
     o.ocr = 0.08;
     o.escape = 0.01; /* unrecorded coal: within the balance tolerance (3 %) */

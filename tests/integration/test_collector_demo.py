@@ -22,11 +22,14 @@ def test_demo_has_the_station():
             if not st or st[0]["comm"]["state"] != "online":
                 return None
             pts = {p["name"]: p["value"] for p in st[0]["points"]}
-            return (st[0], pts) if pts.get("total") and pts.get("flow") else None
+            return (st[0], pts) if pts.get("total") and "flow" in pts and "running" in pts else None
 
         dev, pts = wait_until(station, timeout=30, what="the demo station online with values")
         assert dev["serial"] == "BS1-DEMO-0001", dev
-        assert pts["total"] > 1000 and 0 < pts["flow"] < 2000 and pts["running"] == 1, pts
+        # The demo belt follows the simulated mine: it stops for maintenance,
+        # stoppages and much of the night, and carries coal only while it runs.
+        assert pts["total"] > 1000 and 0 <= pts["flow"] < 2000 and pts["running"] in (0, 1), pts
+        assert pts["running"] == 1 or pts["flow"] == 0, pts
         meters = [x for x in http("GET", f"http://127.0.0.1:{port}/api/v1/live")[1]["devices"]
                   if x["kind"] == "meter"]
         assert len(meters) >= 3
