@@ -58,6 +58,9 @@ typedef struct col_point {
     double scale, offset;        /* value = raw * scale + offset */
     bool counter;                /* an energy counter that only grows */
     int ratio;                   /* COL_RATIO_*: which instrument transformer ratio applies */
+    double wrap;                 /* counters: the value at which the register starts again
+                                  * from 0 (map "wrap"; integer registers default to their
+                                  * range, 2^bits x scale); 0 none */
 } col_point_t;
 
 /* Instrument transformers (issue #15): a meter behind a CT (and a PT) reads
@@ -91,9 +94,14 @@ int col_map_load(const char *path, col_map_t *map, char *err, size_t errlen);
 int col_map_load_model(const char *dir, const char *model, col_map_t *map, char *err,
                        size_t errlen);
 
-/* Decode regs (as libmodbus returns them, host order) into a scaled value. */
+/* Decode regs (as libmodbus returns them, host order) into a scaled value,
+ * rounded to the register's resolution: integers to the decimals of scale
+ * and offset; a float32 to the shortest decimal that reads back as the same
+ * float, then scaled (232.8, not 232.8000030517578). */
 int col_decode(const uint16_t *regs, col_type t, col_order_t o, double scale, double offset,
                double *out);
+/* raw x scale + offset rounded as col_decode does. */
+double col_round_resolution(double raw, col_type t, double scale, double offset);
 /* The inverse, for simulators and tests: raw value into registers. */
 void col_encode(double raw, col_type t, col_order_t o, uint16_t *regs);
 
@@ -224,12 +232,23 @@ typedef struct col_comm {
 bool col_comm_step(col_comm_t *c, bool ok, bool partial, int offline_after, int online_after);
 
 /* A counter step from (prev at prev_ms) to (cur at cur_ms). */
-typedef enum col_counter_verdict { COL_COUNTER_OK, COL_COUNTER_RESET, COL_COUNTER_JUMP } col_counter_verdict;
+typedef enum col_counter_verdict {
+    COL_COUNTER_OK,
+    COL_COUNTER_RESET,
+    COL_COUNTER_JUMP,
+    COL_COUNTER_WRAP,
+} col_counter_verdict;
 /* *delta is the increment to count (0 unless OK). max_rate_per_h bounds a
  * plausible increase per hour (kW for kWh, t/h for tonnes); a small absolute
  * slack covers rounding of the counter's last digit. */
 col_counter_verdict col_counter_check(double prev, int64_t prev_ms, double cur, int64_t cur_ms,
                                       double max_rate_per_h, double *delta);
+/* The same for a counter that wraps at wrap (0: never): a step backwards
+ * that is a plausible increase across the wrap is COL_COUNTER_WRAP with
+ * *delta the increase (counted as continuing, not a reset). */
+col_counter_verdict col_counter_check_wrap(double prev, int64_t prev_ms, double cur,
+                                           int64_t cur_ms, double max_rate_per_h, double wrap,
+                                           double *delta);
 
 /* ---- queries for other modules (any thread, its own read connection) ---- */
 

@@ -1,5 +1,6 @@
 /* Register decoding and request planning: pure functions. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,43 @@ static uint64_t be_uint(const uint8_t *b, int nbytes)
     return v;
 }
 
+/* Decimals a number has (0..12), as written shortest. */
+static int decimals(double x)
+{
+    double y = fabs(x);
+    for (int k = 0; k < 12; k++, y *= 10)
+        if (fabs(y - nearbyint(y)) <= 1e-9 * fmax(1.0, y))
+            return k;
+    return 12;
+}
+
+/* The shortest decimal that reads back as the same float32. */
+static double shortest_float(float f)
+{
+    char b[40];
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(b, sizeof b, "%.*g", prec, (double)f);
+        if (strtof(b, NULL) == f)
+            return strtod(b, NULL);
+    }
+    return f;
+}
+
+double col_round_resolution(double raw, col_type t, double scale, double offset)
+{
+    if (t == COL_F64)
+        return raw * scale + offset;
+    if (t == COL_F32)
+        raw = shortest_float((float)raw);
+    int k = decimals(raw) + decimals(scale);
+    int ko = decimals(offset);
+    k = k > ko ? k : ko;
+    if (k > 12)
+        return raw * scale + offset;
+    double p10 = pow(10, k);
+    return nearbyint((raw * scale + offset) * p10) / p10;
+}
+
 int col_decode(const uint16_t *regs, col_type t, col_order_t o, double scale, double offset,
                double *out)
 {
@@ -64,7 +102,7 @@ int col_decode(const uint16_t *regs, col_type t, col_order_t o, double scale, do
     }
     if (!isfinite(raw))
         return CM_ERR_PROTOCOL;
-    *out = raw * scale + offset;
+    *out = col_round_resolution(raw, t, scale, offset);
     return CM_OK;
 }
 

@@ -1,5 +1,6 @@
 /* Register maps: conf/meters/<model>.json into col_map_t. */
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,13 @@ static int parse_point(const cfg_sec_t *s, long long base, int default_fn, col_p
         rc = cfg_get_double(s, "offset", false, 0.0, -1e12, 1e12, &p->offset, err, errlen);
     if (!rc)
         rc = cfg_get_bool(s, "counter", false, false, &p->counter, err, errlen);
+    /* An unsigned integer counter starts again from 0 past its register's range. */
+    double range = p->type == COL_U16 ? 65536.0 : p->type == COL_U32 ? 4294967296.0 : 0;
+    if (!rc)
+        rc = cfg_get_double(s, "wrap", false, p->counter ? range * fabs(p->scale) : 0, 0, 1e15,
+                            &p->wrap, err, errlen);
+    if (!rc && p->wrap > 0 && !p->counter)
+        rc = cfg_error(s, "wrap", err, errlen, "only a counter wraps (\"counter\": true)");
     char ratio[16];
     if (!rc)
         rc = cfg_get_string(s, "ratio", false, "auto", ratio, sizeof ratio, err, errlen);

@@ -199,8 +199,13 @@ static void counters(col_dev_t *d, const col_value_t *v, int64_t now)
             continue;
         double delta = 0;
         if (d->ctr_ms[i]) {
-            col_counter_verdict vd = col_counter_check(d->ctr_last[i], d->ctr_ms[i], v[i].value,
-                                                       now, d->max_rate, &delta);
+            double wrap = p->wrap * col_ratio_factor(p, d->ct, d->pt, d->multiplier);
+            col_counter_verdict vd = col_counter_check_wrap(d->ctr_last[i], d->ctr_ms[i],
+                                                            v[i].value, now, d->max_rate, wrap,
+                                                            &delta);
+            if (vd == COL_COUNTER_WRAP)
+                log_info("collector", "device %s: %s wrapped at %g %s (%.3f -> %.3f), counted on",
+                         d->name, p->name, wrap, p->unit, d->ctr_last[i], v[i].value);
             if (vd == COL_COUNTER_RESET)
                 col_event(d, "counter_reset", p->name, "%s went from %.3f to %.3f %s", p->name,
                           d->ctr_last[i], v[i].value, p->unit);

@@ -58,6 +58,21 @@ col_counter_verdict col_counter_check(double prev, int64_t prev_ms, double cur, 
     return COL_COUNTER_OK;
 }
 
+col_counter_verdict col_counter_check_wrap(double prev, int64_t prev_ms, double cur,
+                                           int64_t cur_ms, double max_rate_per_h, double wrap,
+                                           double *delta)
+{
+    col_counter_verdict v = col_counter_check(prev, prev_ms, cur, cur_ms, max_rate_per_h, delta);
+    if (v != COL_COUNTER_RESET || wrap <= 0)
+        return v;
+    double across;
+    if (col_counter_check(prev, prev_ms, cur + wrap, cur_ms, max_rate_per_h, &across) !=
+            COL_COUNTER_OK)
+        return COL_COUNTER_RESET;
+    *delta = across;
+    return COL_COUNTER_WRAP;
+}
+
 static int sum_query(sqlite3 *db, const char *sql, int64_t id, const char *text, int64_t from_s,
                      int64_t to_s, double *out, char *err, size_t errlen)
 {

@@ -355,9 +355,11 @@ static int fetch_window(col_link_t *l, col_dev_t *d, uint32_t seq, bool backfill
         double t = 0;
         if (have) {
             /* Record times have whole seconds: allow for one more. */
-            col_counter_verdict v = col_counter_check(last_total, last_ts, rec->total_t,
-                                                      rec->ts_ms + 1000, d->max_rate, &t);
-            if (v != COL_COUNTER_OK)
+            /* The u32 total in 0.1 t starts again from 0 past 429 496 729.5 t. */
+            col_counter_verdict v =
+                col_counter_check_wrap(last_total, last_ts, rec->total_t, rec->ts_ms + 1000,
+                                       d->max_rate, 4294967296.0 * 0.1, &t);
+            if (v != COL_COUNTER_OK && v != COL_COUNTER_WRAP)
                 col_event(d, v == COL_COUNTER_RESET ? "counter_reset" : "counter_jump", "total",
                           "record %u: cumulative tonnage %.1f -> %.1f t", rec->seq, last_total,
                           rec->total_t);

@@ -168,7 +168,10 @@ static void meter_refresh(void *state, modbus_mapping_t *mp, int64_t now_ms)
                    : qi == Q_PT ? m->o->pt
                                 : m->q[qi] / col_ratio_factor(p, m->o->ct, m->o->pt, 1);
         double raw = p->scale != 0 ? (v - p->offset) / p->scale : 0;
-        /* A real register saturates rather than wrapping round. */
+        /* A counter starts again from 0 past its range, as the meter's does. */
+        if (p->counter && p->wrap > 0)
+            raw = fmod(p->type < COL_F32 ? nearbyint(raw) : raw, p->wrap / p->scale);
+        /* Any other register saturates rather than wrapping round. */
         static const double lo[] = {0, -32768, 0, -2147483648.0, -1e38, -1e300};
         static const double hi[] = {65535, 32767, 4294967295.0, 2147483647.0, 1e38, 1e300};
         raw = raw < lo[p->type] ? lo[p->type] : raw > hi[p->type] ? hi[p->type] : raw;
