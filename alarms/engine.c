@@ -121,18 +121,15 @@ alarm_engine_t *alarm_engine_new(store_t *st, const cfg_t *cfg, char *err, size_
         rc = read_ignore(&none, e, err, errlen);
     if (cfg) {
         cfg_sec_t root = cfg_root(cfg), al;
-        long long tick;
         char role[16];
         rc = cfg_get_string(&root, "role", false, "mine", role, sizeof role, err, errlen);
         e->platform = !rc && strcmp(role, "platform") == 0;
         if (!rc)
             rc = cfg_section(&root, "alarms", &al, err, errlen);
         if (!rc)
-            rc = cfg_get_int(&al, "tick_ms", false, 500, 50, 60000, &tick, err, errlen);
-        if (!rc) {
-            e->opts.tick_ms = (int)tick;
+            rc = cfg_get_int(&al, "tick_ms", false, 500, 50, 60000, &e->opts.tick_ms, err, errlen);
+        if (!rc)
             rc = read_types(&al, &cs, err, errlen);
-        }
         if (!rc)
             rc = read_ignore(&al, e, err, errlen);
     }

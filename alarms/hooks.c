@@ -82,7 +82,6 @@ static int read_events(const cfg_sec_t *h, hook_t *k, char *err, size_t errlen)
 static int read_hook(const cfg_sec_t *h, hook_t *k, char *err, size_t errlen)
 {
     char level[16];
-    long long timeout;
     int rc = cfg_get_string(h, "min_level", false, "serious", level, sizeof level, err, errlen);
     if (!rc && alarm_level_parse(level, &k->min_level))
         rc = cfg_error(h, "min_level", err, errlen, "expected notice, warning or serious");
@@ -91,12 +90,11 @@ static int read_hook(const cfg_sec_t *h, hook_t *k, char *err, size_t errlen)
     if (!rc && k->url[0] && strncmp(k->url, "http://", 7) != 0)
         rc = cfg_error(h, "webhook", err, errlen, "expected an http:// URL");
     if (!rc)
-        rc = cfg_get_int(h, "timeout_s", false, 10, 1, 600, &timeout, err, errlen);
+        rc = cfg_get_int(h, "timeout_s", false, 10, 1, 600, &k->timeout_s, err, errlen);
     if (!rc)
         rc = read_events(h, k, err, errlen);
     if (rc)
         return rc;
-    k->timeout_s = (int)timeout;
     const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(h->node, "command"), *v;
     if (cmd && (!cJSON_IsArray(cmd) || cJSON_GetArraySize(cmd) < 1 ||
                 cJSON_GetArraySize(cmd) > HOOK_ARGS))

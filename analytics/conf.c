@@ -35,14 +35,10 @@ static int get_d(const cfg_sec_t *s, const char *key, double min, double max, do
     return cfg_get_double(s, key, false, *v, min, max, v, err, errlen);
 }
 
-static int get_i(const cfg_sec_t *s, const char *key, long long min, long long max, int *v,
-                 char *err, size_t errlen)
+static int get_i(const cfg_sec_t *s, const char *key, int min, int max, int *v, char *err,
+                 size_t errlen)
 {
-    long long x;
-    int rc = cfg_get_int(s, key, false, *v, min, max, &x, err, errlen);
-    if (!rc)
-        *v = (int)x;
-    return rc;
+    return cfg_get_int(s, key, false, *v, min, max, v, err, errlen);
 }
 
 static int read_cusum(const cfg_sec_t *a, ana_cusum_opts_t *o, char *err, size_t errlen)

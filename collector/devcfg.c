@@ -34,30 +34,26 @@ static int parse_framing(const cfg_sec_t *s, col_link_opts_t *o, char *err, size
 static int parse_bus(const cfg_sec_t *s, bus_cfg_t *b, char *err, size_t errlen)
 {
     char dev[128], rts[8];
-    long long baud, delay, rts_delay;
     int rc = cfg_get_string(s, "name", true, NULL, b->name, sizeof b->name, err, errlen);
     if (!rc)
         rc = cfg_get_string(s, "device", true, NULL, dev, sizeof dev, err, errlen);
     if (!rc)
         col_link_rtu_default(&b->o, dev);
     if (!rc)
-        rc = cfg_get_int(s, "baud", false, 9600, 1200, 115200, &baud, err, errlen);
+        rc = cfg_get_int(s, "baud", false, 9600, 1200, 115200, &b->o.baud, err, errlen);
     if (!rc)
         rc = parse_framing(s, &b->o, err, errlen);
     if (!rc)
-        rc = cfg_get_int(s, "frame_delay_ms", false, 10, 0, 1000, &delay, err, errlen);
+        rc = cfg_get_int(s, "frame_delay_ms", false, 10, 0, 1000, &b->frame_delay_ms, err, errlen);
     if (!rc)
         rc = cfg_get_string(s, "rts", false, "none", rts, sizeof rts, err, errlen);
     if (!rc && strcmp(rts, "none") && strcmp(rts, "up") && strcmp(rts, "down"))
         rc = cfg_error(s, "rts", err, errlen, "expected \"none\", \"up\" or \"down\"");
     if (!rc)
-        rc = cfg_get_int(s, "rts_delay_us", false, 0, 0, 100000, &rts_delay, err, errlen);
+        rc = cfg_get_int(s, "rts_delay_us", false, 0, 0, 100000, &b->o.rts_delay_us, err, errlen);
     if (rc)
         return rc;
-    b->o.baud = (int)baud;
     b->o.rts = !strcmp(rts, "up") ? 1 : !strcmp(rts, "down") ? 2 : 0;
-    b->o.rts_delay_us = (int)rts_delay;
-    b->frame_delay_ms = (int)delay;
     return CM_OK;
 }
 
@@ -107,7 +103,7 @@ static int parse_where(const cfg_sec_t *s, const bus_cfg_t *buses, int nbuses, d
                        char *err, size_t errlen)
 {
     char transport[8], bus[64];
-    long long port, pause;
+    int pause;
     int rc = cfg_get_string(s, "transport", false, "tcp", transport, sizeof transport, err, errlen);
     if (!rc && strcmp(transport, "tcp") && strcmp(transport, "rtu"))
         rc = cfg_error(s, "transport", err, errlen, "expected \"tcp\" or \"rtu\"");
@@ -116,14 +112,13 @@ static int parse_where(const cfg_sec_t *s, const bus_cfg_t *buses, int nbuses, d
     if (rc)
         return rc;
     memset(w, 0, sizeof *w);
-    w->connect_pause_ms = (int)pause;
+    w->connect_pause_ms = pause;
     if (!strcmp(transport, "tcp")) {
         w->o.transport = COL_TCP;
         rc = cfg_get_string(s, "host", true, NULL, w->o.host, sizeof w->o.host, err, errlen);
         if (!rc)
-            rc = cfg_get_int(s, "port", false, 502, 1, 65535, &port, err, errlen);
+            rc = cfg_get_int(s, "port", false, 502, 1, 65535, &w->o.port, err, errlen);
         if (!rc) {
-            w->o.port = (int)port;
             snprintf(w->name, sizeof w->name, "tcp:%s:%d", w->o.host, w->o.port);
         }
         return rc;
@@ -143,7 +138,7 @@ static int parse_where(const cfg_sec_t *s, const bus_cfg_t *buses, int nbuses, d
 
 static int parse_quirks(const cfg_sec_t *s, col_dev_t *d, char *err, size_t errlen)
 {
-    long long v[12];
+    int v[12];
     bool one;
     bool station = d->kind == COL_KIND_STATION;
     int rc = cfg_get_int(s, "unit", false, 1, 0, 247, &v[0], err, errlen);
@@ -186,20 +181,20 @@ static int parse_quirks(const cfg_sec_t *s, col_dev_t *d, char *err, size_t errl
                             station ? 5000 : 50000, 1, 1e7, &d->max_rate, err, errlen);
     if (rc)
         return rc;
-    d->unit = (int)v[0];
-    d->poll_ms = (int)v[1];
-    d->timeout_ms = (int)v[2];
-    d->byte_timeout_ms = (int)v[3];
-    d->request_pause_ms = (int)v[4];
-    d->offline_after = (int)v[5];
-    d->online_after = (int)v[6];
-    d->backoff_max_ms = (int)v[7];
-    d->address_shift = (int)v[8];
-    d->stuck_polls = (int)v[10];
+    d->unit = v[0];
+    d->poll_ms = v[1];
+    d->timeout_ms = v[2];
+    d->byte_timeout_ms = v[3];
+    d->request_pause_ms = v[4];
+    d->offline_after = v[5];
+    d->online_after = v[6];
+    d->backoff_max_ms = v[7];
+    d->address_shift = v[8];
+    d->stuck_polls = v[10];
     d->ct = d->ct_cfg > 0 ? d->ct_cfg : 1;
     d->pt = d->pt_cfg > 0 ? d->pt_cfg : 1;
-    d->st.record_batch = (int)v[11];
-    int maxr = (int)v[9] < d->map.max_registers ? (int)v[9] : d->map.max_registers;
+    d->st.record_batch = v[11];
+    int maxr = v[9] < d->map.max_registers ? v[9] : d->map.max_registers;
     d->nreq = col_plan(&d->map, maxr, one, d->order, d->req);
     return CM_OK;
 }

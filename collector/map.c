@@ -65,7 +65,7 @@ double col_ratio_factor(const col_point_t *p, double ct, double pt, double multi
     }
 }
 
-static int parse_address(const cfg_sec_t *s, long long base, uint16_t *out, char *err,
+static int parse_address(const cfg_sec_t *s, int base, uint16_t *out, char *err,
                          size_t errlen)
 {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(s->node, "address");
@@ -87,7 +87,7 @@ static int parse_address(const cfg_sec_t *s, long long base, uint16_t *out, char
     return CM_OK;
 }
 
-static int parse_point(const cfg_sec_t *s, long long base, int default_fn, col_point_t *p,
+static int parse_point(const cfg_sec_t *s, int base, int default_fn, col_point_t *p,
                        char *err, size_t errlen)
 {
     char type[16], order[16], fn[16];
@@ -161,7 +161,7 @@ static int parse_point(const cfg_sec_t *s, long long base, int default_fn, col_p
 static int parse_map(const cfg_t *cfg, col_map_t *map, char *err, size_t errlen)
 {
     cfg_sec_t root = cfg_root(cfg);
-    long long maxr, gap, base;
+    int base;
     char fn[16];
     memset(map, 0, sizeof *map);
     int rc = cfg_get_string(&root, "model", true, NULL, map->model, sizeof map->model, err, errlen);
@@ -169,17 +169,15 @@ static int parse_map(const cfg_t *cfg, col_map_t *map, char *err, size_t errlen)
         rc = cfg_get_string(&root, "vendor", false, "", map->vendor, sizeof map->vendor, err,
                             errlen);
     if (!rc)
-        rc = cfg_get_int(&root, "max_registers", false, 100, 1, 125, &maxr, err, errlen);
+        rc = cfg_get_int(&root, "max_registers", false, 100, 1, 125, &map->max_registers, err, errlen);
     if (!rc)
-        rc = cfg_get_int(&root, "max_gap", false, 0, 0, 100, &gap, err, errlen);
+        rc = cfg_get_int(&root, "max_gap", false, 0, 0, 100, &map->max_gap, err, errlen);
     if (!rc)
         rc = cfg_get_int(&root, "address_base", false, 0, 0, 40001, &base, err, errlen);
     if (!rc)
         rc = cfg_get_string(&root, "function", false, "holding", fn, sizeof fn, err, errlen);
     if (rc)
         return rc;
-    map->max_registers = (int)maxr;
-    map->max_gap = (int)gap;
     int n;
     if ((rc = cfg_array_len(&root, "points", &n, err, errlen)))
         return rc;

@@ -482,7 +482,7 @@ col_t *col_start(const cfg_t *cfg, store_t *store, char *err, size_t errlen)
     pthread_cond_init(&col->cv, &ca);
     pthread_condattr_destroy(&ca);
     cfg_sec_t root = cfg_root(cfg), sec;
-    long long tcp_threads = 4;
+    int tcp_threads = 4;
     int rc = cfg_section(&root, "collector", &sec, err, errlen);
     if (!rc)
         rc = cfg_get_int(&sec, "tcp_threads", false, 4, 1, 64, &tcp_threads, err, errlen);
@@ -494,7 +494,7 @@ col_t *col_start(const cfg_t *cfg, store_t *store, char *err, size_t errlen)
     if (!rc && col->nlinks)
         rc = store_write(store, register_job, col, err, errlen);
     if (!rc)
-        rc = make_threads(col, (int)tcp_threads, err, errlen);
+        rc = make_threads(col, tcp_threads, err, errlen);
     for (int t = 0; !rc && t < col->nthreads; t++) {
         if (pthread_create(&col->threads[t].thread, NULL, thread_main, &col->threads[t]) != 0)
             rc = cm_fail(err, errlen, CM_ERR_NOMEM, "cannot start a polling thread");

@@ -1,3 +1,4 @@
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -345,9 +346,10 @@ static int missing(const cfg_sec_t *s, const char *key, char *err, size_t errlen
     return cfg_error(s, key, err, errlen, "required key is missing");
 }
 
-int cfg_get_int(const cfg_sec_t *s, const char *key, bool required, long long def, long long min,
-                long long max, long long *out, char *err, size_t errlen)
+int cfg_get_int64(const cfg_sec_t *s, const char *key, bool required, int64_t def, int64_t min,
+                  int64_t max, int64_t *out, char *err, size_t errlen)
 {
+    assert(min <= max && (required || (min <= def && def <= max))); /* else a bug of the caller */
     const cJSON *n = item(s, key);
     if (!n) {
         *out = def;
@@ -355,9 +357,20 @@ int cfg_get_int(const cfg_sec_t *s, const char *key, bool required, long long de
     }
     double v = n->valuedouble;
     if (!cJSON_IsNumber(n) || v != floor(v) || v < (double)min || v > (double)max)
-        return cfg_error(s, key, err, errlen, "expected an integer in %lld..%lld", min, max);
-    *out = (long long)v;
+        return cfg_error(s, key, err, errlen, "expected an integer in %lld..%lld", (long long)min,
+                         (long long)max);
+    *out = (int64_t)v;
     return CM_OK;
+}
+
+int cfg_get_int(const cfg_sec_t *s, const char *key, bool required, int def, int min, int max,
+                int *out, char *err, size_t errlen)
+{
+    int64_t v;
+    int rc = cfg_get_int64(s, key, required, def, min, max, &v, err, errlen);
+    if (!rc)
+        *out = (int)v; /* within min..max, so within int */
+    return rc;
 }
 
 int cfg_get_double(const cfg_sec_t *s, const char *key, bool required, double def, double min,

@@ -102,9 +102,12 @@ int cfg_array_len(const cfg_sec_t *parent, const char *key, int *n, char *err, s
 int cfg_array_item(const cfg_sec_t *parent, const char *key, int i, cfg_sec_t *out, char *err,
                    size_t errlen);
 
-/* Typed getters. `required` false: absent key leaves *out = def. */
-int cfg_get_int(const cfg_sec_t *s, const char *key, bool required, long long def, long long min,
-                long long max, long long *out, char *err, size_t errlen);
+/* Typed getters. `required` false: absent key leaves *out = def. A value outside
+ * min..max (or not of the type) is an error naming the file, line, key and range. */
+int cfg_get_int(const cfg_sec_t *s, const char *key, bool required, int def, int min, int max,
+                int *out, char *err, size_t errlen);
+int cfg_get_int64(const cfg_sec_t *s, const char *key, bool required, int64_t def, int64_t min,
+                  int64_t max, int64_t *out, char *err, size_t errlen);
 int cfg_get_double(const cfg_sec_t *s, const char *key, bool required, double def, double min,
                    double max, double *out, char *err, size_t errlen);
 int cfg_get_bool(const cfg_sec_t *s, const char *key, bool required, bool def, bool *out,

@@ -181,13 +181,13 @@ int tm_shift_plan_from_cfg(const cfg_sec_t *parent, const char *key, tm_shift_pl
     tm_shift_plan_default(plan);
     if (rc || !s.node)
         return rc;
-    long long count;
+    int count;
     char start[16];
     if ((rc = cfg_get_int(&s, "count", false, 3, 1, TM_MAX_SHIFTS, &count, err, errlen)))
         return rc;
     if (24 % count != 0 || count == 5)
         return cfg_error(&s, "count", err, errlen, "must divide the day: 1, 2, 3, 4 or 6");
-    plan->count = (int)count;
+    plan->count = count;
     if ((rc = cfg_get_string(&s, "day_start", false, "00:00", start, sizeof start, err, errlen)))
         return rc;
     if (parse_hhmm(start, &plan->day_start_min))

@@ -230,7 +230,7 @@ typedef struct daemon_cfg {
 static int read_store_opts(const cfg_sec_t *root, store_opts_t *o, char *err, size_t errlen)
 {
     cfg_sec_t s;
-    long long v[4];
+    int v[4];
     store_opts_default(o);
     int rc = cfg_section(root, "store", &s, err, errlen);
     if (!rc)
@@ -245,10 +245,10 @@ static int read_store_opts(const cfg_sec_t *root, store_opts_t *o, char *err, si
                          err, errlen);
     if (rc)
         return rc;
-    o->batch_delay_ms = (int)v[0];
-    o->batch_max_jobs = (int)v[1];
-    o->raw_retention_days = (int)v[2];
-    o->agg_retention_days = (int)v[3];
+    o->batch_delay_ms = v[0];
+    o->batch_max_jobs = v[1];
+    o->raw_retention_days = v[2];
+    o->agg_retention_days = v[3];
     return CM_OK;
 }
 
@@ -257,7 +257,7 @@ static int read_daemon_cfg(const cfg_t *cfg, const opts_t *o, daemon_cfg_t *dc, 
 {
     cfg_sec_t root = cfg_root(cfg), http, log;
     char level[16];
-    long long port;
+    int port;
     web_opts_default(&dc->web);
     int rc = cfg_get_string(&root, "role", false, "mine", dc->role, sizeof dc->role, err, errlen);
     if (!rc && strcmp(dc->role, "mine") && strcmp(dc->role, "platform"))
@@ -291,7 +291,7 @@ static int read_daemon_cfg(const cfg_t *cfg, const opts_t *o, daemon_cfg_t *dc, 
     }
     if (rc)
         return rc;
-    dc->web.port = o->port >= 0 ? o->port : (int)port;
+    dc->web.port = o->port >= 0 ? o->port : port;
     if (o->data_dir)
         snprintf(dc->data_dir, sizeof dc->data_dir, "%s", o->data_dir);
     if (o->log_level && log_level_parse(o->log_level, &dc->level))

@@ -86,7 +86,7 @@ int intake_conf_from_cfg(const cfg_t *cfg, intake_conf_t *c, char *err, size_t e
 {
     intake_conf_default(c);
     cfg_sec_t root = cfg_root(cfg), s, m;
-    long long v[4];
+    int v[4];
     int rc = tm_shift_plan_from_cfg(&root, "shifts", &c->plan, err, errlen);
     if (!rc)
         rc = cfg_section(&root, "intake", &s, err, errlen);
@@ -118,16 +118,16 @@ int intake_conf_from_cfg(const cfg_t *cfg, intake_conf_t *c, char *err, size_t e
     if (!rc)
         rc = cfg_get_double(&m, "min_confidence", false, c->match_min_confidence, 0.3, 1.0,
                             &c->match_min_confidence, err, errlen);
-    long long every = c->match_interval_s;
+    int every = c->match_interval_s;
     if (!rc)
         rc = cfg_get_int(&m, "interval_s", false, c->match_interval_s, 1, 600, &every, err, errlen);
     if (rc)
         return rc;
-    c->future_skew_s = (int)v[0];
-    c->match_before_s = (int)v[1];
-    c->match_after_s = (int)v[2];
-    c->decide_after_s = (int)v[3];
-    c->match_interval_s = (int)every;
+    c->future_skew_s = v[0];
+    c->match_before_s = v[1];
+    c->match_after_s = v[2];
+    c->decide_after_s = v[3];
+    c->match_interval_s = every;
     if (c->max_t <= c->min_t)
         return cfg_error(&s, "max_t", err, errlen, "must be greater than min_t");
     return CM_OK;

@@ -83,7 +83,7 @@ static int read_types(const cfg_sec_t *s, char *out, size_t outlen, char *err, s
 
 static int read_dest(const cfg_sec_t *s, upl_dest_t *d, char *err, size_t errlen)
 {
-    long long bm;
+    int bm;
     int rc = cfg_get_string(s, "name", true, NULL, d->name, sizeof d->name, err, errlen);
     if (!rc)
         rc = cfg_get_string(s, "url", true, NULL, d->url, sizeof d->url, err, errlen);
@@ -102,17 +102,16 @@ static int read_dest(const cfg_sec_t *s, upl_dest_t *d, char *err, size_t errlen
         rc = cfg_get_bool(s, "batch", false, false, &d->batch, err, errlen);
     if (!rc)
         rc = cfg_get_int(s, "batch_max", false, 100, 1, UPL_BATCH_MAX, &bm, err, errlen);
-    long long par = 1;
+    d->parallel = 1;
     if (!rc)
-        rc = cfg_get_int(s, "parallel", false, 1, 1, UPL_MAX_PARALLEL, &par, err, errlen);
-    d->parallel = (int)par;
+        rc = cfg_get_int(s, "parallel", false, 1, 1, UPL_MAX_PARALLEL, &d->parallel, err, errlen);
     if (!rc)
         rc = cfg_get_bool(s, "backfill", false, false, &d->backfill, err, errlen);
     if (!rc)
         rc = cfg_get_bool(s, "tls_verify", false, true, &d->tls_verify, err, errlen);
     if (!rc)
         rc = cfg_get_string(s, "ca_file", false, "", d->ca_file, sizeof d->ca_file, err, errlen);
-    d->batch_max = d->batch ? (int)bm : 1;
+    d->batch_max = d->batch ? bm : 1;
     return rc;
 }
 
@@ -147,7 +146,7 @@ static int read_receiver(const cfg_sec_t *up, bool platform, upl_cfg_t *c, char 
                          size_t errlen)
 {
     cfg_sec_t r;
-    long long v[3];
+    int v[3];
     int n = 0;
     int rc = cfg_section(up, "receiver", &r, err, errlen);
     if (!rc)
@@ -162,9 +161,9 @@ static int read_receiver(const cfg_sec_t *up, bool platform, upl_cfg_t *c, char 
         rc = cfg_array_len(&r, "forward_to", &n, err, errlen);
     if (rc)
         return rc;
-    c->max_skew_s = (int)v[0];
+    c->max_skew_s = v[0];
     c->max_record_bytes = (size_t)v[1];
-    c->silent_after_s = (int)v[2];
+    c->silent_after_s = v[2];
     const cJSON *t;
     cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(r.node, "forward_to"))
     {
@@ -194,7 +193,7 @@ int upl_cfg_load(const cfg_t *cfg, upl_cfg_t *c, char *err, size_t errlen)
 {
     upl_cfg_default(c);
     cfg_sec_t root = cfg_root(cfg), up, d;
-    long long v[9];
+    int v[9];
     char keys[512];
     int rc = cfg_section(&root, "uplink", &up, err, errlen);
     if (!rc)
@@ -204,7 +203,7 @@ int upl_cfg_load(const cfg_t *cfg, upl_cfg_t *c, char *err, size_t errlen)
                             errlen);
     static const struct {
         const char *key;
-        long long min, max;
+        int min, max;
     } ints[] = {{"tick_ms", 50, 60000},       {"timeout_s", 1, 600},
                 {"backoff_min_s", 1, 3600},   {"backoff_max_s", 1, 86400},
                 {"aside_after", 1, 1000},     {"fresh_every", 2, 1000},
@@ -244,7 +243,7 @@ int upl_cfg_load(const cfg_t *cfg, upl_cfg_t *c, char *err, size_t errlen)
                      &c->aside_after, &c->fresh_every, &c->interval_min,  &c->catchup_days,
                      &c->keep_days};
     for (int i = 0; i < 9; i++)
-        *fields[i] = (int)v[i];
+        *fields[i] = v[i];
     if (cfg_resolve_path(cfg, keys, c->keys_file, sizeof c->keys_file))
         return cfg_error(&up, "keys_file", err, errlen, "the file's path is longer than %zu bytes",
                          sizeof c->keys_file - 1);

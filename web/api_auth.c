@@ -60,34 +60,27 @@ void web_auth_opts_default(web_auth_opts_t *o)
 int web_auth_opts_from_cfg(const cfg_sec_t *root, web_auth_opts_t *o, char *err, size_t errlen)
 {
     cfg_sec_t http;
-    long long hours, fails, lock, iter;
     web_auth_opts_default(o);
     int rc = cfg_section(root, "http", &http, err, errlen);
     if (!rc)
         rc = cfg_get_bool(&http, "anonymous_read", false, o->anonymous_read, &o->anonymous_read,
                           err, errlen);
     if (!rc)
-        rc = cfg_get_int(&http, "session_hours", false, o->session_hours, 1, 24 * 31, &hours, err,
+        rc = cfg_get_int(&http, "session_hours", false, o->session_hours, 1, 24 * 31, &o->session_hours, err,
                          errlen);
     if (!rc)
-        rc = cfg_get_int(&http, "login_max_failures", false, o->login_max_failures, 1, 100, &fails,
+        rc = cfg_get_int(&http, "login_max_failures", false, o->login_max_failures, 1, 100, &o->login_max_failures,
                          err, errlen);
     if (!rc)
         rc = cfg_get_int(&http, "login_lockout_s", false, o->login_lockout_s, 1, LOCKOUT_MAX_S,
-                         &lock, err, errlen);
+                         &o->login_lockout_s, err, errlen);
     if (!rc)
         rc = cfg_get_bool(&http, "cookie_secure", false, o->cookie_secure, &o->cookie_secure, err,
                           errlen);
     if (!rc)
         rc = cfg_get_int(&http, "pbkdf2_iterations", false, o->pbkdf2_iterations, 1000, 10000000,
-                         &iter, err, errlen);
-    if (rc)
-        return rc;
-    o->pbkdf2_iterations = (int)iter;
-    o->session_hours = (int)hours;
-    o->login_max_failures = (int)fails;
-    o->login_lockout_s = (int)lock;
-    return CM_OK;
+                         &o->pbkdf2_iterations, err, errlen);
+    return rc;
 }
 
 /* ---- sessions ------------------------------------------------------------ */
