@@ -1,4 +1,8 @@
-/* The engine object: configuration, the evaluation timer, hooks, listeners. */
+/* The engine object: configuration, the evaluation timer, hooks, listeners.
+ * The timer only starts an evaluation: the job runs on the store's writer
+ * (store_write_async) and its outcome comes back to the loop through the
+ * `done` event, so the loop never waits for a tick. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +20,15 @@ struct alarm_engine {
      * the persistent timer by hand would push its schedule a period further
      * each time (libevent reschedules it from its due time). */
     struct event *kick;
+    struct event *done; /* activated by the writer thread: a tick has finished */
+    /* The tick under way: started and finished on the loop; between, the
+     * writer fills it. mu guards finished/rc/err, which the writer sets. */
+    pthread_mutex_t mu;
+    pthread_cond_t finished_cv;
+    tick_ctx_t *tick;
+    bool finished, again;
+    int tick_rc;
+    char tick_err[256];
     alarm_hooks_t *hooks;
     alarm_change_fn on_change;
     void *on_change_arg;
@@ -114,6 +127,8 @@ alarm_engine_t *alarm_engine_new(store_t *st, const cfg_t *cfg, char *err, size_
     }
     e->st = st;
     e->opts.tick_ms = 500;
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->finished_cv, NULL);
     cfg_settings_t cs = {0};
     int rc = CM_OK;
     cfg_sec_t none = {.cfg = cfg, .node = NULL, .path = "alarms"};
@@ -150,39 +165,63 @@ void alarm_engine_free(alarm_engine_t *e)
 {
     if (!e)
         return;
+    /* A tick still at the writer finishes first: its job points into e->tick. */
+    pthread_mutex_lock(&e->mu);
+    while (e->tick && !e->finished)
+        pthread_cond_wait(&e->finished_cv, &e->mu);
+    pthread_mutex_unlock(&e->mu);
+    free(e->tick); /* finished but not yet seen by the loop: its transitions are dropped */
     if (e->timer)
         event_free(e->timer);
     if (e->kick)
         event_free(e->kick);
+    if (e->done)
+        event_free(e->done);
     alarm_hooks_free(e->hooks);
+    pthread_cond_destroy(&e->finished_cv);
+    pthread_mutex_destroy(&e->mu);
     free(e);
 }
 
-int alarm_engine_tick(alarm_engine_t *e, int64_t now_ms, int *n, char *err, size_t errlen)
+static tick_ctx_t *tick_new(const alarm_engine_t *e, int64_t now_ms)
 {
     tick_ctx_t *t = calloc(1, sizeof *t); /* large: keep it off the loop's stack */
     if (!t)
-        return cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
+        return NULL;
     t->now_ms = now_ms;
     memcpy(t->ignore, e->ignore, sizeof t->ignore);
     t->nignore = e->nignore;
     t->platform = e->platform;
-    int rc = store_write(e->st, alarm_tick_job, t, err, errlen);
-    if (n)
-        *n = rc ? 0 : t->total;
-    if (!rc && t->total) {
+    return t;
+}
+
+/* On the loop: hooks and listeners hear of the transitions. */
+static void tick_after(alarm_engine_t *e, const tick_ctx_t *t)
+{
+    if (t->total) {
         alarm_hooks_fire(e->hooks, e->base, t->trans, t->ntrans);
         alarm_engine_changed(e);
     }
+}
+
+int alarm_engine_tick(alarm_engine_t *e, int64_t now_ms, int *n, char *err, size_t errlen)
+{
+    tick_ctx_t *t = tick_new(e, now_ms);
+    if (!t)
+        return cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
+    int rc = store_write(e->st, alarm_tick_job, t, err, errlen);
+    if (n)
+        *n = rc ? 0 : t->total;
+    if (!rc)
+        tick_after(e, t);
     free(t);
     return rc;
 }
 
-static void on_timer(evutil_socket_t fd, short what, void *arg)
+/* A failing evaluation is logged once, not every tick. */
+static void note_outcome(alarm_engine_t *e, int rc, const char *err)
 {
-    alarm_engine_t *e = arg;
-    char err[256];
-    if (alarm_engine_tick(e, tm_now_ms(), NULL, err, sizeof err)) {
+    if (rc) {
         if (strcmp(err, e->last_err) != 0)
             log_error("alarms", "evaluation failed: %s", err);
         snprintf(e->last_err, sizeof e->last_err, "%s", err);
@@ -190,16 +229,79 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         log_info("alarms", "evaluation works again");
         e->last_err[0] = '\0';
     }
+}
+
+/* On the writer thread, after the tick's batch committed or failed. */
+static void tick_committed(void *arg, int rc, const char *err)
+{
+    alarm_engine_t *e = arg;
+    pthread_mutex_lock(&e->mu);
+    e->tick_rc = rc;
+    snprintf(e->tick_err, sizeof e->tick_err, "%s", err ? err : "");
+    e->finished = true;
+    pthread_cond_broadcast(&e->finished_cv);
+    event_active(e->done, EV_TIMEOUT, 0);
+    pthread_mutex_unlock(&e->mu);
+}
+
+/* One tick at a time: a timer turn while one runs is skipped; a kick
+ * (new data) is remembered and runs when the current one is done. */
+static void start_tick(alarm_engine_t *e, bool kicked)
+{
     alarm_hooks_reap(e->hooks);
+    if (e->tick) {
+        e->again |= kicked;
+        return;
+    }
+    tick_ctx_t *t = tick_new(e, tm_now_ms());
+    if (!t) {
+        note_outcome(e, CM_ERR_NOMEM, "out of memory");
+        return;
+    }
+    e->tick = t;
+    e->finished = false;
+    if (store_write_async(e->st, alarm_tick_job, t, tick_committed, e)) {
+        e->tick = NULL;
+        free(t);
+        note_outcome(e, CM_ERR_CLOSED, "the store takes no more work");
+    }
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg) { start_tick(arg, false); }
+static void on_kick(evutil_socket_t fd, short what, void *arg) { start_tick(arg, true); }
+
+/* On the loop: the tick the writer finished. */
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+    alarm_engine_t *e = arg;
+    pthread_mutex_lock(&e->mu);
+    tick_ctx_t *t = e->finished ? e->tick : NULL;
+    int rc = e->tick_rc;
+    char err[256];
+    snprintf(err, sizeof err, "%s", e->tick_err);
+    if (t)
+        e->tick = NULL;
+    pthread_mutex_unlock(&e->mu);
+    if (!t)
+        return;
+    note_outcome(e, rc, err);
+    if (!rc)
+        tick_after(e, t);
+    free(t);
+    if (e->again) { /* asked for while this one ran */
+        e->again = false;
+        alarm_engine_kick(e);
+    }
 }
 
 int alarm_engine_start(alarm_engine_t *e, struct event_base *base, char *err, size_t errlen)
 {
     e->base = base;
     e->timer = event_new(base, -1, EV_PERSIST, on_timer, e);
-    e->kick = event_new(base, -1, 0, on_timer, e);
+    e->kick = event_new(base, -1, 0, on_kick, e);
+    e->done = event_new(base, -1, 0, on_done, e);
     struct timeval tv = {e->opts.tick_ms / 1000, (e->opts.tick_ms % 1000) * 1000};
-    if (!e->timer || !e->kick || event_add(e->timer, &tv))
+    if (!e->timer || !e->kick || !e->done || event_add(e->timer, &tv))
         return cm_fail(err, errlen, CM_ERR_NOMEM, "cannot start the alarm timer");
     event_active(e->kick, EV_TIMEOUT, 0); /* evaluate at once after a restart */
     return CM_OK;

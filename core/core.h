@@ -251,8 +251,16 @@ int store_put_readings(store_t *st, const store_reading_t *r, size_t n, store_do
 int store_put_readings_sync(store_t *st, const store_reading_t *r, size_t n, char *err,
                             size_t errlen);
 
-/* Delete raw readings and aggregates older than the retention windows. */
-int store_prune(store_t *st, int64_t now_s, char *err, size_t errlen);
+/* Delete raw readings and aggregates older than the retention windows, in
+ * chunks of a few thousand rows, each its own write job: other jobs run in
+ * between. Waits for every chunk's commit: call it off the event loop (the
+ * daemon has a thread for it). *deleted (may be NULL) gets the rows removed. */
+int store_prune(store_t *st, int64_t now_s, int64_t *deleted, char *err, size_t errlen);
+/* One chunk of that (at most a few thousand rows, one write job): *deleted
+ * rows gone, *more when another call may find more. For a caller that must
+ * be able to stop between chunks. */
+int store_prune_chunk(store_t *st, int64_t now_s, int *deleted, bool *more, char *err,
+                      size_t errlen);
 
 /* Counters for /metrics. */
 typedef struct store_stats {

@@ -719,36 +719,63 @@ void store_get_stats(store_t *st, store_stats_t *out)
     pthread_mutex_unlock(&st->mu);
 }
 
+/* Rows one prune job deletes at most: a chunk takes a few milliseconds on the
+ * writer, so readings and other jobs queued meanwhile wait no longer than that. */
+#define PRUNE_CHUNK 5000
+
 typedef struct prune_arg {
-    int64_t raw_before_ms, agg_before_s;
+    const char *sql;
+    int64_t before;
+    int deleted;
 } prune_arg_t;
 
 static int prune_job(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
     prune_arg_t *p = arg;
     sqlite3_stmt *s;
-    int rc = store_prepare(db, "DELETE FROM reading WHERE ts_ms < ?", &s, err, errlen);
+    int rc = store_prepare(db, p->sql, &s, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_int64(s, 1, p->raw_before_ms);
+    sqlite3_bind_int64(s, 1, p->before);
+    sqlite3_bind_int(s, 2, PRUNE_CHUNK);
     rc = sqlite3_step(s) == SQLITE_DONE ? CM_OK : cm_fail(err, errlen, CM_ERR_DB, "%s", sqlite3_errmsg(db));
     sqlite3_finalize(s);
-    if (rc)
-        return rc;
-    rc = store_prepare(db, "DELETE FROM agg_minute WHERE minute < ?", &s, err, errlen);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(s, 1, p->agg_before_s);
-    rc = sqlite3_step(s) == SQLITE_DONE ? CM_OK : cm_fail(err, errlen, CM_ERR_DB, "%s", sqlite3_errmsg(db));
-    sqlite3_finalize(s);
+    p->deleted = rc ? 0 : sqlite3_changes(db);
     return rc;
 }
 
-int store_prune(store_t *st, int64_t now_s, char *err, size_t errlen)
+int store_prune_chunk(store_t *st, int64_t now_s, int *deleted, bool *more, char *err,
+                      size_t errlen)
 {
-    prune_arg_t p = {
-        .raw_before_ms = (now_s - (int64_t)st->opts.raw_retention_days * 86400) * 1000,
-        .agg_before_s = now_s - (int64_t)st->opts.agg_retention_days * 86400,
-    };
-    return store_write(st, prune_job, &p, err, errlen);
+    /* The subqueries walk the time indexes (reading_by_time, agg_minute_by_time). */
+    prune_arg_t raw = {.sql = "DELETE FROM reading WHERE (point_id, ts_ms) IN (SELECT point_id,"
+                              " ts_ms FROM reading WHERE ts_ms < ?1 LIMIT ?2)",
+                       .before = (now_s - (int64_t)st->opts.raw_retention_days * 86400) * 1000};
+    prune_arg_t agg = {.sql = "DELETE FROM agg_minute WHERE (point_id, minute) IN (SELECT"
+                              " point_id, minute FROM agg_minute WHERE minute < ?1 LIMIT ?2)",
+                       .before = now_s - (int64_t)st->opts.agg_retention_days * 86400};
+    *deleted = 0;
+    *more = false;
+    int rc = store_write(st, prune_job, &raw, err, errlen);
+    if (!rc && raw.deleted == 0)
+        rc = store_write(st, prune_job, &agg, err, errlen);
+    if (rc)
+        return rc;
+    *deleted = raw.deleted + agg.deleted;
+    *more = raw.deleted > 0 || agg.deleted == PRUNE_CHUNK;
+    return CM_OK;
+}
+
+int store_prune(store_t *st, int64_t now_s, int64_t *deleted, char *err, size_t errlen)
+{
+    int64_t total = 0;
+    bool more = true;
+    int rc = CM_OK, n;
+    while (!rc && more) {
+        rc = store_prune_chunk(st, now_s, &n, &more, err, errlen);
+        total += rc ? 0 : n;
+    }
+    if (deleted)
+        *deleted = total;
+    return rc;
 }

@@ -26,6 +26,7 @@ void sim_wb_opts_default(sim_wb_opts_t *o)
     snprintf(o->point, sizeof o->point, "E1");
     snprintf(o->bridge, sizeof o->bridge, "WB1");
     o->seed = 1;
+    o->retry_s = 10;
 }
 
 int sim_wb_parse_mistakes(sim_wb_opts_t *o, const char *list, char *err, size_t errlen)
@@ -326,15 +327,38 @@ static int one_truck(const sim_wb_opts_t *o, truck_t *fleet, uint32_t *s, int64_
     return rc;
 }
 
-/* After a failed post: give up when nothing ever got through (wrong host or
- * port); otherwise count it and go on after a pause (coalmond was busy). */
-static bool give_up(sim_wb_stats_t *st, volatile int *stop)
+/* Retrying before anything got through: coalmond may still be starting or
+ * busy. Back-off doubles from 0.1 s to 5 s; give up after retry_s (0: never). */
+typedef struct retry {
+    int64_t first_fail_ms;
+    int backoff_ms;
+} retry_t;
+
+static void pause_ms(int ms, const atomic_int *stop)
 {
-    if (st->tickets + st->captures + st->rejected == 0)
-        return true;
-    st->errors++;
-    for (int i = 0; i < 20 && !(stop && *stop); i++)
+    for (int waited = 0; waited < ms && !(stop && *stop); waited += 50)
         tm_sleep_ms(50);
+}
+
+/* After a failed post: until a first post got through, retry with back-off
+ * for o->retry_s (wrong host or port ends there; a daemon still starting
+ * does not); afterwards count it and go on after a pause (coalmond was busy). */
+static bool give_up(const sim_wb_opts_t *o, sim_wb_stats_t *st, retry_t *r, const atomic_int *stop)
+{
+    if (st->tickets + st->captures + st->rejected > 0) {
+        st->errors++;
+        pause_ms(1000, stop);
+        return false;
+    }
+    int64_t now = tm_mono_ms();
+    if (!r->first_fail_ms) {
+        r->first_fail_ms = now;
+        r->backoff_ms = 100;
+    }
+    if (o->retry_s > 0 && now - r->first_fail_ms >= (int64_t)o->retry_s * 1000)
+        return true;
+    pause_ms(r->backoff_ms, stop);
+    r->backoff_ms = r->backoff_ms * 2 > 5000 ? 5000 : r->backoff_ms * 2;
     return false;
 }
 
@@ -342,7 +366,8 @@ static bool give_up(sim_wb_stats_t *st, volatile int *stop)
  * truck leaves whenever it holds the next load; the past backfill_hours
  * first (a minute at a time), then live. Sales lag output by under a load. */
 static int follow_output(const sim_wb_opts_t *o, truck_t *fleet, uint32_t *s, int *seq,
-                         sim_wb_stats_t *st, volatile int *stop, char *err, size_t errlen)
+                         sim_wb_stats_t *st, const atomic_int *stop, retry_t *retry, char *err,
+                         size_t errlen)
 {
     int64_t now = tm_now_s(), t = now - (int64_t)(o->backfill_hours * 3600);
     double yard = 0, load = uniform(s, 30, 50);
@@ -356,7 +381,7 @@ static int follow_output(const sim_wb_opts_t *o, truck_t *fleet, uint32_t *s, in
         t = next;
         while (yard >= load && !(stop && *stop)) {
             double coal;
-            if (one_truck(o, fleet, s, t, seq, st, load, &coal) && give_up(st, stop))
+            if (one_truck(o, fleet, s, t, seq, st, load, &coal) && give_up(o, st, retry, stop))
                 return cm_fail(err, errlen, CM_ERR_IO, "cannot post to %s:%d", o->host, o->port);
             yard -= coal;
             if (coal > 0)
@@ -366,7 +391,7 @@ static int follow_output(const sim_wb_opts_t *o, truck_t *fleet, uint32_t *s, in
     return CM_OK;
 }
 
-int sim_wb_run(const sim_wb_opts_t *opts, sim_wb_stats_t *st, volatile int *stop, char *err,
+int sim_wb_run(const sim_wb_opts_t *opts, sim_wb_stats_t *st, const atomic_int *stop, char *err,
                size_t errlen)
 {
     /* Posts watch the stop flag: the daemon stops answering before it stops us. */
@@ -374,6 +399,7 @@ int sim_wb_run(const sim_wb_opts_t *opts, sim_wb_stats_t *st, volatile int *stop
     local.stop = stop;
     const sim_wb_opts_t *o = &local;
     memset(st, 0, sizeof *st);
+    retry_t retry = {0};
     uint32_t s = o->seed * 2654435761u + 1;
     truck_t fleet[FLEET];
     /* Plates at least three edits apart, as a real fleet of this size almost
@@ -391,7 +417,7 @@ int sim_wb_run(const sim_wb_opts_t *opts, sim_wb_stats_t *st, volatile int *stop
     }
     int seq = (int)(rnd(&s) * 1000);
     if (o->output_t)
-        return follow_output(o, fleet, &s, &seq, st, stop, err, errlen);
+        return follow_output(o, fleet, &s, &seq, st, stop, &retry, err, errlen);
     double rate = o->trucks_per_hour > 0 ? o->trucks_per_hour : 30;
     /* Backfill: trucks of the past hours, at their own times, as fast as accepted. */
     int64_t now = tm_now_s(), t = now - (int64_t)(o->backfill_hours * 3600);
@@ -400,7 +426,7 @@ int sim_wb_run(const sim_wb_opts_t *opts, sim_wb_stats_t *st, volatile int *stop
         if (t >= now - 60)
             break;
         double coal;
-        if (one_truck(o, fleet, &s, t, &seq, st, 0, &coal) && give_up(st, stop))
+        if (one_truck(o, fleet, &s, t, &seq, st, 0, &coal) && give_up(o, st, &retry, stop))
             return cm_fail(err, errlen, CM_ERR_IO, "cannot post to %s:%d", o->host, o->port);
     }
     int64_t next = tm_mono_ms();
@@ -410,7 +436,7 @@ int sim_wb_run(const sim_wb_opts_t *opts, sim_wb_stats_t *st, volatile int *stop
             continue;
         }
         double coal;
-        if (one_truck(o, fleet, &s, tm_now_s(), &seq, st, 0, &coal) && give_up(st, stop))
+        if (one_truck(o, fleet, &s, tm_now_s(), &seq, st, 0, &coal) && give_up(o, st, &retry, stop))
             return cm_fail(err, errlen, CM_ERR_IO, "cannot post to %s:%d", o->host, o->port);
         double gap_s = -log(1 - rnd(&s)) * 3600 / (rate * hour_factor(tm_now_s()));
         next = tm_mono_ms() + (int64_t)(gap_s * 1000 / (o->speed > 0 ? o->speed : 1));
@@ -423,7 +449,7 @@ int sim_wb_run(const sim_wb_opts_t *opts, sim_wb_stats_t *st, volatile int *stop
 struct sim_wb {
     sim_wb_opts_t o;
     pthread_t th;
-    volatile int stop;
+    atomic_int stop;
     pthread_mutex_t mu;
     sim_wb_stats_t stats;
 };

@@ -13,6 +13,7 @@
 #ifndef COALMON_SIM_WEIGHBRIDGE_H
 #define COALMON_SIM_WEIGHBRIDGE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,7 +33,10 @@ typedef struct sim_wb_opts {
     char bridge[32];        /* weighbridge id (default WB1) */
     uint32_t seed;
     bool verbose;           /* a line per post on stdout */
-    volatile int *stop;     /* set by sim_wb_run: a post in flight gives up when it turns 1 */
+    int retry_s;            /* until a first post gets through, failed ones are retried with
+                             * back-off (0.1 s doubling to 5 s) this long; 0 = until stopped
+                             * (default 10) */
+    const atomic_int *stop; /* set by sim_wb_run: a post in flight gives up when it turns 1 */
     /* Non-NULL: trucks haul what the belt produced (the demo mine) instead of
      * arriving at trucks_per_hour — a loaded truck leaves once output(from,
      * to) since the last one fills it, so sales follow output through the day. */
@@ -48,8 +52,9 @@ typedef struct sim_wb_stats {
 void sim_wb_opts_default(sim_wb_opts_t *o);
 /* Parse "ocr,escape,badnet,dup,correct,empty[=p]" into the chances (default p 0.1). */
 int sim_wb_parse_mistakes(sim_wb_opts_t *o, const char *list, char *err, size_t errlen);
-/* Run until count trucks or *stop; fills stats. CM_ERR_IO when coalmond is unreachable. */
-int sim_wb_run(const sim_wb_opts_t *o, sim_wb_stats_t *stats, volatile int *stop, char *err,
+/* Run until count trucks or *stop; fills stats. CM_ERR_IO when coalmond stays
+ * unreachable for o->retry_s before a first post gets through. */
+int sim_wb_run(const sim_wb_opts_t *o, sim_wb_stats_t *stats, const atomic_int *stop, char *err,
                size_t errlen);
 
 typedef struct sim_wb sim_wb_t;

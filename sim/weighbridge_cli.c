@@ -6,7 +6,7 @@
 
 #include "sim/weighbridge.h"
 
-static volatile int g_stop;
+static atomic_int g_stop; /* set by the signal handler (lock-free: safe there) */
 
 static void on_signal(int sig) { g_stop = 1; }
 

@@ -179,10 +179,8 @@ void web_free(web_t *w)
     if (!w)
         return;
     /* Deferred work first: its done functions reply and use the routes' state. */
+    web_drain(w);
     web_async_free(w->async);
-    if (w->base) /* send what those replies wrote */
-        for (int i = 0; i < 3; i++)
-            event_base_loop(w->base, EVLOOP_NONBLOCK);
     while (w->states) {
         web_state_t *st = w->states;
         w->states = st->prev;
@@ -199,6 +197,15 @@ void web_free(web_t *w)
     if (w->base)
         event_base_free(w->base);
     free(w);
+}
+
+void web_drain(web_t *w)
+{
+    if (!w || !w->async)
+        return;
+    web_async_drain(w->async);
+    for (int i = 0; i < 3; i++) /* send what those replies wrote */
+        event_base_loop(w->base, EVLOOP_NONBLOCK);
 }
 
 int web_port(const web_t *w) { return w->port; }

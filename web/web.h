@@ -106,6 +106,12 @@ int web_defer(web_t *w, web_work_fn work, web_work_fn done, void *arg);
 typedef void (*web_write_done_fn)(void *arg, int rc, const char *err);
 int web_write(web_t *w, store_t *st, store_job_fn job, void *arg, web_write_done_fn done);
 
+/* After web_run() has returned: stop taking deferred work, wait for the work
+ * and writes still out and run their done functions (their replies go out).
+ * web_free() does it too; call it first when done functions use things
+ * freed before the server. Further web_defer/web_write calls fail. */
+void web_drain(web_t *w);
+
 /* Run the loop until web_stop() or SIGINT/SIGTERM (when handle_signals). */
 int web_run(web_t *w, bool handle_signals);
 /* Thread-safe: ask the loop to finish. */

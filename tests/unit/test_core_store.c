@@ -361,9 +361,58 @@ static void prune_keeps_the_retention_windows(void **state)
     store_reading_t r[2] = {{.ts_ms = (now - 31 * 86400) * 1000, .point_id = pid, .value = 1},
                             {.ts_ms = (now - 29 * 86400) * 1000, .point_id = pid, .value = 2}};
     assert_int_equal(store_put_readings_sync(f->st, r, 2, err, sizeof err), 0);
-    assert_int_equal(store_prune(f->st, now, err, sizeof err), 0);
+    assert_int_equal(store_prune(f->st, now, NULL, err, sizeof err), 0);
     assert_int_equal(count(f->st, "SELECT count(*) FROM reading"), 1);
     assert_int_equal(count(f->st, "SELECT count(*) FROM agg_minute"), 2); /* kept for years */
+}
+
+typedef struct minutes {
+    int64_t pid, first, count;
+} minutes_t;
+
+static int insert_minutes(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    minutes_t *m = arg;
+    sqlite3_stmt *s;
+    int rc = store_prepare(db, "INSERT INTO agg_minute VALUES (?, ?, 1, 1, 1, 1, 1, 0)", &s, err,
+                           errlen);
+    for (int64_t i = 0; !rc && i < m->count; i++) {
+        sqlite3_bind_int64(s, 1, m->pid);
+        sqlite3_bind_int64(s, 2, m->first + 60 * i);
+        rc = sqlite3_step(s) == SQLITE_DONE ? CM_OK : CM_ERR_DB;
+        sqlite3_reset(s);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Issue 14: the prune's "minute < ?" scanned all of agg_minute and deleted a
+ * year at once on the writer. Now chunks (more than one here) walk an index. */
+static void prune_deletes_old_minutes_in_chunks_by_the_time_index(void **state)
+{
+    fixture_t *f = *state;
+    open_with(f, 100, 100000, 5);
+    char err[256];
+    int64_t pid, now = 1767196800, deleted = 0;
+    int64_t cut = now - 5 * 366 * 86400; /* the default agg_retention_days */
+    assert_int_equal(store_write(f->st, make_point, &pid, err, sizeof err), 0);
+    minutes_t old = {pid, cut - 12001 * 60, 12001}, kept = {pid, cut, 10};
+    assert_int_equal(store_write(f->st, insert_minutes, &old, err, sizeof err), 0);
+    assert_int_equal(store_write(f->st, insert_minutes, &kept, err, sizeof err), 0);
+    assert_int_equal(store_prune(f->st, now, &deleted, err, sizeof err), 0);
+    assert_int_equal(deleted, 12001);
+    assert_int_equal(count(f->st, "SELECT count(*) FROM agg_minute"), 10);
+    assert_int_equal(count(f->st, "SELECT min(minute) FROM agg_minute"), cut);
+    sqlite3 *db = store_reader_open(f->st, err, sizeof err);
+    sqlite3_stmt *s;
+    assert_int_equal(store_prepare(db, "EXPLAIN QUERY PLAN SELECT point_id, minute FROM agg_minute"
+                                       " WHERE minute < 1 LIMIT 5000", &s, err, sizeof err), 0);
+    bool by_index = false;
+    while (sqlite3_step(s) == SQLITE_ROW)
+        by_index |= strstr((const char *)sqlite3_column_text(s, 3), "agg_minute_by_time") != NULL;
+    sqlite3_finalize(s);
+    store_reader_close(db);
+    assert_true(by_index);
 }
 
 typedef struct set {
@@ -420,6 +469,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(a_duplicate_reading_is_stored_and_counted_once, setup, teardown),
         cmocka_unit_test_setup_teardown(prune_keeps_the_retention_windows, setup, teardown),
+        cmocka_unit_test_setup_teardown(prune_deletes_old_minutes_in_chunks_by_the_time_index,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(coefficients_keep_history_and_audit, setup, teardown),
         cmocka_unit_test(unwritable_path_is_a_clear_error),
     };
