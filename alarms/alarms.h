@@ -12,7 +12,10 @@
  * Owns: the tables alarm, alarm_event, alarm_pending, alarm_setting,
  * alarm_input, alarm_cursor, alarm_param_snapshot (migration 0050).
  * Threads: an alarm_engine_t is used by one thread (the daemon's event loop);
- * its write work runs as store jobs on the writer thread. The lifecycle,
+ * its write work runs as store jobs on the writer thread. The timer's
+ * evaluation is asynchronous (the loop starts the job and hears of its end;
+ * it never waits); alarm_engine_tick() is the waiting form for tests and
+ * tools. The lifecycle,
  * setting and query functions take a store_t or a sqlite3 connection and may
  * be called from any thread that owns that connection (CLI, web handlers).
  * Functions named *_job or taking `sqlite3 *db` for writing must run inside a
@@ -148,7 +151,9 @@ typedef struct alarm_opts {
  * "config") when they differ from the database. NULL with err on failure. */
 alarm_engine_t *alarm_engine_new(store_t *st, const cfg_t *cfg, char *err, size_t errlen);
 void alarm_engine_free(alarm_engine_t *e);
-/* Start the evaluation timer (and run hooks) on base. */
+/* Start the evaluation timer (and run hooks) on base: one evaluation at a
+ * time, as a store job the loop does not wait for. alarm_engine_free() waits
+ * for one still at the writer. */
 int alarm_engine_start(alarm_engine_t *e, struct event_base *base, char *err, size_t errlen);
 /* Evaluate now: read new conditions, raise, update, clear, unshelve. Returns
  * the number of transitions in *n (may be NULL). now_ms is a parameter so tests
