@@ -65,6 +65,13 @@ typedef struct ana_model {
     int64_t window_from, window_to; /* [from, to) epoch s of the data it saw */
     int interval_s;
     int64_t fitted_at;
+    double sigma_rel; /* robust scale of residual / energy over running intervals: the
+                         energy noise is proportional to the energy (0: unknown) */
+    /* the model in force (docs/analytics.md "The baseline") */
+    bool in_force;     /* false: a proposal, kept as a version only */
+    bool pinned;       /* in force until someone unpins it; refits only propose */
+    int64_t valid_from; /* in force for intervals from here (0: window_to) */
+    char basis[16];    /* schedule, engineer, calibration, bootstrap, demo */
 } ana_model_t;
 
 /* Fit on the trusted, complete intervals of iv (n of them). Needs at least
@@ -109,6 +116,7 @@ typedef struct ana_episode {
     double worst_sum;            /* largest |CUSUM| seen, sigmas */
     bool jump;                   /* crossed within jump_intervals: a step, else a drift */
     int quiet;                   /* counted intervals since the last crossing */
+    int shape;                   /* ana_shape (the detector; 0 from ana_monitor) */
 } ana_episode_t;
 
 /* Run the monitor over iv[0..n) in time order, starting from state *cs and
@@ -120,6 +128,151 @@ int ana_monitor(const ana_model_t *m, const ana_cusum_opts_t *o, const ana_inter
                 int interval_s, ana_cusum_t *cs, ana_episode_t *open, ana_episode_fn cb, void *arg);
 /* The relative deviation of an episode, (metered - implied) / implied. */
 double ana_episode_deviation(const ana_episode_t *e);
+
+/* ---- the detector (analytics/detect.c) ------------------------------------
+ * What the daemon, `coalmon consistency check` and `coalmon backtest` run over
+ * intervals in time order, one gate each, against the model in force:
+ *  - no-load power tracked from intervals where the belt runs empty (a scale
+ *    fault cannot move it), frozen while a condition is open;
+ *  - per interval, a two-sided CUSUM on residuals standardised by an energy-
+ *    proportional noise (steps);
+ *  - per production day, an EWMA of the day's metered-vs-implied deviation
+ *    against its confidence band (drift);
+ *  - a stopped scale (load-level power, the scale counts ~0) in one interval;
+ *  - a stopped meter (belt carries coal, the meter registers less than the
+ *    belt's no-load draw) in meter_intervals intervals;
+ * one open condition per gate, latched until the residual is back for
+ * clear_hours of running AND its cause was addressed (calibration record or
+ * acknowledgement with a comment: ana_det_t.addressed_at). Pure. */
+
+typedef enum ana_shape {
+    ANA_SHAPE_NONE = 0,
+    ANA_SHAPE_STEP,
+    ANA_SHAPE_DRIFT,
+    ANA_SHAPE_STOPPED_SCALE,
+    ANA_SHAPE_STOPPED_METER,
+} ana_shape;
+const char *ana_shape_name(ana_shape s); /* "step", "drift", "stopped_scale", "stopped_meter" */
+
+typedef struct ana_det_opts {
+    ana_cusum_opts_t cusum; /* k, h, min_run_frac, z_clip */
+    double day_lambda;      /* EWMA weight of a production day (0.3) */
+    double day_L;           /* EWMA limit, in its own sigmas (3) */
+    double day_floor;       /* relative uncertainty a day's implied tonnage never goes below (0.006) */
+    int day_min_intervals;  /* a day with fewer counted intervals is not judged (16) */
+    int64_t day_offset_s;   /* production day starts this long after Beijing midnight */
+    double track_lambda;    /* no-load tracking EWMA weight per empty interval (0.05) */
+    double track_max_share; /* an empty interval further than this share of a off is no sample (0.3) */
+    double stopped_share;   /* stopped scale: metered below this share of implied (0.1) */
+    double stopped_sigmas;  /* ... and implied above this many sigmas (8) */
+    int meter_intervals;    /* stopped meter: consecutive intervals (2) */
+    bool per_interval;      /* run the per-interval CUSUM (transport yes; the total gate's
+                               other loads make its intervals too coarse: daily check only) */
+    double clear_hours;     /* running hours the residual must be back (24) */
+    double clear_sigmas;    /* "back": |aggregate z| below this (2.5) */
+    int level;              /* condition level (transport 2, total 1) */
+} ana_det_opts_t;
+void ana_det_opts_default(ana_det_opts_t *o);
+
+typedef struct ana_det {
+    ana_cusum_t cs;
+    int64_t model;       /* id of the model the state belongs to */
+    double noload;       /* tracked no-load power, kW (0: the model's a) */
+    int n_track;         /* samples tracked */
+    int64_t day;         /* production day being summed (day index) */
+    double day_met, day_imp, day_var;
+    int day_n;
+    double ewma;         /* of daily z */
+    int64_t ewma_from;   /* start of the day the EWMA last left zero's side */
+    int n_days;          /* days judged */
+    int meter_streak;
+    int64_t meter_from;
+    double typical_t;    /* EWMA of implied tonnage of loaded intervals */
+    double prev_imp;     /* implied tonnage of the previous running interval */
+    ana_episode_t open;  /* step or drift; sign 0: none; shape in open.shape */
+    ana_episode_t hard;  /* stopped scale or stopped meter: latched apart, so a step
+                            already open does not hide a scale that stopped */
+    double hard_ok_run;  /* running hours since the hard fault was last seen */
+    double clear_met, clear_imp, clear_var, clear_run;
+    int64_t addressed_at; /* a calibration or a commented acknowledgement (0: none) */
+    int64_t last;        /* start of the last interval seen */
+} ana_det_t;
+
+/* Episode callback: each condition opened (end 0), and each closed (end set).
+ * Two channels can be open at once: open (step, drift) and hard (stopped
+ * scale, stopped meter). */
+void ana_det_start(ana_det_t *d, const ana_model_t *m);
+/* Switch to model m (a new model in force): the tracked no-load carries over,
+ * the sums restart. */
+void ana_det_model(ana_det_t *d, const ana_model_t *m);
+/* Run over iv[0..n) (intervals after d->last only). Returns episodes reported. */
+int ana_det_run(ana_det_t *d, const ana_model_t *m, const ana_det_opts_t *o,
+                const ana_interval_t *iv, size_t n, int interval_s, ana_episode_fn cb, void *arg);
+/* No condition open and nothing building (CUSUM and EWMA below half their limits):
+ * a scheduled refit may replace the model in force. */
+bool ana_det_quiet(const ana_det_t *d, const ana_det_opts_t *o);
+/* Implied tonnage with the tracked no-load. */
+double ana_det_implied(const ana_det_t *d, const ana_model_t *m, double run_h, double kwh);
+char *ana_det_to_json(const ana_det_t *d);
+void ana_det_from_json(const char *text, ana_det_t *d);
+
+/* ---- backtest (analytics/backtest.c) ----------------------------------------
+ * The daemon's logic replayed day by day over a history: the first model in
+ * force fitted on the first train_days (declared trusted), then at each
+ * production day a scheduled refit (window_days ending fit_lag_hours before,
+ * intervals inside the gate's conditions left out) proposed and adopted only
+ * when ana_det_quiet() and adopt_scheduled; ana_det_run() over the day. An
+ * acknowledgement with a comment is assumed ack_after_h after each detection
+ * (< 0: never). Optionally a plain daily-OLS baseline on the same history.
+ * Pure; any thread. */
+typedef struct ana_bt_opts {
+    int interval_s;
+    int window_days, refit_hours, fit_lag_hours;
+    int train_days;        /* the first model's trusted data (21) */
+    bool adopt_scheduled;  /* scheduled refits may replace the model in force (true) */
+    double ack_after_h;    /* (24) */
+    ana_det_opts_t det[2]; /* per gate */
+    int64_t fault_from, fault_to; /* the fault's time, for the figures (0: none) */
+    bool baseline;         /* also the plain daily-OLS baseline */
+    double baseline_k;     /* its band: k residual sds of the daily fit (3) */
+} ana_bt_opts_t;
+struct ana_conf;
+void ana_bt_opts_from_conf(const struct ana_conf *c, ana_bt_opts_t *o);
+
+typedef struct ana_bt_gate {
+    int episodes;           /* conditions opened after training */
+    int false_alarms;       /* opened before the fault (or all, without a fault) */
+    double clean_days;      /* days judged before the fault */
+    int64_t detected;       /* first detection at or after the fault (0: none) */
+    int shape, sign;        /* of that detection */
+    double delay_h;         /* hours from the fault to it */
+    double delay_run_h;     /* hours of belt running from the fault to it */
+    int delay_counted;      /* counted (running) intervals from the fault to it */
+    int delay_loaded;       /* intervals that carried coal (by their energy) from the fault to it */
+    double flagged_share;   /* share of the fault's time a condition was open */
+    int models_adopted, models_proposed;
+} ana_bt_gate_t;
+
+typedef struct ana_bt_result {
+    ana_bt_gate_t gate[2];
+    ana_bt_gate_t baseline; /* the daily-OLS baseline (transport gate) */
+    int64_t from, to;       /* judged range */
+} ana_bt_result_t;
+
+/* Each condition of the replay (gate, episode; end 0 when opened). */
+typedef void (*ana_bt_episode_fn)(ana_gate gate, const ana_episode_t *e, const ana_model_t *m,
+                                  void *arg);
+/* Day-by-day progress (days done of total). */
+typedef void (*ana_bt_progress_fn)(int done, int total, void *arg);
+int ana_backtest(ana_interval_t *iv, size_t n, const ana_bt_opts_t *o, ana_bt_result_t *r,
+                 ana_bt_episode_fn cb, ana_bt_progress_fn progress, void *arg, char *err,
+                 size_t errlen);
+
+/* A simulated history (sim: its fault sets o's fault_from/fault_to) replayed:
+ * what the bench, the scenario tests and `coalmon backtest --sim` run. */
+struct ana_sim_opts;
+int ana_bt_sim(const struct ana_sim_opts *sim, const ana_bt_opts_t *o, ana_bt_result_t *r,
+               char *err, size_t errlen);
 
 /* ---- simulated history (scenario tests, benches, the demo) --------------- */
 
@@ -366,6 +519,9 @@ typedef struct ana_conf {
     int fit_lag_hours;
     int eval_s;      /* how often the daemon evaluates (300) */
     ana_cusum_opts_t cusum;
+    ana_det_opts_t detect[2]; /* per gate (cusum copied in); section "detect" */
+    bool adopt_scheduled;     /* a quiet gate's scheduled refit replaces the model in force */
+    int calib_fit_days;       /* after a calibration record, refit on this many days after it (3) */
     double tolerance;   /* mass balance, share of the larger (0.03) */
     char coef_name[48]; /* coefficient converting output ("raw_to_gross") */
     ana_cap_opts_t cap;
@@ -407,11 +563,33 @@ int ana_db_intervals(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to,
 int ana_db_put_intervals(store_t *st, const ana_interval_t *iv, size_t n, int interval_s,
                          const char *source, char *err, size_t errlen);
 
-/* Fit on the window ending at `to` and store it as a new version (audited). */
+/* Fit on the window ending at `to` and store it as a new version in force from
+ * the window's start: a person's fit (channel cli/api) declares the window
+ * trusted (basis engineer); audited. */
 int ana_db_refit(store_t *st, sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t to,
                  const char *actor, const char *channel, ana_model_t *m, char *err, size_t errlen);
-/* Latest model of gate in force at `at` (0: the newest); CM_ERR_NOTFOUND when none. */
+/* The model of gate in force at `at` (0: the newest in force): the version in
+ * force with the latest valid_from <= at; CM_ERR_NOTFOUND when none. */
 int ana_db_model(sqlite3 *db, ana_gate gate, int64_t at, ana_model_t *m, char *err, size_t errlen);
+/* The earliest model in force of gate (for ranges that begin before any). */
+int ana_db_model_first(sqlite3 *db, ana_gate gate, ana_model_t *m, char *err, size_t errlen);
+/* fitted_at of the gate's newest version of any status (0: none). */
+int64_t ana_db_last_fit(sqlite3 *db, ana_gate gate);
+/* A fit stored as a version: in force (adopt) from valid_from (0: the window's
+ * start) or a proposal; window [from, to) (from 0: window_days before to). */
+typedef struct ana_fit_req {
+    ana_gate gate;
+    int64_t from, to, valid_from;
+    bool adopt, pin;
+    const char *basis; /* engineer, calibration, bootstrap, schedule, demo */
+    const char *actor, *channel;
+} ana_fit_req_t;
+int ana_db_fit_store(store_t *st, sqlite3 *db, const struct ana_conf *c, const ana_fit_req_t *q,
+                     ana_model_t *m, char *err, size_t errlen);
+/* Pin (stays in force until unpinned; refits only propose) or unpin version id
+ * (audited model.pin / model.unpin). m (may be NULL) gets the version. */
+int ana_db_model_pin(store_t *st, int64_t id, bool pin, const char *actor, const char *channel,
+                     const char *reason, ana_model_t *m, char *err, size_t errlen);
 int ana_db_model_get(sqlite3 *db, int64_t id, ana_model_t *m, char *err, size_t errlen);
 cJSON *ana_model_json(const ana_model_t *m);
 /* Every version, newest first: JSON array. */

@@ -15,6 +15,13 @@ void ana_conf_default(ana_conf_t *c)
     c->fit_lag_hours = 24;
     c->eval_s = 300;
     ana_cusum_opts_default(&c->cusum);
+    for (int g = 0; g < 2; g++)
+        ana_det_opts_default(&c->detect[g]);
+    c->detect[ANA_GATE_TOTAL].level = 1; /* the coarser opinion */
+    c->detect[ANA_GATE_TOTAL].per_interval = false;
+    c->detect[ANA_GATE_TOTAL].day_L = 4.5; /* shifts and Sundays move the other loads */
+    c->adopt_scheduled = true;
+    c->calib_fit_days = 3;
     c->tolerance = 0.03;
     snprintf(c->coef_name, sizeof c->coef_name, "raw_to_gross");
     ana_cap_opts_default(&c->cap);
@@ -27,6 +34,8 @@ void ana_conf_default(ana_conf_t *c)
     snprintf(c->output_quantity, sizeof c->output_quantity, "output_total");
     tm_shift_plan_default(&c->shifts);
     ana_health_opts_default(&c->health);
+    for (int g = 0; g < 2; g++)
+        c->detect[g].day_offset_s = (int64_t)c->shifts.day_start_min * 60;
 }
 
 static int get_d(const cfg_sec_t *s, const char *key, double min, double max, double *v, char *err,
@@ -57,6 +66,60 @@ static int read_cusum(const cfg_sec_t *a, ana_cusum_opts_t *o, char *err, size_t
         rc = get_i(&s, "jump_intervals", 1, 1000, &o->jump_intervals, err, errlen);
     if (!rc)
         rc = get_d(&s, "z_clip", 1, 100, &o->z_clip, err, errlen);
+    return rc;
+}
+
+/* Section "detect": the same for both gates except level (detect.c). */
+static int read_detect(const cfg_sec_t *a, ana_conf_t *c, char *err, size_t errlen)
+{
+    cfg_sec_t s;
+    ana_det_opts_t *o = &c->detect[ANA_GATE_TRANSPORT];
+    int rc = cfg_section(a, "detect", &s, err, errlen);
+    if (!rc)
+        rc = get_d(&s, "day_lambda", 0.01, 1, &o->day_lambda, err, errlen);
+    if (!rc)
+        rc = get_d(&s, "day_limit", 0.5, 20, &o->day_L, err, errlen);
+    if (!rc)
+        rc = get_d(&s, "day_floor", 0, 0.5, &o->day_floor, err, errlen);
+    if (!rc)
+        rc = get_i(&s, "day_min_intervals", 1, 1440, &o->day_min_intervals, err, errlen);
+    if (!rc)
+        rc = get_d(&s, "track_lambda", 0, 1, &o->track_lambda, err, errlen);
+    if (!rc)
+        rc = get_d(&s, "track_max_share", 0.01, 1, &o->track_max_share, err, errlen);
+    if (!rc)
+        rc = get_d(&s, "stopped_share", 0, 1, &o->stopped_share, err, errlen);
+    if (!rc)
+        rc = get_d(&s, "stopped_sigmas", 1, 1000, &o->stopped_sigmas, err, errlen);
+    if (!rc)
+        rc = get_i(&s, "meter_intervals", 1, 1000, &o->meter_intervals, err, errlen);
+    if (!rc)
+        rc = get_d(&s, "clear_hours", 0.25, 24 * 60, &o->clear_hours, err, errlen);
+    if (!rc)
+        rc = get_d(&s, "clear_sigmas", 0.5, 100, &o->clear_sigmas, err, errlen);
+    int lv[2] = {o->level, c->detect[ANA_GATE_TOTAL].level};
+    if (!rc)
+        rc = get_i(&s, "level_transport", 1, 3, &lv[0], err, errlen);
+    if (!rc)
+        rc = get_i(&s, "level_total", 1, 3, &lv[1], err, errlen);
+    if (!rc)
+        rc = cfg_get_bool(&s, "adopt_scheduled", false, c->adopt_scheduled, &c->adopt_scheduled,
+                          err, errlen);
+    if (!rc)
+        rc = get_i(&s, "calibration_fit_days", 1, 60, &c->calib_fit_days, err, errlen);
+    o->cusum = c->cusum;
+    o->day_offset_s = (int64_t)c->shifts.day_start_min * 60;
+    o->level = lv[0];
+    bool per = c->detect[ANA_GATE_TOTAL].per_interval;
+    double total_L = c->detect[ANA_GATE_TOTAL].day_L;
+    if (!rc)
+        rc = cfg_get_bool(&s, "total_per_interval", false, per, &per, err, errlen);
+    if (!rc)
+        rc = get_d(&s, "total_day_limit", 0.5, 20, &total_L, err, errlen);
+    c->detect[ANA_GATE_TOTAL] = *o;
+    c->detect[ANA_GATE_TOTAL].level = lv[1];
+    c->detect[ANA_GATE_TOTAL].per_interval = per;
+    c->detect[ANA_GATE_TOTAL].day_L = total_L;
     return rc;
 }
 
@@ -222,6 +285,8 @@ int ana_conf_from_cfg(const cfg_t *cfg, ana_conf_t *c, char *err, size_t errlen)
                             err, errlen);
     if (!rc)
         rc = read_cusum(&a, &c->cusum, err, errlen);
+    if (!rc)
+        rc = read_detect(&a, c, err, errlen);
     if (!rc)
         rc = read_capacity(&a, &c->cap, err, errlen);
     if (!rc)

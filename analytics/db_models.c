@@ -9,7 +9,8 @@
 
 #define MODEL_COLS                                                                                 \
     "id, gate, a, b, c, se_a, se_b, se_c, sigma, sigma_run, r2, n, n_outliers, window_from, "      \
-    "window_to, interval_s, fitted_at"
+    "window_to, interval_s, fitted_at, sigma_rel, status, coalesce(valid_from, window_to), "      \
+    "pinned, coalesce(basis, '')"
 
 static void model_from_row(sqlite3_stmt *s, ana_model_t *m)
 {
@@ -26,6 +27,12 @@ static void model_from_row(sqlite3_stmt *s, ana_model_t *m)
     m->window_to = sqlite3_column_int64(s, 14);
     m->interval_s = sqlite3_column_int(s, 15);
     m->fitted_at = sqlite3_column_int64(s, 16);
+    m->sigma_rel = sqlite3_column_double(s, 17);
+    const char *st = (const char *)sqlite3_column_text(s, 18);
+    m->in_force = st && !strcmp(st, "in_force");
+    m->valid_from = sqlite3_column_int64(s, 19);
+    m->pinned = sqlite3_column_int(s, 20) != 0;
+    snprintf(m->basis, sizeof m->basis, "%s", (const char *)sqlite3_column_text(s, 21));
 }
 
 static int one_model(sqlite3 *db, const char *sql, int64_t x, const char *gate, ana_model_t *m,
@@ -54,10 +61,35 @@ int ana_db_model(sqlite3 *db, ana_gate gate, int64_t at, ana_model_t *m, char *e
 {
     if (at <= 0)
         at = INT64_MAX;
+    /* by validity time, not by when it was fitted: a model fitted today on
+     * last month's trusted data may be the one in force for last month */
     return one_model(db,
-                     "SELECT " MODEL_COLS " FROM ana_model WHERE fitted_at <= ?1 AND gate = ?2 "
-                     "ORDER BY fitted_at DESC, id DESC LIMIT 1",
+                     "SELECT " MODEL_COLS " FROM ana_model WHERE status = 'in_force' AND "
+                     "coalesce(valid_from, window_to) <= ?1 AND gate = ?2 "
+                     "ORDER BY coalesce(valid_from, window_to) DESC, id DESC LIMIT 1",
                      at, ana_gate_name(gate), m, err, errlen);
+}
+
+int ana_db_model_first(sqlite3 *db, ana_gate gate, ana_model_t *m, char *err, size_t errlen)
+{
+    return one_model(db,
+                     "SELECT " MODEL_COLS " FROM ana_model WHERE status = 'in_force' AND "
+                     "?1 = ?1 AND gate = ?2 ORDER BY coalesce(valid_from, window_to), id LIMIT 1",
+                     0, ana_gate_name(gate), m, err, errlen);
+}
+
+int64_t ana_db_last_fit(sqlite3 *db, ana_gate gate)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t t = 0;
+    if (sqlite3_prepare_v2(db, "SELECT max(fitted_at) FROM ana_model WHERE gate = ?1", -1, &s,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, ana_gate_name(gate), -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            t = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    return t;
 }
 
 int ana_db_model_get(sqlite3 *db, int64_t id, ana_model_t *m, char *err, size_t errlen)
@@ -93,6 +125,13 @@ cJSON *ana_model_json(const ana_model_t *m)
     cJSON_AddStringToObject(o, "window_from", from);
     cJSON_AddStringToObject(o, "window_to", to);
     cJSON_AddStringToObject(o, "fitted_at", at);
+    cJSON_AddNumberToObject(o, "sigma_rel", m->sigma_rel);
+    cJSON_AddStringToObject(o, "status", m->in_force ? "in_force" : "proposed");
+    char vf[24];
+    tm_format_bj(m->valid_from ? m->valid_from : m->window_to, vf, sizeof vf);
+    cJSON_AddStringToObject(o, "valid_from", vf);
+    cJSON_AddBoolToObject(o, "pinned", m->pinned);
+    cJSON_AddStringToObject(o, "basis", m->basis);
     return o;
 }
 
@@ -133,8 +172,9 @@ static int model_put_fn(sqlite3 *db, void *arg, char *err, size_t errlen)
     int rc = store_prepare(db,
                            "INSERT INTO ana_model(gate, a, b, c, se_a, se_b, se_c, sigma, "
                            "sigma_run, r2, n, n_outliers, window_from, window_to, interval_s, "
-                           "fitted_at, fitted_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-                           "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                           "fitted_at, fitted_by, sigma_rel, status, valid_from, pinned, basis) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+                           "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
                            &s, err, errlen);
     if (rc)
         return rc;
@@ -149,6 +189,11 @@ static int model_put_fn(sqlite3 *db, void *arg, char *err, size_t errlen)
     sqlite3_bind_int(s, 15, m->interval_s);
     sqlite3_bind_int64(s, 16, m->fitted_at);
     sqlite3_bind_text(s, 17, j->actor, -1, SQLITE_STATIC);
+    sqlite3_bind_double(s, 18, m->sigma_rel);
+    sqlite3_bind_text(s, 19, m->in_force ? "in_force" : "proposed", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 20, m->valid_from ? m->valid_from : m->window_to);
+    sqlite3_bind_int(s, 21, m->pinned);
+    sqlite3_bind_text(s, 22, m->basis, -1, SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_DONE)
         rc = cm_fail(err, errlen, CM_ERR_DB, "storing the model: %s", sqlite3_errmsg(db));
     sqlite3_finalize(s);
@@ -194,26 +239,98 @@ static int untrust_conditions(sqlite3 *db, ana_gate gate, ana_interval_t *iv, si
     return CM_OK;
 }
 
-int ana_db_refit(store_t *st, sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t to,
-                 const char *actor, const char *channel, ana_model_t *m, char *err, size_t errlen)
+int ana_db_fit_store(store_t *st, sqlite3 *db, const ana_conf_t *c, const ana_fit_req_t *q,
+                     ana_model_t *m, char *err, size_t errlen)
 {
     ana_interval_t *iv;
     size_t n;
-    to -= ((to % c->interval_s) + c->interval_s) % c->interval_s;
-    int rc =
-        ana_db_intervals(db, c, to - (int64_t)c->window_days * 86400, to, &iv, &n, err, errlen);
+    int64_t to = q->to - ((q->to % c->interval_s) + c->interval_s) % c->interval_s;
+    int64_t from = q->from ? q->from : to - (int64_t)c->window_days * 86400;
+    if (from >= to)
+        return cm_fail(err, errlen, CM_ERR_INVALID, "the fit window is empty");
+    int rc = ana_db_intervals(db, c, from, to, &iv, &n, err, errlen);
     if (!rc)
-        rc = untrust_conditions(db, gate, iv, n, err, errlen);
+        rc = untrust_conditions(db, q->gate, iv, n, err, errlen);
     if (!rc)
-        rc = ana_fit(iv, n, gate, c->interval_s, m, err, errlen);
+        rc = ana_fit(iv, n, q->gate, c->interval_s, m, err, errlen);
     free(iv);
     if (rc)
         return rc;
     m->fitted_at = tm_now_s();
     if (m->fitted_at < m->window_to)
         m->fitted_at = m->window_to; /* fits on history "from the future" stay ordered */
-    model_job_t j = {.m = m, .actor = actor, .channel = channel};
+    m->in_force = q->adopt;
+    m->pinned = q->pin;
+    m->valid_from = q->valid_from ? q->valid_from : m->window_from;
+    snprintf(m->basis, sizeof m->basis, "%s", q->basis ? q->basis : "engineer");
+    model_job_t j = {.m = m, .actor = q->actor, .channel = q->channel};
     return store_write(st, model_put_fn, &j, err, errlen);
+}
+
+int ana_db_refit(store_t *st, sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t to,
+                 const char *actor, const char *channel, ana_model_t *m, char *err, size_t errlen)
+{
+    /* a person's fit (or the demo's) declares its window trusted: in force from its start */
+    bool person = !strcmp(channel, "cli") || !strcmp(channel, "api");
+    ana_fit_req_t q = {.gate = gate,
+                       .to = to,
+                       .adopt = true,
+                       .basis = person ? "engineer" : !strcmp(actor, "demo") ? "demo" : "bootstrap",
+                       .actor = actor,
+                       .channel = channel};
+    return ana_db_fit_store(st, db, c, &q, m, err, errlen);
+}
+
+/* ---- pinning ------------------------------------------------------------- */
+
+typedef struct pin_job {
+    int64_t id;
+    bool pin;
+    const char *actor, *channel, *reason;
+    ana_model_t m;
+} pin_job_t;
+
+static int pin_fn(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    pin_job_t *j = arg;
+    int rc = ana_db_model_get(db, j->id, &j->m, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_stmt *s;
+    /* pinning puts the version in force (from its validity time); one pin per gate */
+    rc = store_prepare(db,
+                       "UPDATE ana_model SET pinned = CASE WHEN id = ?1 THEN ?2 ELSE 0 END, "
+                       "status = CASE WHEN id = ?1 AND ?2 THEN 'in_force' ELSE status END "
+                       "WHERE gate = ?3 AND (id = ?1 OR pinned)",
+                       &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, j->id);
+    sqlite3_bind_int(s, 2, j->pin);
+    sqlite3_bind_text(s, 3, ana_gate_name(j->m.gate), -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = cm_fail(err, errlen, CM_ERR_DB, "pinning: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    if (rc)
+        return rc;
+    char target[32], val[32];
+    snprintf(target, sizeof target, "model:%s", ana_gate_name(j->m.gate));
+    snprintf(val, sizeof val, "%lld", (long long)j->id);
+    return store_audit(db, j->actor, j->channel, j->pin ? "model.pin" : "model.unpin", target,
+                       NULL, val, j->reason, err, errlen);
+}
+
+int ana_db_model_pin(store_t *st, int64_t id, bool pin, const char *actor, const char *channel,
+                     const char *reason, ana_model_t *m, char *err, size_t errlen)
+{
+    pin_job_t j = {.id = id, .pin = pin, .actor = actor, .channel = channel, .reason = reason};
+    int rc = store_write(st, pin_fn, &j, err, errlen);
+    if (!rc && m) {
+        *m = j.m;
+        m->pinned = pin;
+        m->in_force = m->in_force || pin;
+    }
+    return rc;
 }
 
 /* ---- capacity ---------------------------------------------------------- */

@@ -192,10 +192,62 @@ int ana_eval_periods(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_write_t 
 
 static bool refit_due(sqlite3 *db, const ana_conf_t *c, ana_gate g, int64_t now)
 {
-    ana_model_t m;
-    if (ana_db_model(db, g, 0, &m, NULL, 0))
-        return true;
-    return now - m.fitted_at >= (int64_t)c->refit_hours * 3600;
+    int64_t last = ana_db_last_fit(db, g);
+    return !last || now - last >= (int64_t)c->refit_hours * 3600;
+}
+
+/* The latest calibration record (ACQ-5) after the model in force took force,
+ * with calib_fit_days of data after it by `to`: a baseline may be refitted on
+ * that data and put in force, whatever is open (the cause was addressed). */
+static int64_t calibration_since(sqlite3 *db, const ana_conf_t *c, int64_t since, int64_t to)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t t = 0;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT max(time) FROM calibration WHERE kind = 'calibration' AND "
+                           "time > ?1 AND time <= ?2",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, since);
+        sqlite3_bind_int64(s, 2, to - (int64_t)c->calib_fit_days * 86400);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            t = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    return t;
+}
+
+/* The scheduled refit of one gate (docs/analytics.md "The baseline"): stored
+ * as a version; in force only when there is none yet (bootstrap), after a
+ * calibration (fitted on data after it), or when the gate is quiet (no
+ * condition open, nothing building), not pinned and adopt_scheduled. */
+static void scheduled_refit(store_t *st, sqlite3 *db, const ana_conf_t *c, ana_gate g, int64_t to)
+{
+    ana_model_t cur, m;
+    bool have = ana_db_model(db, g, to, &cur, NULL, 0) == CM_OK;
+    int64_t fit_to = to - (int64_t)c->fit_lag_hours * 3600;
+    ana_fit_req_t q = {.gate = g, .to = fit_to, .actor = "schedule", .channel = "config"};
+    int64_t cal = have ? calibration_since(db, c, cur.valid_from, to) : 0;
+    if (!have) {
+        q.adopt = true;
+        q.basis = "bootstrap";
+    } else if (cal && !cur.pinned) {
+        q.from = cal;
+        q.to = to;
+        q.adopt = true;
+        q.valid_from = cal;
+        q.basis = "calibration";
+    } else {
+        q.adopt = !cur.pinned && c->adopt_scheduled && ana_eval_gate_quiet(db, c, g);
+        q.valid_from = to;
+        q.basis = "schedule";
+    }
+    char why[256];
+    if (ana_db_fit_store(st, db, c, &q, &m, why, sizeof why))
+        log_debug("analytics", "%s gate not refitted: %s", ana_gate_name(g), why);
+    else
+        log_info("analytics", "%s gate model v%lld (%s, %s): a=%.2f b=%.4f c=%.2f sigma=%.2f",
+                 ana_gate_name(g), (long long)m.id, m.basis, m.in_force ? "in force" : "proposed",
+                 m.a, m.b, m.c, m.sigma);
 }
 
 int ana_evaluate(store_t *st, sqlite3 *db, const ana_conf_t *c, int64_t now, char *err,
@@ -203,19 +255,9 @@ int ana_evaluate(store_t *st, sqlite3 *db, const ana_conf_t *c, int64_t now, cha
 {
     /* Only complete intervals, with a minute of slack for late data. */
     int64_t to = (now - 60) / c->interval_s * c->interval_s;
-    for (int g = ANA_GATE_TRANSPORT; g <= ANA_GATE_TOTAL; g++) {
-        if (!refit_due(db, c, (ana_gate)g, now))
-            continue;
-        ana_model_t m;
-        char why[256];
-        int64_t fit_to = to - (int64_t)c->fit_lag_hours * 3600;
-        if (ana_db_refit(st, db, c, (ana_gate)g, fit_to, "schedule", "config", &m, why,
-                         sizeof why))
-            log_debug("analytics", "%s gate not refitted: %s", ana_gate_name((ana_gate)g), why);
-        else
-            log_info("analytics", "%s gate model v%lld: a=%.2f b=%.4f c=%.2f sigma=%.2f",
-                     ana_gate_name((ana_gate)g), (long long)m.id, m.a, m.b, m.c, m.sigma);
-    }
+    for (int g = ANA_GATE_TRANSPORT; g <= ANA_GATE_TOTAL; g++)
+        if (refit_due(db, c, (ana_gate)g, now))
+            scheduled_refit(st, db, c, (ana_gate)g, to);
     ana_write_t w = {0};
     int rc = CM_OK;
     for (int g = ANA_GATE_TRANSPORT; !rc && g <= ANA_GATE_TOTAL; g++)

@@ -12,6 +12,10 @@ void ana_monitor_state_from_json(const char *text, ana_cusum_t *cs, ana_episode_
 /* Monitor new intervals of gate up to `to`; conditions and state into w. */
 int ana_eval_monitor(sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t to, ana_write_t *w,
                      char *err, size_t errlen);
+/* No condition open and nothing building on gate (its saved detector state). */
+bool ana_eval_gate_quiet(sqlite3 *db, const ana_conf_t *c, ana_gate gate);
+/* Earliest calibration record or commented ALM-3 acknowledgement at or after t (0: none). */
+int64_t ana_addressed_after(sqlite3 *db, ana_gate gate, int64_t t);
 /* Mass balance, sales sources, capacity, meter balance at `now` into w. */
 int ana_eval_periods(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_write_t *w, char *err,
                      size_t errlen);

@@ -197,40 +197,55 @@ int ana_eval_vibration(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_write_
 
 /* iv covers PROFILE_DAYS days of history and then the new intervals from
  * index first; each new interval is compared with the same time of day. */
+/* Energy of the total gate that is not the belt's: a stopped belt lowers the
+ * total by its own draw, which says nothing about excess use elsewhere. */
+static double non_belt_kwh(const ana_interval_t *iv)
+{
+    double t = iv->transport_kwh;
+    return isfinite(t) ? iv->total_kwh - t : iv->total_kwh;
+}
+
+/* Excess use only: the non-belt energy far above the same time of day. A stop
+ * or a light shift (below usual) is no abnormal use. Advisory (level 1). */
+static bool profile_excess(const ana_interval_t *iv, size_t j, size_t per_day, double *med,
+                           double *mad)
+{
+    double hist[PROFILE_DAYS];
+    size_t k = 0;
+    for (size_t d = 1; d <= PROFILE_DAYS && d * per_day <= j; d++)
+        hist[k++] = non_belt_kwh(&iv[j - d * per_day]);
+    double v = non_belt_kwh(&iv[j]);
+    return ana_profile_far(hist, k, v, 6, 0.3, med, mad) && v > *med;
+}
+
 int ana_eval_profile(const ana_conf_t *c, const ana_interval_t *iv, size_t n, size_t first,
                      ana_write_t *w)
 {
     size_t per_day = 86400 / (size_t)c->interval_s;
     for (size_t i = first; i < n;) {
-        double hist[PROFILE_DAYS], med, mad;
-        size_t k = 0;
-        for (size_t d = 1; d <= PROFILE_DAYS && d * per_day <= i; d++)
-            hist[k++] = iv[i - d * per_day].total_kwh;
-        if (!ana_profile_far(hist, k, iv[i].total_kwh, 6, 0.3, &med, &mad)) {
+        double med, mad;
+        if (!profile_excess(iv, i, per_day, &med, &mad)) {
             i++;
             continue;
         }
         size_t j = i + 1;
         while (j < n && j >= per_day) {
-            k = 0;
-            for (size_t d = 1; d <= PROFILE_DAYS && d * per_day <= j; d++)
-                hist[k++] = iv[j - d * per_day].total_kwh;
             double m2, d2;
-            if (!ana_profile_far(hist, k, iv[j].total_kwh, 6, 0.3, &m2, &d2))
+            if (!profile_excess(iv, j, per_day, &m2, &d2))
                 break;
             j++;
         }
         ana_condition_t cd = {.level = 1,
                               .start = iv[i].start,
                               .end = iv[j - 1].start + c->interval_s,
-                              .value = iv[i].total_kwh,
+                              .value = non_belt_kwh(&iv[i]),
                               .threshold = med};
         snprintf(cd.type, sizeof cd.type, "power_abnormal");
         snprintf(cd.source, sizeof cd.source, "total");
         snprintf(cd.detail, sizeof cd.detail,
                  "{\"kind\":\"profile\",\"kwh\":%.1f,\"usual_kwh\":%.1f,\"mad_kwh\":%.2f,"
-                 "\"intervals\":%zu}",
-                 iv[i].total_kwh, med, mad, j - i);
+                 "\"intervals\":%zu,\"basis\":\"total minus transport\"}",
+                 non_belt_kwh(&iv[i]), med, mad, j - i);
         if (ana_cond_add(&w->put, &cd))
             return CM_ERR_NOMEM;
         i = j;

@@ -117,6 +117,34 @@ static double running_scale(const ana_model_t *m, const double *X, const double 
     return s;
 }
 
+/* Robust scale (1.4826 MAD about zero's median) of residual / energy over
+ * running intervals: energy noise is a share of the energy, so a loaded
+ * interval's residual is larger than an empty one's. */
+static double relative_scale(const ana_model_t *m, const double *X, const double *y, size_t n,
+                             int interval_s)
+{
+    size_t k = 0;
+    double *r = malloc(n * sizeof *r);
+    double min_h = 0.5 * interval_s / 3600.0, s = 0;
+    if (!r)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        double run = X[i * 3], t = X[i * 3 + 1];
+        if (run >= min_h && y[i] > 0)
+            r[k++] = (y[i] - ana_model_energy(m, run, t)) / y[i];
+    }
+    if (k >= MIN_INTERVALS) {
+        qsort(r, k, sizeof *r, cmp_double);
+        double med = k % 2 ? r[k / 2] : 0.5 * (r[k / 2 - 1] + r[k / 2]);
+        for (size_t i = 0; i < k; i++)
+            r[i] = fabs(r[i] - med);
+        qsort(r, k, sizeof *r, cmp_double);
+        s = 1.4826 * (k % 2 ? r[k / 2] : 0.5 * (r[k / 2 - 1] + r[k / 2]));
+    }
+    free(r);
+    return s;
+}
+
 /* ---- iteratively reweighted least squares with Tukey's bisquare ------------
  * The same estimator as gsl_multifit_robust(gsl_multifit_robust_bisquare),
  * but solved through the 3x3 weighted normal equations (GSL's Cholesky)
@@ -329,6 +357,7 @@ int ana_fit(const ana_interval_t *iv, size_t n, ana_gate gate, int interval_s, a
         rc = irls_bisquare(&f, m, err, errlen);
     if (!rc) {
         m->sigma_run = running_scale(m, X, y, k, interval_s);
+        m->sigma_rel = relative_scale(m, X, y, k, interval_s);
         m->gate = gate;
         m->n = (int)k;
         m->interval_s = interval_s;

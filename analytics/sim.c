@@ -26,7 +26,7 @@ void ana_sim_opts_realistic(ana_sim_opts_t *o)
 {
     ana_sim_opts_default(o);
     o->realistic = true;
-    o->noise = 0.025;
+    o->noise = 0.02; /* per interval; with speed, weather and minute noise ~2.5 % */
     o->season_amp = 0.06;
     o->weather_amp = 0.03;
     o->glitch_rate = 0.002;

@@ -379,6 +379,122 @@ static void sim_noload_moves_with_the_season(void **state)
     assert_true(fabs(b[0] - b[1]) / b[1] < 0.01);
 }
 
+/* ---- detection on the realistic mine (issue #13 "Must show") -------------
+ * The daemon's logic replayed (ana_backtest: 21 trusted days, daily refits)
+ * on other seeds than the bench (bench/bench_detection.c prints the full
+ * table with the daily-OLS baseline); the fault on day 23. */
+
+typedef struct bt_case {
+    ana_sim_fault fault;
+    double size;
+    int days;
+    double hours; /* fault length, 0: lasts */
+} bt_case_t;
+
+static void bt_run(const bt_case_t *k, uint32_t seed, ana_bt_result_t *r)
+{
+    ana_conf_t c;
+    ana_conf_default(&c);
+    ana_bt_opts_t bo;
+    ana_bt_opts_from_conf(&c, &bo);
+    bo.baseline = false;
+    ana_sim_opts_t s;
+    ana_sim_opts_realistic(&s);
+    s.start = tm_bj_to_epoch(2026, 1, 1, 0, 0, 0) + (int64_t)((seed * 53u) % 365u) * DAY;
+    s.seed = seed;
+    s.days = k->days;
+    if (k->fault) {
+        s.fault = k->fault;
+        s.fault_from = s.start + 23 * DAY + (int64_t)((seed * 7) % 24) * 3600;
+        if (k->fault == ANA_SIM_FAULT_STOPPED_SCALE)
+            s.fault_from = s.start + 23 * DAY + (int64_t)(9 + seed % 6) * 3600;
+        if (k->hours > 0)
+            s.fault_to = s.fault_from + (int64_t)(k->hours * 3600);
+        if (k->fault == ANA_SIM_FAULT_DRIFT) {
+            s.drift_per_day = k->size / 20;
+            s.drift_max = fabs(k->size);
+        } else {
+            s.step = k->size;
+        }
+    }
+    char err[256];
+    if (ana_bt_sim(&s, &bo, r, err, sizeof err))
+        fail_msg("backtest: %s", err);
+}
+
+/* A 5 % step up and down: caught within 8 h of belt running in >= 9/10,
+ * flagged >= 95 % of the time it persists (latched: refits cannot learn it). */
+static void step_of_5_percent_caught_within_8_running_hours(void **state)
+{
+    for (int sign = -1; sign <= 1; sign += 2) {
+        bt_case_t k = {ANA_SIM_FAULT_STEP, 0.05 * sign, 31, 0};
+        int caught = 0;
+        double flagged = 0;
+        for (uint32_t seed = 1; seed <= 10; seed++) {
+            ana_bt_result_t r;
+            bt_run(&k, 500 + seed, &r);
+            const ana_bt_gate_t *g = &r.gate[ANA_GATE_TRANSPORT];
+            caught += g->detected && g->sign == sign && g->delay_run_h <= 8;
+            flagged += g->flagged_share;
+        }
+        printf("    step %+d %%: caught within 8 running hours %d/10, flagged %.1f %% of the "
+               "fault's time\n",
+               5 * sign, caught, 10 * flagged);
+        assert_true(caught >= 9);
+        assert_true(flagged / 10 >= 0.95);
+    }
+}
+
+/* 0 -> -8 % over 20 days: caught before it reaches 5 % (12.5 days). */
+static void slow_drift_caught_before_5_percent(void **state)
+{
+    bt_case_t k = {ANA_SIM_FAULT_DRIFT, -0.08, 37, 0};
+    int caught = 0;
+    for (uint32_t seed = 1; seed <= 10; seed++) {
+        ana_bt_result_t r;
+        bt_run(&k, 600 + seed, &r);
+        const ana_bt_gate_t *g = &r.gate[ANA_GATE_TRANSPORT];
+        caught += g->detected && g->sign < 0 && g->delay_h < 12.5 * 24;
+    }
+    printf("    drift to -8 %% in 20 days: caught before -5 %% %d/10\n", caught);
+    assert_true(caught >= 9);
+}
+
+/* A scale that stops counting while the belt carries coal: the first
+ * interval with coal on the belt raises it. */
+static void stopped_scale_caught_within_one_interval(void **state)
+{
+    bt_case_t k = {ANA_SIM_FAULT_STOPPED_SCALE, 0, 25, 4};
+    int caught = 0;
+    for (uint32_t seed = 1; seed <= 5; seed++) {
+        ana_bt_result_t r;
+        bt_run(&k, 700 + seed, &r);
+        const ana_bt_gate_t *g = &r.gate[ANA_GATE_TRANSPORT];
+        caught += g->detected && g->shape == ANA_SHAPE_STOPPED_SCALE && g->delay_loaded <= 1;
+    }
+    printf("    stopped scale: caught within one loaded interval %d/5\n", caught);
+    assert_true(caught >= 4);
+}
+
+/* Clean histories: at most one condition per 30 days per gate. */
+static void clean_histories_at_most_one_alarm_a_month(void **state)
+{
+    bt_case_t k = {ANA_SIM_FAULT_NONE, 0, 51, 0};
+    int alarms[2] = {0};
+    double days = 0;
+    for (uint32_t seed = 1; seed <= 10; seed++) {
+        ana_bt_result_t r;
+        bt_run(&k, 800 + seed, &r);
+        for (int g = 0; g < 2; g++)
+            alarms[g] += r.gate[g].false_alarms;
+        days += r.gate[0].clean_days;
+    }
+    printf("    clean: %d transport, %d total conditions in %.0f days\n", alarms[0], alarms[1],
+           days);
+    for (int g = 0; g < 2; g++)
+        assert_true(alarms[g] * 30.0 / days <= 1.0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -394,6 +510,10 @@ int main(void)
         cmocka_unit_test(total_gate_second_opinion),
         cmocka_unit_test(sim_state_is_the_history_minute_by_minute),
         cmocka_unit_test(sim_noload_moves_with_the_season),
+        cmocka_unit_test(step_of_5_percent_caught_within_8_running_hours),
+        cmocka_unit_test(slow_drift_caught_before_5_percent),
+        cmocka_unit_test(stopped_scale_caught_within_one_interval),
+        cmocka_unit_test(clean_histories_at_most_one_alarm_a_month),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

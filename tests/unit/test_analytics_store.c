@@ -67,7 +67,7 @@ static int teardown(void **state)
 static void history(fx_t *f, uint32_t seed, double drift, int fault_day)
 {
     ana_sim_opts_t o;
-    ana_sim_opts_default(&o);
+    ana_sim_opts_realistic(&o);
     o.start = f->start = tm_bj_to_epoch(2026, 3, 1, 0, 0, 0);
     o.days = 35;
     o.seed = seed;
