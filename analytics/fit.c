@@ -81,10 +81,19 @@ static int check_design(const double *X, size_t n, char *err, size_t errlen)
     return CM_OK;
 }
 
-static int cmp_double(const void *a, const void *b)
+static double select_kth(double *v, size_t n, size_t k);
+
+/* Median of v[0..k) (reordered): O(k) selection, fits run every day. */
+static double median_of(double *v, size_t k)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    double hi = select_kth(v, k, k / 2);
+    if (k % 2)
+        return hi;
+    double lo = v[0]; /* after selection v[0..k/2) <= hi: its largest is the lower middle */
+    for (size_t i = 1; i < k / 2; i++)
+        if (v[i] > lo)
+            lo = v[i];
+    return 0.5 * (lo + hi);
 }
 
 /* Robust scale (1.4826 MAD) of the residuals of running intervals. Stopped
@@ -104,12 +113,10 @@ static double running_scale(const ana_model_t *m, const double *X, const double 
             r[k++] = y[i] - ana_model_energy(m, run, t);
     }
     if (k >= MIN_INTERVALS) {
-        qsort(r, k, sizeof *r, cmp_double);
-        double med = k % 2 ? r[k / 2] : 0.5 * (r[k / 2 - 1] + r[k / 2]);
+        double med = median_of(r, k);
         for (size_t i = 0; i < k; i++)
             r[i] = fabs(r[i] - med);
-        qsort(r, k, sizeof *r, cmp_double);
-        double mad = k % 2 ? r[k / 2] : 0.5 * (r[k / 2 - 1] + r[k / 2]);
+        double mad = median_of(r, k);
         if (mad > 0)
             s = 1.4826 * mad;
     }
@@ -134,12 +141,10 @@ static double relative_scale(const ana_model_t *m, const double *X, const double
             r[k++] = (y[i] - ana_model_energy(m, run, t)) / y[i];
     }
     if (k >= MIN_INTERVALS) {
-        qsort(r, k, sizeof *r, cmp_double);
-        double med = k % 2 ? r[k / 2] : 0.5 * (r[k / 2 - 1] + r[k / 2]);
+        double med = median_of(r, k);
         for (size_t i = 0; i < k; i++)
             r[i] = fabs(r[i] - med);
-        qsort(r, k, sizeof *r, cmp_double);
-        s = 1.4826 * (k % 2 ? r[k / 2] : 0.5 * (r[k / 2 - 1] + r[k / 2]));
+        s = 1.4826 * median_of(r, k);
     }
     free(r);
     return s;
