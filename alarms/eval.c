@@ -46,8 +46,8 @@ int alarm_observe(sqlite3 *db, tick_ctx_t *t, const obs_t *o, char *err, size_t 
     rc = store_prepare(
         db,
         "INSERT INTO alarm_pending(type, source, device, first_ms, last_ms, count, level, value,"
-        " worst, detail, latched, origin) VALUES (?1, ?2, ?3, ?4, ?5, max(?6, 1), ?7, ?8, ?8, ?9, ?10,"
-        " ?14)"
+        " worst, detail, latched, origin, oneoff) VALUES (?1, ?2, ?3, ?4, ?5, max(?6, 1), ?7, ?8, ?8,"
+        " ?9, ?10, ?14, ?15)"
         " ON CONFLICT(type, source) DO UPDATE SET"
         " first_ms = CASE WHEN latched = 0 AND ?11 - last_ms > ?12 THEN excluded.first_ms"
         "   ELSE first_ms END,"
@@ -59,7 +59,8 @@ int alarm_observe(sqlite3 *db, tick_ctx_t *t, const obs_t *o, char *err, size_t 
         " device = coalesce(excluded.device, device),"
         " level = CASE WHEN excluded.level > coalesce(level, 0) THEN excluded.level ELSE level END,"
         " value = coalesce(excluded.value, value), detail = excluded.detail,"
-        " latched = CASE WHEN ?13 THEN excluded.latched ELSE latched END",
+        " latched = CASE WHEN ?13 THEN excluded.latched ELSE latched END,"
+        " oneoff = max(oneoff, excluded.oneoff)",
         &s, err, errlen);
     if (rc)
         return rc;
@@ -83,13 +84,14 @@ int alarm_observe(sqlite3 *db, tick_ctx_t *t, const obs_t *o, char *err, size_t 
     sqlite3_bind_int64(s, 12, (int64_t)set->clear_after_s * 1000);
     sqlite3_bind_int(s, 13, o->mode == OBS_ON);
     sqlite3_bind_text(s, 14, o->origin, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(s, 15, o->mode == OBS_EVENT);
     return store_step_done(s, err, errlen);
 }
 
 /* ---- evaluation of pending conditions ------------------------------------ */
 
 typedef struct pend {
-    int type, level, count, latched;
+    int type, level, count, latched, oneoff;
     char source[160], device[96], detail[512], held[256], origin[64];
     int64_t first_ms, last_ms;
     bool has_value, has_worst;
@@ -113,7 +115,7 @@ static int load_pending(sqlite3 *db, pend_t **out, int *n, char *err, size_t err
                            "SELECT p.type, p.source, p.device, p.first_ms, p.last_ms, p.count,"
                            " coalesce(p.level, 0), p.value, p.worst, p.detail, p.latched,"
                            " coalesce(p.held, ''), a.id, a.level, a.inhibited, a.count,"
-                           " a.last_seen_ms, p.origin FROM alarm_pending p LEFT JOIN alarm a"
+                           " a.last_seen_ms, p.origin, p.oneoff FROM alarm_pending p LEFT JOIN alarm a"
                            " ON a.type = p.type AND a.source = p.source AND a.state <> 'cleared'",
                            &s, err, errlen);
     if (rc)
@@ -153,6 +155,7 @@ static int load_pending(sqlite3 *db, pend_t **out, int *n, char *err, size_t err
         p->alarm_count = sqlite3_column_int(s, 15);
         p->alarm_last = sqlite3_column_int64(s, 16);
         copy_col(p->origin, sizeof p->origin, s, 17);
+        p->oneoff = sqlite3_column_int(s, 18);
     }
     sqlite3_finalize(s);
     if (rc) {
@@ -302,7 +305,8 @@ static int evaluate_one(sqlite3 *db, tick_ctx_t *t, const pend_t *p, char *err, 
     if (*why)
         return set_held(db, p, why, err, errlen);
     int64_t present_ms = p->last_ms - p->first_ms;
-    if (present_ms >= (int64_t)set->holdoff_s * 1000)
+    /* A one-off event happened: hold-off has nothing to confirm. */
+    if (p->oneoff || present_ms >= (int64_t)set->holdoff_s * 1000)
         return raise_alarm(db, t, p, level, err, errlen);
     char held[256];
     snprintf(held, sizeof held, "延时确认中 %llds / %ds (hold-off)", (long long)(present_ms / 1000),

@@ -29,6 +29,7 @@ static void test_station_faults_power_and_sensors_make_their_alarms(void **state
 {
     fx_t *f = *state;
     int64_t now = tm_now_ms();
+    /* Hold-off 0 here; the one-off events under a hold-off: below. */
     fx_setting(f, ALARM_T_DEVICE_FAULT, 0, 5);
     fx_setting(f, ALARM_T_POWER_LOSS, 0, 5);
     fx_setting(f, ALARM_T_VIBRATION, 0, 5);
@@ -61,6 +62,26 @@ static void test_station_faults_power_and_sensors_make_their_alarms(void **state
 static bool has_table(fx_t *f, const char *name)
 {
     return fx_int(f, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", name) == 1;
+}
+
+/* Issue #15: a counter reset or jump happens once; under the default 5 s
+ * hold-off it used to lapse unconfirmed and never alarm. A state fault that
+ * lasts less than the hold-off still does not. */
+static void test_oneoff_counter_event_raised_despite_holdoff(void **state)
+{
+    fx_t *f = *state;
+    int64_t now = tm_now_ms();
+    fx_setting(f, ALARM_T_DEVICE_FAULT, 5, 30);
+    sql(f, "INSERT INTO device(name, kind) VALUES ('station-main-belt', 'station')");
+    event(f, now, "counter_reset", "total", "total went from 5 to 0");
+    event(f, now, "counter_jump", "ep_imp", "ep_imp jumped by 5000.000 kWh in 1.0 s");
+    event(f, now, "fault", "raised", "weigh_sensor: 称重传感器故障");
+    event(f, now + 1000, "fault", "cleared", "weigh_sensor: 称重传感器故障");
+    fx_tick(f, now + 1000);
+    assert_true(fx_active(f, ALARM_T_DEVICE_FAULT, "station-main-belt:counter_reset total") > 0);
+    assert_true(fx_active(f, ALARM_T_DEVICE_FAULT, "station-main-belt:counter_jump ep_imp") > 0);
+    fx_tick(f, now + 8000);
+    assert_int_equal(fx_active(f, ALARM_T_DEVICE_FAULT, "station-main-belt:weigh_sensor"), 0);
 }
 
 static void test_analytics_episodes_raise_and_clear(void **state)
@@ -194,6 +215,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_station_faults_power_and_sensors_make_their_alarms,
                                         fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_oneoff_counter_event_raised_despite_holdoff, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_analytics_episodes_raise_and_clear, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_escaping_vehicle_raised_and_resolved, fx_setup,
