@@ -52,6 +52,7 @@ int cmd_threshold(cli_ctx_t *ctx, int argc, char **argv);  /* issue #7 */
 /* issue #6, analytics: */
 int cmd_model(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_consistency(cli_ctx_t *ctx, int argc, char **argv);
+int cmd_backtest(cli_ctx_t *ctx, int argc, char **argv); /* issue #13 */
 int cmd_capacity(cli_ctx_t *ctx, int argc, char **argv);
 int cmd_report(cli_ctx_t *ctx, int argc, char **argv);
 /* `coalmon import history FILE.csv`; argv[1] is "history" (called from cmd_import). */

@@ -39,18 +39,30 @@ static void print_model(const ana_model_t *m, bool json)
     printf("  sigma %.3f kWh (running %.3f), R² %.4f, %d intervals of %d s, %d outliers\n",
            m->sigma, m->sigma_run, m->r2, m->n, m->interval_s, m->n_outliers);
     printf("  window %s .. %s\n", from, to);
+    char vf[24];
+    tm_format_bj(m->valid_from ? m->valid_from : m->window_to, vf, sizeof vf);
+    printf("  %s%s from %s (basis %s)\n", m->in_force ? "in force" : "proposed",
+           m->pinned ? ", pinned" : "", vf, m->basis[0] ? m->basis : "-");
 }
 
+/* A person's fit declares its window trusted: in force from the window's
+ * start (or --valid-from), optionally pinned (ANA-1, #13). */
 static int fit(cli_ctx_t *ctx, int argc, char **argv)
 {
     ana_conf_t c;
     ana_gate gate;
-    int64_t to;
+    int64_t from, to, valid_from;
     if (ana_gate_parse(cli_opt(argc, argv, "--gate"), &gate))
         return cli_error(CLI_USAGE, "--gate: expected transport or total");
     int rc = cli_ana_conf(ctx, &c);
     if (!rc)
         rc = cli_time_opt(argc, argv, "--to", tm_now_s(), &to);
+    if (!rc)
+        rc = cli_time_opt(argc, argv, "--from", 0, &from);
+    if (!rc)
+        rc = cli_time_opt(argc, argv, "--valid-from", 0, &valid_from);
+    if (!rc && from && from >= to)
+        rc = cli_error(CLI_USAGE, "model fit: --from must precede --to");
     if (rc)
         return rc;
     sqlite3 *db = cli_reader(ctx, NULL);
@@ -58,10 +70,39 @@ static int fit(cli_ctx_t *ctx, int argc, char **argv)
         return CLI_FAIL;
     char err[512];
     ana_model_t m;
-    rc = ana_db_refit(ctx->store, db, &c, gate, to, ctx->actor, "cli", &m, err, sizeof err);
+    ana_fit_req_t q = {.gate = gate,
+                       .from = from,
+                       .to = to,
+                       .valid_from = valid_from,
+                       .adopt = true,
+                       .pin = cli_flag(argc, argv, "--pin"),
+                       .basis = "engineer",
+                       .actor = ctx->actor,
+                       .channel = "cli"};
+    rc = ana_db_fit_store(ctx->store, db, &c, &q, &m, err, sizeof err);
     store_reader_close(db);
     if (rc)
         return cli_error(CLI_FAIL, "model fit: %s", err);
+    print_model(&m, ctx->json);
+    return CLI_OK;
+}
+
+/* model pin VERSION / model unpin VERSION (audited). */
+static int pin(cli_ctx_t *ctx, int argc, char **argv, bool on)
+{
+    char *end = NULL;
+    long long id = argc > 2 ? strtoll(argv[2], &end, 10) : 0;
+    if (!end || *end || id <= 0)
+        return cli_error(CLI_USAGE, "model %s: VERSION must be a positive number",
+                         on ? "pin" : "unpin");
+    store_t *st = cli_store(ctx);
+    if (!st)
+        return CLI_FAIL;
+    char err[512];
+    ana_model_t m;
+    if (ana_db_model_pin(st, id, on, ctx->actor, "cli", cli_opt(argc, argv, "--reason"), &m, err,
+                         sizeof err))
+        return cli_error(CLI_FAIL, "model %s: %s", on ? "pin" : "unpin", err);
     print_model(&m, ctx->json);
     return CLI_OK;
 }
@@ -107,11 +148,12 @@ static int list(cli_ctx_t *ctx, int argc, char **argv)
         cli_print_json(a);
         return CLI_OK;
     }
-    printf("%-8s %-10s %10s %10s %10s %8s %6s  %s\n", "version", "gate", "a kWh/h", "b kWh/t",
-           "c kWh", "R²", "n", "fitted");
+    printf("%-8s %-10s %10s %10s %10s %8s %6s  %-19s  %-9s %s\n", "version", "gate", "a kWh/h",
+           "b kWh/t", "c kWh", "R²", "n", "fitted", "status", "valid from");
     const cJSON *m;
     cJSON_ArrayForEach (m, a) {
-        printf("%-8d %-10s %10.3f %10.4f %10.3f %8.4f %6d  %s\n",
+        const cJSON *pinned = cJSON_GetObjectItem(m, "pinned");
+        printf("%-8d %-10s %10.3f %10.4f %10.3f %8.4f %6d  %-19s  %-9s %s%s\n",
                cJSON_GetObjectItem(m, "version")->valueint,
                cJSON_GetObjectItem(m, "gate")->valuestring,
                cJSON_GetObjectItem(m, "a_kwh_per_run_hour")->valuedouble,
@@ -119,7 +161,10 @@ static int list(cli_ctx_t *ctx, int argc, char **argv)
                cJSON_GetObjectItem(m, "c_kwh_per_interval")->valuedouble,
                cJSON_GetObjectItem(m, "r2")->valuedouble,
                cJSON_GetObjectItem(m, "intervals")->valueint,
-               cJSON_GetObjectItem(m, "fitted_at")->valuestring);
+               cJSON_GetObjectItem(m, "fitted_at")->valuestring,
+               cJSON_GetObjectItem(m, "status")->valuestring,
+               cJSON_GetObjectItem(m, "valid_from")->valuestring,
+               cJSON_IsTrue(pinned) ? " (pinned)" : "");
     }
     cJSON_Delete(a);
     return CLI_OK;
@@ -170,7 +215,12 @@ int cmd_model(cli_ctx_t *ctx, int argc, char **argv)
         return list(ctx, argc, argv);
     if (!strcmp(act, "implied"))
         return implied(ctx, argc, argv);
-    return cli_usage(act, "usage: coalmon model fit [--gate transport|total] [--to TIME]\n"
+    if (!strcmp(act, "pin") || !strcmp(act, "unpin"))
+        return pin(ctx, argc, argv, !strcmp(act, "pin"));
+    return cli_usage(act, "usage: coalmon model fit [--gate transport|total] [--from TIME] [--to TIME]\n"
+                          "                        [--valid-from TIME] [--pin]\n"
+                          "         (declares the window's data trusted: the fit takes force)\n"
+                          "       coalmon model pin|unpin VERSION [--reason TEXT]\n"
                           "       coalmon model show [VERSION] [--gate transport|total] [--json]\n"
                           "       coalmon model list [--json]\n"
                           "       coalmon model implied --from TIME --to TIME [--gate G] [--json]"

@@ -24,6 +24,7 @@ static const noun_t nouns[] = {
     {"enterprise", cmd_enterprise, "platform: enterprises reporting to us: add, list, import"},
     {"model", cmd_model, "output-vs-electricity model: fit, show, list versions"},
     {"consistency", cmd_consistency, "check output against electricity over stored data"},
+    {"backtest", cmd_backtest, "replay detection over a history or a simulated one: figures"},
     {"capacity", cmd_capacity, "approved annual capacity: set (audited), show use and forecast"},
     {"report", cmd_report, "reports: output, pts (production-transport-sales), energy; --csv"},
     {"alarm", cmd_alarm, "alarms: list, show, ack, shelve, clear, history, pending"},
