@@ -189,6 +189,7 @@ static const char *action_label(const char *action)
         {"exit_point.remove", "出口抓拍点删除"}, {"exit_point.set", "出口抓拍点设置"},
         {"intake_key.add", "接入密钥新增"},    {"intake_key.revoke", "接入密钥吊销"},
         {"meter_map.config", "电表寄存器表变更"}, {"model.fit", "产量-电量模型重新拟合"},
+        {"model.pin", "产量-电量模型锁定"},    {"model.unpin", "产量-电量模型解除锁定"},
     };
     for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
         if (strcmp(action, labels[i][0]) == 0)
