@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "daemon/daemon.h"
 
@@ -215,6 +218,9 @@ static void prune_once(housekeeping_t *h)
 static void *housekeeping_thread(void *arg)
 {
     housekeeping_t *h = arg;
+#ifdef __linux__
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10); /* the loop's answers come first */
+#endif
     pthread_mutex_lock(&h->mu);
     while (!h->stop) {
         pthread_mutex_unlock(&h->mu);

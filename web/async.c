@@ -5,6 +5,9 @@
  * functions. The counters say how many items are out, so web_free can wait
  * for them all before the loop and the routes' state go away. */
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,9 +90,20 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     run_done(all);
 }
 
+/* Workers yield the CPU to the loop: on a busy machine a password hash or a
+ * commit may take longer, an answer from the loop must not. Linux gives each
+ * thread its own nice value; elsewhere this is a no-op that may fail. */
+static void lower_priority(void)
+{
+#ifdef __linux__
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+#endif
+}
+
 static void *worker(void *arg)
 {
     web_async_t *a = arg;
+    lower_priority();
     pthread_mutex_lock(&a->mu);
     for (;;) {
         while (!a->queued.head && !a->stopping)

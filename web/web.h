@@ -41,7 +41,7 @@ typedef struct web_opts {
     int port;            /* default 8080; 0 picks a free port (see web_port) */
     size_t max_body;     /* bytes; larger bodies get 413 (default 4 MiB) */
     int timeout_s;       /* per connection (default 30) */
-    int workers;         /* threads for web_defer() (default 2) */
+    int workers;         /* threads for web_defer() (default 2), at nice +10 below the loop */
     int max_deferred;    /* web_defer() items waiting at most (default 64) */
 } web_opts_t;
 
