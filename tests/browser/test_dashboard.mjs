@@ -141,6 +141,16 @@ async function main() {
     await page.waitForFunction((l) => document.querySelector('[data-tile="t_month"]')
       .textContent.includes(l), limit, { timeout: 10000 });
     assert.equal(cap.month.limit_t, 400000);
+    // The scale-health tile (issue #13): the API's rolling metered/implied ratio
+    // and its verdict in Chinese; the demo's one physics makes it 一致.
+    const h = await page.evaluate(async () => (await (await fetch("/api/v1/models/health")).json()));
+    assert.ok(typeof h.ratio === "number" && h.verdict === "consistent", JSON.stringify(h));
+    const ratio = h.ratio.toFixed(3);
+    await page.waitForFunction((r) => document.querySelector('[data-tile="t_scale_health"] .tile-value')
+      .textContent === r, ratio, { timeout: 10000 });
+    const note = await page.locator('[data-tile="t_scale_health"] .tile-note').textContent();
+    assert.ok(note.startsWith("一致") && note.includes(`±${(100 * h.band).toFixed(1)}%`), note);
+    assert.equal(await page.locator('[data-tile="t_scale_health"]').getAttribute("data-verdict"), "consistent");
     await shot(page, "01-production");
   });
 

@@ -148,13 +148,28 @@ function powerOption() {
   });
 }
 
+// The scale-health tile (GET /api/v1/models/health): the rolling metered /
+// implied ratio as the figure, the verdict and the band below it, coloured by
+// the verdict.
+function scaleHealth(tile, h) {
+  const known = h && typeof h.ratio === "number";
+  const verdict = h ? t("v_" + h.verdict) : null;
+  tile.set(known ? fmt(h.ratio, 3) : "—",
+           !h ? t("nodata") : known ? `${verdict} · ${t("sh_band")} ±${fmt(100 * h.band, 1)}% · ${h.window_days} ${t("sh_days")}` : verdict);
+  tile.root.dataset.verdict = h ? h.verdict : "";
+  tile.root.classList.toggle("alert", !!h && h.verdict === "inconsistent");
+  tile.root.classList.toggle("watch", !!h && h.verdict === "watch");
+  tile.root.classList.toggle("good", !!h && h.verdict === "consistent");
+}
+
 App.pages.production = {
   render(root) {
     const tiles = el("div", "tiles");
     const tl = {
       rate: tile("t_output_rate", "t/h"), speed: tile("t_belt_speed", "m/s"),
       shift: tile("t_shift", "t"), day: tile("t_day", "t"), month: tile("t_month", "t"),
-      kwht: tile("t_kwh_t", "kWh/t"), online: tile("t_online", ""), alarms: tile("t_alarms", ""),
+      kwht: tile("t_kwh_t", "kWh/t"), health: tile("t_scale_health", ""),
+      online: tile("t_online", ""), alarms: tile("t_alarms", ""),
     };
     for (const k in tl) tiles.append(tl[k].root);
     const gates = el("div", "tiles gates");
@@ -217,9 +232,10 @@ App.pages.production = {
   // today's kWh per tonne (energy), all from the analytics module.
   async summary(tl) {
     const today = Date.now();
-    const [sh, day, mon, cap, en] = await Promise.all([
+    const [sh, day, mon, cap, en, health] = await Promise.all([
       rpt1("output", "shift", today), rpt1("output", "day", today), rpt1("output", "month", today),
-      getOrNull("/api/v1/capacity"), getOrNull(`/api/v1/energy?from=${dayText(today)}`)]);
+      getOrNull("/api/v1/capacity"), getOrNull(`/api/v1/energy?from=${dayText(today)}`),
+      getOrNull("/api/v1/models/health")]);
     const last = (rep) => (rep && rep.rows.length ? column(rep, "tons").pop() : null);
     const set = (tile, v, d) => tile.set(v === null || v === undefined ? "—" : fmt(v, d), v === null || v === undefined ? t("nodata") : "");
     set(tl.shift, last(sh), 1);
@@ -232,6 +248,7 @@ App.pages.production = {
                  m === null ? t("nodata") : limit === null ? t("no_limit")
                  : `${t("month_limit")} ${fmt(limit, 0)} t · ${fmt(100 * m / limit, 0)}%`);
     set(tl.kwht, en ? en.kwh_per_t_total : null, 2);
+    scaleHealth(tl.health, health);
   },
   leave() { clearInterval(this.timer); },
 };
