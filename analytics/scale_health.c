@@ -197,9 +197,11 @@ int ana_db_scale_health(sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t
     }
     /* Intervals from before the first model (history loaded, then fitted)
      * are judged by the model in force at the window's end, as the implied
-     * series does. */
+     * series does, and that is the newest when none was in force yet. */
     const ana_model_t *last = model_at(db, ms, gate, at),
                       *first = n ? model_at(db, ms, gate, iv[0].start) : NULL;
+    if (!last) /* none in force yet at `at` (asked about the past): the newest */
+        last = model_at(db, ms, gate, 0);
     for (size_t i = 0; i < n; i++) {
         per[i] = first == last ? last : model_at(db, ms, gate, iv[i].start);
         if (!per[i])

@@ -3,9 +3,11 @@
  * tickets, rail sales, inventory from the latest stockpile surveys, energy of
  * the mine-total gates. Read from the collector's and intake's tables; built
  * only when those tables exist. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "analytics/analytics.h"
 #include "uplink/builders.h"
 
 static double sum_of(sqlite3 *db, const char *sql, int64_t a, int64_t b, bool *ok)
@@ -26,9 +28,24 @@ static double sum_of(sqlite3 *db, const char *sql, int64_t a, int64_t b, bool *o
     return v;
 }
 
+/* The scale-health figure at the period's end (issue #13), as the optional
+ * fields scaleRatio, scaleBand and scaleVerdict (dictionary 1 一致, 2 待观察,
+ * 3 不一致); nothing when there is no figure (no model, too few running
+ * intervals) or it cannot be read — the summary goes without it. */
+static void scale_health(sqlite3 *db, const ana_conf_t *ac, int64_t b, cJSON *r)
+{
+    ana_scale_health_t h;
+    if (!ac || ana_db_scale_health(db, ac, ANA_GATE_TRANSPORT, b, &h, NULL, 0) ||
+        h.verdict == ANA_VERDICT_UNKNOWN)
+        return;
+    cJSON_AddNumberToObject(r, "scaleRatio", round(h.ratio * 10000) / 10000);
+    cJSON_AddNumberToObject(r, "scaleBand", round(h.band * 10000) / 10000);
+    cJSON_AddNumberToObject(r, "scaleVerdict", (int)h.verdict);
+}
+
 /* One summary over [a, b); shift < 0 is the whole day. */
-static int summary(sqlite3 *db, const tm_shift_plan_t *plan, int64_t a, int64_t b, int shift,
-                   int *made, char *err, size_t errlen)
+static int summary(sqlite3 *db, const tm_shift_plan_t *plan, const ana_conf_t *ac, int64_t a,
+                   int64_t b, int shift, int *made, char *err, size_t errlen)
 {
     bool ok = true;
     double out = sum_of(db, "SELECT coalesce(sum(tonnes), 0) FROM station_output_minute"
@@ -79,12 +96,14 @@ static int summary(sqlite3 *db, const tm_shift_plan_t *plan, int64_t a, int64_t 
     cJSON_AddNumberToObject(r, "kwh", upl_round3(kwh));
     if (out > 0)
         cJSON_AddNumberToObject(r, "kwhPerTon", upl_round3(kwh / out));
+    scale_health(db, ac, b, r);
     /* replace: a ticket posted late changes the figures; the record is sent again. */
     return upl_put(db, "dailySummary", r, true, made, err, errlen);
 }
 
 /* Sum one shift again, and its production day if that day is closed too. */
-static int resum_shift(sqlite3 *db, const tm_shift_plan_t *plan, int64_t t, int64_t summed_to,
+static int resum_shift(sqlite3 *db, const tm_shift_plan_t *plan, const ana_conf_t *ac, int64_t t,
+                       int64_t summed_to,
                        int64_t *last_shift, int64_t *last_day, int *made, char *err, size_t errlen)
 {
     int64_t a, b, da, db_;
@@ -92,12 +111,12 @@ static int resum_shift(sqlite3 *db, const tm_shift_plan_t *plan, int64_t t, int6
     tm_period_bounds(plan, TM_SHIFT, t, &a, &b);
     if (a != *last_shift && b <= summed_to) {
         tm_production_day(plan, a, &y, &m, &d, &sh);
-        rc = summary(db, plan, a, b, sh, made, err, errlen);
+        rc = summary(db, plan, ac, a, b, sh, made, err, errlen);
         *last_shift = a;
     }
     tm_period_bounds(plan, TM_DAY, t, &da, &db_);
     if (!rc && da != *last_day && db_ <= summed_to) {
-        rc = summary(db, plan, da, db_, -1, made, err, errlen);
+        rc = summary(db, plan, ac, da, db_, -1, made, err, errlen);
         *last_day = da;
     }
     return rc;
@@ -110,7 +129,8 @@ static int resum_shift(sqlite3 *db, const tm_shift_plan_t *plan, int64_t t, int6
  * sends the new body (a receiver keeps it as a revision). Tickets and rail
  * sales stored since the last run are looked at, by the time they count in.
  */
-static int resum_late(sqlite3 *db, const tm_shift_plan_t *plan, int64_t summed_to, int64_t now,
+static int resum_late(sqlite3 *db, const tm_shift_plan_t *plan, const ana_conf_t *ac,
+                      int64_t summed_to, int64_t now,
                       int *made, char *err, size_t errlen)
 {
     int64_t since;
@@ -132,7 +152,7 @@ static int resum_late(sqlite3 *db, const tm_shift_plan_t *plan, int64_t summed_t
     sqlite3_bind_int64(s, 3, summed_to);
     int64_t last_shift = INT64_MIN, last_day = INT64_MIN;
     while (!rc && sqlite3_step(s) == SQLITE_ROW)
-        rc = resum_shift(db, plan, sqlite3_column_int64(s, 0), summed_to, &last_shift, &last_day,
+        rc = resum_shift(db, plan, ac, sqlite3_column_int64(s, 0), summed_to, &last_shift, &last_day,
                          made, err, errlen);
     sqlite3_finalize(s);
     return rc ? rc : upl_state_set(db, "summary_late", now, err, errlen);
@@ -148,9 +168,13 @@ int upl_build_summaries(sqlite3 *db, const cfg_t *cfg, const upl_cfg_t *c, int64
             return CM_OK;
     tm_shift_plan_t plan;
     tm_shift_plan_default(&plan);
+    ana_conf_t ac; /* the scale-health figure's window and bands */
+    ana_conf_default(&ac);
     if (cfg) {
         cfg_sec_t root = cfg_root(cfg);
         int rc = tm_shift_plan_from_cfg(&root, "shifts", &plan, err, errlen);
+        if (!rc)
+            rc = ana_conf_from_cfg(cfg, &ac, err, errlen);
         if (rc)
             return rc;
     }
@@ -170,13 +194,13 @@ int upl_build_summaries(sqlite3 *db, const cfg_t *cfg, const upl_cfg_t *c, int64
             break;
         int y, m, d, sh;
         tm_production_day(&plan, a, &y, &m, &d, &sh);
-        rc = summary(db, &plan, a, b, sh, made, err, errlen);
+        rc = summary(db, &plan, &ac, a, b, sh, made, err, errlen);
         tm_period_bounds(&plan, TM_DAY, a, &da, &db_);
         if (!rc && b == db_)
-            rc = summary(db, &plan, da, db_, -1, made, err, errlen);
+            rc = summary(db, &plan, &ac, da, db_, -1, made, err, errlen);
         a = b;
     }
     if (!rc)
         rc = upl_state_set(db, "summary", a, err, errlen);
-    return rc ? rc : resum_late(db, &plan, a, now, made, err, errlen);
+    return rc ? rc : resum_late(db, &plan, &ac, a, now, made, err, errlen);
 }

@@ -1,5 +1,6 @@
 /* UPL-2: records built from stored data are valid against the contract, built
  * once per interval, and missing data gives no record (the platform sees the gap). */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "analytics/analytics.h"
 #include "uplink/uplink.h"
 
 typedef struct fx {
@@ -263,6 +265,9 @@ static void test_daily_summary_at_shift_end(void **state)
     assert_float_equal(cJSON_GetObjectItem(r, "railSales")->valuedouble, 100, 1e-9);
     assert_float_equal(cJSON_GetObjectItem(r, "inventory")->valuedouble, 450, 1e-9);
     assert_float_equal(cJSON_GetObjectItem(r, "kwh")->valuedouble, 75, 1e-9);
+    /* no model fitted: no scale-health figure, and no field for it */
+    assert_null(cJSON_GetObjectItem(r, "scaleRatio"));
+    assert_null(cJSON_GetObjectItem(r, "scaleVerdict"));
     cJSON_Delete(ds);
     /* A ticket of that shift arrives after it was summed (the bridge was
      * offline): the shift is summed again under the same id, not added. */
@@ -283,6 +288,35 @@ static void test_daily_summary_at_shift_end(void **state)
     cJSON_Delete(ds);
 }
 
+/* Issue #13: with a model fitted on the mine's history, a dailySummary carries
+ * the scale-health figure at its end (optional fields, dictionary scaleVerdict)
+ * and still passes the receiver's schema. */
+static void test_daily_summary_carries_scale_health(void **state)
+{
+    fx_t *f = *state;
+    char err[256], field[64];
+    ana_conf_t ac;
+    ana_conf_default(&ac);
+    if (ana_demo_history(f->st, &ac, 10, f->t0 + 8 * 3600, err, sizeof err) ||
+        store_write(f->st, sales_job, f, err, sizeof err))
+        fail_msg("%s", err);
+    build(f, f->t0 + 8 * 3600 + 120);
+    cJSON *ds = records(f, "dailySummary");
+    assert_int_equal(cJSON_GetArraySize(ds), 1);
+    cJSON *r = cJSON_GetArrayItem(ds, 0);
+    const cJSON *ratio = cJSON_GetObjectItem(r, "scaleRatio"), *band = cJSON_GetObjectItem(r, "scaleBand"),
+                *verdict = cJSON_GetObjectItem(r, "scaleVerdict");
+    assert_true(cJSON_IsNumber(ratio) && cJSON_IsNumber(band) && cJSON_IsNumber(verdict));
+    /* the demo mine's scale reads true: inside its band, 一致 */
+    assert_true(band->valuedouble >= 0.01 && fabs(ratio->valuedouble - 1) <= band->valuedouble);
+    assert_int_equal(verdict->valueint, 1);
+    assert_int_equal(upl_validate("cms", "dailySummary", r, field, sizeof field, err, sizeof err), 0);
+    cJSON_ReplaceItemInObject(r, "scaleVerdict", cJSON_CreateNumber(7));
+    assert_int_not_equal(upl_validate("cms", "dailySummary", r, field, sizeof field, err, sizeof err), 0);
+    assert_string_equal(field, "scaleVerdict");
+    cJSON_Delete(ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +324,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_interval_is_not_built_before_grace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_status_and_coefficient_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_daily_summary_at_shift_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_daily_summary_carries_scale_health, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
