@@ -48,6 +48,7 @@ def test_demo_raises_no_consistency_alarm():
         d = c.proc([f"{BIN}/coalmond", "--demo", "--port", str(port), "--data", data,
                     "--log-level", "debug"], "coalmond-demo")
         d.wait_output(f"serving http://127.0.0.1:{port}/", timeout=90)
+        d.wait_output("demo user viewer", timeout=90)  # the accounts are hashed before the loop runs
         base = f"http://127.0.0.1:{port}/api/v1"
         d.wait_output("evaluation took", timeout=60)  # the first evaluation, on the history
         status, models, _ = http("GET", f"{base}/models/current")
