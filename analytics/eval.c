@@ -389,9 +389,14 @@ int ana_demo_history(store_t *st, const ana_conf_t *c, int days, int64_t now, ch
     sqlite3 *db = rc ? NULL : store_reader_open(st, err, errlen);
     if (!rc && !db)
         rc = CM_ERR_DB;
+    /* The history is the demo mine's trusted past: its models take force now,
+     * so the monitor judges what the live devices measure, not the data the
+     * models were fitted on. */
     for (int g = ANA_GATE_TRANSPORT; !rc && g <= ANA_GATE_TOTAL; g++) {
         ana_model_t m;
-        rc = ana_db_refit(st, db, c, (ana_gate)g, cur, "demo", "config", &m, err, errlen);
+        ana_fit_req_t q = {.gate = (ana_gate)g, .to = cur, .valid_from = cur, .adopt = true,
+                           .basis = "demo", .actor = "demo", .channel = "config"};
+        rc = ana_db_fit_store(st, db, c, &q, &m, err, errlen);
     }
     store_reader_close(db);
     return rc;
