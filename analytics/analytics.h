@@ -476,7 +476,7 @@ typedef struct ana_health_opts {
 void ana_health_opts_default(ana_health_opts_t *o);
 
 /* 一致 inside the band; 待观察 beyond it or while an output_power condition is
- * building (the monitor's sum past half its decision interval); 不一致 beyond
+ * building (the gate's detector not quiet: ana_det_quiet); 不一致 beyond
  * the alarm band or while one is open. */
 typedef enum ana_verdict {
     ANA_VERDICT_UNKNOWN = 0, /* no model or too few running intervals */

@@ -138,21 +138,20 @@ static int open_condition(sqlite3 *db, ana_gate gate, int64_t at, bool *open, ch
     return rc;
 }
 
-/* Building: the monitor's sums (state "monitor:<gate>") past half the
- * decision interval. A state it cannot read says nothing. */
+/* Building: the detector of the gate (state "detect:<gate>") is not quiet —
+ * its CUSUM or daily EWMA past half its limit (ana_det_quiet). No state yet
+ * says nothing. */
 static bool building(sqlite3 *db, const ana_conf_t *c, ana_gate gate)
 {
     char name[48];
-    snprintf(name, sizeof name, "monitor:%s", ana_gate_name(gate));
+    snprintf(name, sizeof name, "detect:%s", ana_gate_name(gate));
     char *text = ana_state_get(db, name);
-    cJSON *o = text ? cJSON_Parse(text) : NULL;
+    if (!text)
+        return false;
+    ana_det_t d;
+    ana_det_from_json(text, &d);
     free(text);
-    const cJSON *hi = cJSON_GetObjectItemCaseSensitive(o, "hi"),
-                *lo = cJSON_GetObjectItemCaseSensitive(o, "lo");
-    bool b = (cJSON_IsNumber(hi) && hi->valuedouble > c->cusum.h / 2) ||
-             (cJSON_IsNumber(lo) && lo->valuedouble < -c->cusum.h / 2);
-    cJSON_Delete(o);
-    return b;
+    return d.model && !ana_det_quiet(&d, &c->detect[gate]);
 }
 
 /* The model in force for each interval. Models change rarely: when the same
