@@ -15,51 +15,11 @@
 #include <cmocka.h>
 
 #include "analytics/analytics.h"
+#include "analytics_fixture.h"
 
 #define DAY 86400
 
-typedef struct fx {
-    char dir[64];
-    store_t *st;
-    sqlite3 *db;
-    ana_conf_t conf;
-    int64_t start;
-    ana_interval_t *iv;
-    size_t n;
-} fx_t;
-
-static int setup(void **state)
-{
-    fx_t *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/cm-anahealth-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    char path[128], err[256];
-    snprintf(path, sizeof path, "%s/coalmon.db", f->dir);
-    f->st = store_open(path, NULL, err, sizeof err);
-    assert_non_null(f->st);
-    f->db = store_reader_open(f->st, err, sizeof err);
-    assert_non_null(f->db);
-    ana_conf_default(&f->conf);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_t *f = *state;
-    char path[128];
-    store_reader_close(f->db);
-    store_close(f->st);
-    const char *files[] = {"coalmon.db", "coalmon.db-wal", "coalmon.db-shm"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", f->dir, files[i]);
-        unlink(path);
-    }
-    rmdir(f->dir);
-    free(f->iv);
-    free(f);
-    return 0;
-}
+typedef afx_t fx_t;
 
 /* 21 days of the realistic mine from 2026-04-01; the scale reads x (1 + step)
  * from day 14. The transport model is fitted on days 0-14 and in force from
@@ -145,11 +105,6 @@ static void under_reading_scale_is_inconsistent(void **state)
     assert_non_null(strstr(h.reason, r));
 }
 
-static int sql_job(sqlite3 *db, void *arg, char *err, size_t errlen)
-{
-    return store_exec(db, arg, err, errlen);
-}
-
 static void open_condition_is_inconsistent(void **state)
 {
     fx_t *f = *state;
@@ -159,7 +114,7 @@ static void open_condition_is_inconsistent(void **state)
              "INSERT INTO ana_condition(type, source, level, start, detail, created_ms, "
              "updated_ms) VALUES ('output_power', 'transport', 2, %lld, '{}', 0, 0)",
              (long long)(f->start + 20 * DAY));
-    assert_int_equal(store_write(f->st, sql_job, sql, err, sizeof err), 0);
+    assert_int_equal(store_write(f->st, afx_sql_job, sql, err, sizeof err), 0);
     ana_scale_health_t h;
     health(f, &h);
     assert_true(h.open && fabs(h.ratio - 1) <= h.band);
@@ -180,10 +135,10 @@ static void no_model_is_unknown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(healthy_scale_is_consistent, setup, teardown),
-        cmocka_unit_test_setup_teardown(under_reading_scale_is_inconsistent, setup, teardown),
-        cmocka_unit_test_setup_teardown(open_condition_is_inconsistent, setup, teardown),
-        cmocka_unit_test_setup_teardown(no_model_is_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(healthy_scale_is_consistent, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(under_reading_scale_is_inconsistent, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(open_condition_is_inconsistent, afx_setup, afx_teardown),
+        cmocka_unit_test_setup_teardown(no_model_is_unknown, afx_setup, afx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,50 +15,9 @@
 #include <cmocka.h>
 
 #include "analytics/analytics.h"
+#include "analytics_fixture.h"
 
-typedef struct fx {
-    char dir[64];
-    store_t *st;
-    sqlite3 *db;
-    ana_conf_t conf;
-} fx_t;
-
-static int setup(void **state)
-{
-    fx_t *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/cm-anaread-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    char path[128], err[256];
-    snprintf(path, sizeof path, "%s/coalmon.db", f->dir);
-    f->st = store_open(path, NULL, err, sizeof err);
-    assert_non_null(f->st);
-    f->db = store_reader_open(f->st, err, sizeof err);
-    assert_non_null(f->db);
-    ana_conf_default(&f->conf);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_t *f = *state;
-    char path[128];
-    store_reader_close(f->db);
-    store_close(f->st);
-    const char *files[] = {"coalmon.db", "coalmon.db-wal", "coalmon.db-shm"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", f->dir, files[i]);
-        unlink(path);
-    }
-    rmdir(f->dir);
-    free(f);
-    return 0;
-}
-
-static int sql_job(sqlite3 *db, void *arg, char *err, size_t errlen)
-{
-    return store_exec(db, arg, err, errlen);
-}
+typedef afx_t fx_t;
 
 static double col(sqlite3_stmt *s, int i)
 {
@@ -130,7 +89,7 @@ static void history_read_matches_the_group_by(void **state)
              (long long)from, (long long)(from + 86400), (long long)from,
              (long long)(from + 43200), (long long)(from + 7200 + 300),
              (long long)(from + 7200 + 900));
-    assert_int_equal(store_write(f->st, sql_job, sql, err, sizeof err), 0);
+    assert_int_equal(store_write(f->st, afx_sql_job, sql, err, sizeof err), 0);
     int64_t to = from + 86400;
     ana_interval_t *iv;
     size_t n;
@@ -140,14 +99,14 @@ static void history_read_matches_the_group_by(void **state)
      * then the GROUP BY's sums over them. */
     ana_interval_t *coll, *old = malloc(n * sizeof *old);
     size_t cn;
-    assert_int_equal(store_write(f->st, sql_job,
+    assert_int_equal(store_write(f->st, afx_sql_job,
                                  "CREATE TABLE ana_interval_keep AS SELECT * FROM ana_interval;"
                                  "DELETE FROM ana_interval;",
                                  err, sizeof err),
                      0);
     assert_int_equal(ana_db_intervals(f->db, &f->conf, from, to, &coll, &cn, err, sizeof err), 0);
     assert_int_equal(cn, n);
-    assert_int_equal(store_write(f->st, sql_job,
+    assert_int_equal(store_write(f->st, afx_sql_job,
                                  "INSERT INTO ana_interval SELECT * FROM ana_interval_keep;"
                                  "DROP TABLE ana_interval_keep;",
                                  err, sizeof err),
@@ -180,7 +139,7 @@ static void history_read_matches_the_group_by(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(history_read_matches_the_group_by, setup, teardown),
+        cmocka_unit_test_setup_teardown(history_read_matches_the_group_by, afx_setup, afx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
