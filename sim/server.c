@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ struct sim_server {
     bool started, control_started;
     int control_fd, control_port;
     pthread_mutex_t mu;
-    volatile int stopping;
+    atomic_int stopping; /* set by sim_server_stop, read by the server threads */
     fault_t silent, exception, garbage;
     int64_t outage_until;
     bool drop;
