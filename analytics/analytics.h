@@ -554,6 +554,25 @@ typedef struct ana_condition {
     char detail[512]; /* JSON object text */
 } ana_condition_t;
 
+/* The output over [start, end): every station's minutes (collector), with
+ * imported history (ana_interval) replacing the station's minutes of the
+ * intervals it covers. The one rule for output; intake's figures, the
+ * uplink's summaries and the reports use it. */
+int ana_output_raw(sqlite3 *db, int64_t start, int64_t end, double *tons, char *err,
+                   size_t errlen);
+typedef struct ana_output {
+    double raw;           /* t, as ana_output_raw() */
+    double converted;     /* raw x the coefficient in force, piecewise where it changed */
+    bool has_coefficient; /* false: none in force for part of the range (1.0 used there) */
+} ana_output_t;
+/* The output and its conversion by coefficient coef (e.g. "raw_to_gross"). */
+int ana_output(sqlite3 *db, const char *coef, int64_t start, int64_t end, ana_output_t *out,
+               char *err, size_t errlen);
+/* intake's output source (intake_conf_t.output): ana_output() with the
+ * raw_to_gross coefficient. */
+int ana_output_for_intake(sqlite3 *db, int64_t start, int64_t end, double *raw, double *gross,
+                          bool *has_coefficient, char *err, size_t errlen);
+
 /* Intervals in [from, to): history (table ana_interval) where present, and
  * the collector's tables (station_output_minute, counter_minute) for the rest. */
 int ana_db_intervals(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to,

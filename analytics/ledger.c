@@ -1,101 +1,32 @@
-/* analytics store layer: the other side of the ledger, read from the intake
- * tables (weigh_ticket_current, rail_sale, inventory_survey, pts_summary) and
- * the coefficient table, for mass balance and the RPT-1 reports. Reads only. */
+/* analytics store layer: the other side of the ledger for mass balance and
+ * the RPT-1 reports — intake's sales figures (intake_balance_get) and the
+ * coefficient in force (core). Reads only. */
 #include <math.h>
 #include <string.h>
 
 #include "analytics/ledger.h"
-
-static int scalar(sqlite3 *db, const char *sql, int64_t a, int64_t b, const char *text, double *out,
-                  bool *found, char *err, size_t errlen)
-{
-    sqlite3_stmt *s;
-    int rc = store_prepare(db, sql, &s, err, errlen);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(s, 1, a);
-    sqlite3_bind_int64(s, 2, b);
-    if (text)
-        sqlite3_bind_text(s, 3, text, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
-    *out = 0;
-    if (found)
-        *found = false;
-    if (step == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
-        *out = sqlite3_column_double(s, 0);
-        if (found)
-            *found = true;
-    } else if (step != SQLITE_ROW && step != SQLITE_DONE) {
-        rc = cm_fail(err, errlen, CM_ERR_DB, "reading sales: %s", sqlite3_errmsg(db));
-    }
-    sqlite3_finalize(s);
-    return rc;
-}
-
-static int inventory_at(sqlite3 *db, int64_t t, double *tons, bool *found, char *err, size_t errlen)
-{
-    return scalar(
-        db,
-        "SELECT sum(tons) FROM inventory_survey s WHERE surveyed_at <= ?1 AND "
-        "surveyed_at = (SELECT max(surveyed_at) FROM inventory_survey u WHERE "
-        "u.stockpile = s.stockpile AND u.coal_type = s.coal_type AND u.surveyed_at <= ?1) "
-        "AND ?2 = ?2",
-        t, 0, NULL, tons, found, err, errlen);
-}
+#include "intake/intake.h"
 
 int ana_ledger_get(sqlite3 *db, int64_t start, int64_t end, const char *pts_period,
                    ana_ledger_t *out, char *err, size_t errlen)
 {
-    memset(out, 0, sizeof *out);
-    double trucks = 0;
-    bool f1 = false, f2 = false;
-    /* Tonnage and truck count of the same tickets: coal sold, not gangue. */
-    int rc = scalar(db,
-                    "SELECT sum(net) FROM weigh_ticket_current WHERE direction = 'out' AND "
-                    "material IN (SELECT code FROM coal_type) AND gross_time >= ?1 AND "
-                    "gross_time < ?2",
-                    start, end, NULL, &out->truck, &f1, err, errlen);
-    if (!rc)
-        rc = scalar(db,
-                    "SELECT count(*) FROM weigh_ticket_current WHERE direction = 'out' AND "
-                    "material IN (SELECT code FROM coal_type) AND gross_time >= ?1 AND "
-                    "gross_time < ?2",
-                    start, end, NULL, &trucks, NULL, err, errlen);
-    out->trucks = (int)trucks;
-    if (!rc)
-        rc = scalar(db, "SELECT sum(tons) FROM rail_sale WHERE loaded_at >= ?1 AND loaded_at < ?2",
-                    start, end, NULL, &out->rail, &f2, err, errlen);
-    out->has_sales = f1 || f2;
-    bool i0 = false, i1 = false;
-    if (!rc)
-        rc = inventory_at(db, start, &out->inv_start, &i0, err, errlen);
-    if (!rc)
-        rc = inventory_at(db, end, &out->inv_end, &i1, err, errlen);
-    out->has_inventory = i0 && i1;
-    if (!out->has_inventory)
-        out->inv_start = out->inv_end = 0; /* unknown: counted as no change, said in notes */
-    if (!rc && pts_period) {
-        sqlite3_stmt *s;
-        rc = store_prepare(db,
-                           "SELECT output, truck_sales, rail_sales, inventory FROM pts_summary "
-                           "WHERE period = ?3 AND period_start = ?1 AND coal_type = '' AND ?2 = ?2 "
-                           "ORDER BY version DESC LIMIT 1",
-                           &s, err, errlen);
-        if (!rc) {
-            sqlite3_bind_int64(s, 1, start);
-            sqlite3_bind_int64(s, 2, 0);
-            sqlite3_bind_text(s, 3, pts_period, -1, SQLITE_STATIC);
-            if (sqlite3_step(s) == SQLITE_ROW) {
-                out->has_pts = true;
-                out->pts_output = sqlite3_column_double(s, 0);
-                out->pts_truck = sqlite3_column_double(s, 1);
-                out->pts_rail = sqlite3_column_double(s, 2);
-                out->pts_inventory = sqlite3_column_double(s, 3);
-            }
-            sqlite3_finalize(s);
-        }
-    }
-    return rc;
+    intake_balance_t b;
+    int rc = intake_balance_get(db, start, end, pts_period, &b, err, errlen);
+    if (rc)
+        return rc;
+    *out = (ana_ledger_t){.truck = b.truck,
+                          .trucks = b.trucks,
+                          .rail = b.rail,
+                          .has_sales = b.has_sales,
+                          .inv_start = b.inv_start,
+                          .inv_end = b.inv_end,
+                          .has_inventory = b.has_inventory,
+                          .has_pts = b.has_pts,
+                          .pts_output = b.pts_output,
+                          .pts_truck = b.pts_truck,
+                          .pts_rail = b.pts_rail,
+                          .pts_inventory = b.pts_inventory};
+    return CM_OK;
 }
 
 double ana_ledger_coef(sqlite3 *db, const char *name, int64_t at, bool *found)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analytics/analytics.h"
 #include "intake/intake.h"
 
 #define TICKETS 3000
@@ -163,6 +164,7 @@ static void bench_figures(const char *dir, int64_t t0)
     free(t);
     intake_conf_t conf;
     intake_conf_default(&conf);
+    conf.output = ana_output_for_intake;
     sqlite3 *db = store_reader_open(st, err, sizeof err);
     int reps = 20;
     double b0 = now_s();

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "analytics/analytics.h"
 #include "intake/intake.h"
 
 #define CHUNK 1000      /* tickets per write job when storing */
@@ -18,6 +19,7 @@ int cli_intake_conf(cli_ctx_t *ctx, struct intake_conf *c)
     /* With --db and no configuration file, the defaults apply. */
     if (ctx->db_path && access(ctx->config_path, R_OK) != 0) {
         intake_conf_default(c);
+        c->output = ana_output_for_intake;
         return CLI_OK;
     }
     cfg_t *cfg = cli_config(ctx);
@@ -26,6 +28,7 @@ int cli_intake_conf(cli_ctx_t *ctx, struct intake_conf *c)
         return CLI_FAIL;
     if (intake_conf_from_cfg(cfg, c, err, sizeof err))
         return cli_error(CLI_FAIL, "%s", err);
+    c->output = ana_output_for_intake; /* analytics owns output over a period */
     return CLI_OK;
 }
 

@@ -269,6 +269,48 @@ int col_gate_find(sqlite3 *db, const char *gate_type, int64_t *ids, int max, int
 int col_station_output(sqlite3 *db, int64_t device_id, int64_t from_s, int64_t to_s,
                        double *tonnes, char *err, size_t errlen);
 
+/* The same queries in the shapes their readers (analytics, uplink) need.
+ * Every one returns CM_ERR_DB with SQLite's message when a query fails: a
+ * sum that could not be read never comes back as 0. */
+
+/* Increments of a device's counter points of a quantity over minutes
+ * [from_s, to_s), pooled over its points of that quantity; *minutes is the
+ * number of minute rows (0: no data, *sum 0). */
+int col_counter_sum(sqlite3 *db, int64_t device_id, const char *quantity, int64_t from_s,
+                    int64_t to_s, double *sum, int64_t *minutes, char *err, size_t errlen);
+/* Output of every station over minutes [from_s, to_s): tonnes, and the
+ * number of minute rows (0: no station reported). */
+int col_output_total(sqlite3 *db, int64_t from_s, int64_t to_s, double *tonnes, int64_t *minutes,
+                     char *err, size_t errlen);
+/* Minute rows of every mine-total gate's counters in [from_s, to_s) (0: no
+ * mine-total meter reported), and their energy_import increments, kWh. */
+int col_mine_total_energy(sqlite3 *db, int64_t from_s, int64_t to_s, double *kwh,
+                          int64_t *minutes, char *err, size_t errlen);
+
+/* A gate device (device.gate_type set). */
+typedef struct col_gate {
+    int64_t id;
+    char name[64];
+    char gate_type[16]; /* "mine_total", "underground", "transport", "other" */
+} col_gate_t;
+/* All gate devices, ids ascending, up to max; *n the number found. */
+int col_gates(sqlite3 *db, col_gate_t *out, int max, int *n, char *err, size_t errlen);
+
+/* One station's figures over [from_s, to_s). */
+typedef struct col_station_sum {
+    int64_t id;
+    char name[64];
+    double tonnes;      /* from station_output_minute */
+    int run_minutes;    /* minutes with output > 0 */
+    bool has_cum;       /* cum_t: the station's total counter before to_s */
+    double cum_t;
+    bool has_speed;     /* speed_ms: mean belt speed of its records in the range */
+    double speed_ms;
+} col_station_sum_t;
+/* Stations with output minutes in [from_s, to_s), ids ascending, up to max. */
+int col_station_sums(sqlite3 *db, int64_t from_s, int64_t to_s, col_station_sum_t *out, int max,
+                     int *n, char *err, size_t errlen);
+
 /* ---- the belt-scale station's register map (docs/station-map.md) ------ */
 
 enum {

@@ -48,6 +48,27 @@ int store_coef_get(sqlite3 *db, const char *name, int64_t at_s, double *value, c
     return rc;
 }
 
+int store_coef_changes(sqlite3 *db, const char *name, int64_t from_s, int64_t to_s, int64_t *at,
+                       int max, int *n, char *err, size_t errlen)
+{
+    sqlite3_stmt *s;
+    int rc = store_prepare(db,
+                           "SELECT DISTINCT valid_from FROM coefficient WHERE name = ?"
+                           " AND valid_from > ? AND valid_from < ? ORDER BY valid_from LIMIT ?",
+                           &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, from_s);
+    sqlite3_bind_int64(s, 3, to_s);
+    sqlite3_bind_int(s, 4, max);
+    *n = 0;
+    while (!rc && *n < max && store_next(s, &rc, err, errlen))
+        at[(*n)++] = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return rc;
+}
+
 int store_coef_set(sqlite3 *db, const char *name, double value, int64_t valid_from_s,
                    const char *actor, const char *channel, const char *reason, char *err,
                    size_t errlen)

@@ -330,6 +330,10 @@ int store_audit(sqlite3 *db, const char *actor, const char *channel, const char 
 /* Coefficient name in force at time at_s; CM_ERR_NOTFOUND when none. */
 int store_coef_get(sqlite3 *db, const char *name, int64_t at_s, double *value, char *err,
                    size_t errlen);
+/* Times in (from_s, to_s) at which a new value of name comes into force,
+ * ascending, distinct, at most max; *n how many. */
+int store_coef_changes(sqlite3 *db, const char *name, int64_t from_s, int64_t to_s, int64_t *at,
+                       int max, int *n, char *err, size_t errlen);
 /* Add a value in force from valid_from_s, audited (action "coef.set"). Inside a write job. */
 int store_coef_set(sqlite3 *db, const char *name, double value, int64_t valid_from_s,
                    const char *actor, const char *channel, const char *reason, char *err,

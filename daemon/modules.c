@@ -68,7 +68,9 @@ static int core_start(daemon_t *d, char *err, size_t errlen)
 
 static int intake_init(daemon_t *d, char *err, size_t errlen)
 {
-    return intake_conf_from_cfg(d->cfg, &d->intake_conf, err, errlen);
+    int rc = intake_conf_from_cfg(d->cfg, &d->intake_conf, err, errlen);
+    d->intake_conf.output = ana_output_for_intake; /* analytics owns output over a period */
+    return rc;
 }
 
 static int intake_start(daemon_t *d, char *err, size_t errlen)

@@ -1,82 +1,11 @@
 /* Production-transport-sales figures per shift, day, month, quarter, year
- * (ACQ-3): output from the belt-scale station, sales, inventory. */
+ * (ACQ-3): output (from analytics through c->output: station minutes,
+ * imported history, coefficient in force), and intake's own sales and
+ * inventory. */
 #include <stdio.h>
 #include <string.h>
 
 #include "intake/internal.h"
-
-int intake_output_raw(sqlite3 *db, const intake_conf_t *c, int64_t start, int64_t end,
-                      double *tons, char *err, size_t errlen)
-{
-    /* station_output_minute (collector, migration 0010): tonnes per station
-     * and minute from the station's own cumulative counter. Every station
-     * counts: a mine with two main belts has two. Imported history
-     * (ana_interval, analytics) replaces the station's minutes of the
-     * intervals it covers, as in analytics' ana_db_intervals(), so these
-     * figures and RPT-1 give one output. */
-    /* h: the span history covers near the range, and its interval (history
-     * starts are multiples of it): only minutes inside that span are looked
-     * up, so a range without history costs about a plain sum. */
-    sqlite3_stmt *s;
-    int rc = store_prepare(db,
-                           "WITH h AS (SELECT coalesce(min(start), 0) AS lo,"
-                           " coalesce(max(start + interval_s), 0) AS hi,"
-                           " coalesce(max(interval_s), 60) AS iv FROM ana_interval"
-                           " WHERE start > ?1 - 86400 AND start < ?2)"
-                           " SELECT coalesce((SELECT sum(m.tonnes) FROM station_output_minute m, h"
-                           " WHERE m.minute >= ?1 AND m.minute < ?2 AND NOT (m.minute >= h.lo"
-                           " AND m.minute < h.hi AND m.minute - m.minute % h.iv IN"
-                           " (SELECT start FROM ana_interval))), 0)"
-                           " + coalesce((SELECT sum(tons) FROM ana_interval"
-                           " WHERE start >= ?1 AND start < ?2), 0)",
-                           &s, err, errlen);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(s, 1, start);
-    sqlite3_bind_int64(s, 2, end);
-    /* A failed sum is an error, never 0 t (#14). */
-    return store_q_double(s, 0.0, tons, NULL, err, errlen);
-}
-
-/* Raw output converted piecewise by the raw_to_gross coefficient in force. */
-static int output_gross(sqlite3 *db, const intake_conf_t *c, int64_t start, int64_t end,
-                        double *gross, bool *has, char *err, size_t errlen)
-{
-    int64_t cuts[66];
-    int n = 0;
-    cuts[n++] = start;
-    sqlite3_stmt *s;
-    int rc = store_prepare(db, "SELECT DISTINCT valid_from FROM coefficient WHERE name = 'raw_to_gross'"
-                               " AND valid_from > ? AND valid_from < ? ORDER BY valid_from LIMIT 64",
-                           &s, err, errlen);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(s, 1, start);
-    sqlite3_bind_int64(s, 2, end);
-    while (!rc && store_next(s, &rc, err, errlen))
-        cuts[n++] = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    if (rc)
-        return rc;
-    cuts[n] = end;
-    *gross = 0;
-    *has = true;
-    for (int i = 0; i < n && !rc; i++) {
-        double raw, k;
-        rc = intake_output_raw(db, c, cuts[i], cuts[i + 1], &raw, err, errlen);
-        if (rc)
-            break;
-        int g = store_coef_get(db, "raw_to_gross", cuts[i], &k, NULL, 0);
-        if (g == CM_ERR_NOTFOUND) {
-            *has = false; /* shown as "no coefficient", never as a made-up 1.0 */
-            k = 1.0;
-        } else if (g) {
-            return cm_fail(err, errlen, g, "coefficient raw_to_gross unreadable");
-        }
-        *gross += raw * k;
-    }
-    return rc;
-}
 
 static int sum_query(sqlite3 *db, const char *sql, int64_t a, int64_t b, const char *coal,
                      double *sum, int *count, char *err, size_t errlen)
@@ -89,6 +18,7 @@ static int sum_query(sqlite3 *db, const char *sql, int64_t a, int64_t b, const c
     sqlite3_bind_int64(s, 2, b);
     store_bind_text_or_null(s, 3, coal);
     *sum = 0;
+    /* A failed sum is an error, never 0 t (#14). */
     rc = store_step(s, err, errlen);
     if (rc > 0) {
         *sum = sqlite3_column_double(s, 0);
@@ -105,39 +35,58 @@ static int sum_query(sqlite3 *db, const char *sql, int64_t a, int64_t b, const c
     "' AND gross_time >= ?1 AND gross_time < ?2 AND material NOT IN ('gangue', 'other')"     \
     " AND (?3 IS NULL OR material = ?3)"
 
-int intake_figures_get(sqlite3 *db, const intake_conf_t *c, tm_period kind, int64_t at,
-                       const char *coal_type, intake_figures_t *f, char *err, size_t errlen)
+int intake_sales_get(sqlite3 *db, int64_t start, int64_t end, const char *coal_type,
+                     intake_sales_t *f, char *err, size_t errlen)
 {
     memset(f, 0, sizeof *f);
-    tm_period_bounds(&c->plan, kind, at, &f->start, &f->end);
-    int rc = CM_OK, n;
-    /* The station weighs raw coal of every kind: output is for "all" only. */
-    if (!coal_type || !coal_type[0] || !strcmp(coal_type, "raw")) {
-        rc = intake_output_raw(db, c, f->start, f->end, &f->output_raw, err, errlen);
-        if (!rc)
-            rc = output_gross(db, c, f->start, f->end, &f->output_gross, &f->has_coefficient,
-                              err, errlen);
-    }
-    if (!rc)
-        rc = sum_query(db, TICKETS_SQL("out"), f->start, f->end, coal_type, &f->truck_sales,
-                       &f->trucks, err, errlen);
-    if (!rc)
-        rc = sum_query(db, TICKETS_SQL("in"), f->start, f->end, coal_type, &f->truck_receipts, &n,
+    int n = 0;
+    int rc = sum_query(db, TICKETS_SQL("out"), start, end, coal_type, &f->truck_sales, &f->trucks,
                        err, errlen);
+    if (!rc)
+        rc = sum_query(db, TICKETS_SQL("in"), start, end, coal_type, &f->truck_receipts, &n, err,
+                       errlen);
     if (!rc)
         rc = sum_query(db, "SELECT coalesce(sum(tons), 0) FROM rail_sale WHERE loaded_at >= ?1"
                            " AND loaded_at < ?2 AND (?3 IS NULL OR coal_type = ?3)",
-                       f->start, f->end, coal_type, &f->rail_sales, NULL, err, errlen);
+                       start, end, coal_type, &f->rail_sales, NULL, err, errlen);
     /* Inventory at the end: per stockpile and coal type, the latest survey before it. */
+    n = 0;
     if (!rc)
         rc = sum_query(db, "SELECT coalesce(sum(tons), 0), count(*) FROM inventory_survey v"
                            " WHERE surveyed_at < ?2 AND (?3 IS NULL OR coal_type = ?3)"
                            " AND surveyed_at = (SELECT max(surveyed_at) FROM inventory_survey w"
                            " WHERE w.stockpile = v.stockpile AND w.coal_type = v.coal_type"
                            " AND w.surveyed_at < ?2)",
-                       f->start, f->end, coal_type, &f->inventory, &n, err, errlen);
+                       start, end, coal_type, &f->inventory, &n, err, errlen);
     f->has_inventory = n > 0;
     return rc;
+}
+
+int intake_figures_get(sqlite3 *db, const intake_conf_t *c, tm_period kind, int64_t at,
+                       const char *coal_type, intake_figures_t *f, char *err, size_t errlen)
+{
+    memset(f, 0, sizeof *f);
+    tm_period_bounds(&c->plan, kind, at, &f->start, &f->end);
+    int rc = CM_OK;
+    /* The station weighs raw coal of every kind: output is for "all" only. */
+    if (!coal_type || !coal_type[0] || !strcmp(coal_type, "raw")) {
+        if (!c->output)
+            return cm_fail(err, errlen, CM_ERR_INVALID, "figures: no output source configured");
+        rc = c->output(db, f->start, f->end, &f->output_raw, &f->output_gross, &f->has_coefficient,
+                       err, errlen);
+    }
+    intake_sales_t sl;
+    if (!rc)
+        rc = intake_sales_get(db, f->start, f->end, coal_type, &sl, err, errlen);
+    if (rc)
+        return rc;
+    f->truck_sales = sl.truck_sales;
+    f->trucks = sl.trucks;
+    f->truck_receipts = sl.truck_receipts;
+    f->rail_sales = sl.rail_sales;
+    f->inventory = sl.inventory;
+    f->has_inventory = sl.has_inventory;
+    return CM_OK;
 }
 
 /* The mine system's own figures for the same period: an object, or JSON null

@@ -55,6 +55,12 @@ typedef struct intake_conf {
     double match_min_confidence; /* plate similarity needed to match (0.75) */
     int match_interval_s;    /* how often the daemon runs matching (10) */
     char output_quantity[48]; /* point quantity of the station's tonnage counter */
+    /* Where the figures' output comes from: analytics owns the one output
+     * over a period (ana_output_for_intake), and analytics reads intake's
+     * sales, so intake may not call it; whoever sets intake up (daemon, CLI,
+     * tests) plugs it in. NULL: figures of output fail with CM_ERR_INVALID. */
+    int (*output)(sqlite3 *db, int64_t start, int64_t end, double *raw, double *gross,
+                  bool *has_coefficient, char *err, size_t errlen);
     struct {
         char name[64];
         char sha256_hex[65];
@@ -238,12 +244,36 @@ int intake_pts_list(sqlite3 *db, int64_t from, int64_t to, cJSON **out, char *er
 
 /* ---- figures and reports (ACQ-3, RPT-2) ------------------------------- */
 
-/* Raw coal weighed by the belt-scale station in [start, end), t: the sum of
- * the increases of every point whose quantity is c->output_quantity (the
- * station's cumulative counter), from minute aggregates; a counter that goes
- * back is a reset and its new value counts as the increase. */
-int intake_output_raw(sqlite3 *db, const intake_conf_t *c, int64_t start, int64_t end,
-                      double *tons, char *err, size_t errlen);
+/* The sales side of a period [start, end), coal only (gangue and other
+ * material are weighed, not sold); coal_type NULL or "" for all. The
+ * analytics mass balance and the uplink summaries read it here. */
+typedef struct intake_sales {
+    double truck_sales;    /* net of outbound tickets, gross time in the period */
+    int trucks;
+    double truck_receipts; /* net of inbound tickets */
+    double rail_sales;
+    double inventory;      /* latest surveys before end, per stockpile and coal type */
+    bool has_inventory;
+} intake_sales_t;
+int intake_sales_get(sqlite3 *db, int64_t start, int64_t end, const char *coal_type,
+                     intake_sales_t *out, char *err, size_t errlen);
+
+/* The sales side as the mass balance (ANA-4) and RPT-1 count it: coal is a
+ * material listed in coal_type; inventory at a time is the latest surveys at
+ * or before it; the mine system's own figures for a period starting at start
+ * (pts_period "day", "month"...; NULL: not looked up). */
+typedef struct intake_balance {
+    double truck; /* net of outbound coal tickets (gross time in the period) */
+    int trucks;   /* outbound vehicles */
+    double rail;
+    bool has_sales;
+    double inv_start, inv_end; /* 0 when not both known */
+    bool has_inventory;
+    bool has_pts;
+    double pts_output, pts_truck, pts_rail, pts_inventory;
+} intake_balance_t;
+int intake_balance_get(sqlite3 *db, int64_t start, int64_t end, const char *pts_period,
+                       intake_balance_t *out, char *err, size_t errlen);
 
 typedef struct intake_figures {
     int64_t start, end;

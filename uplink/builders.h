@@ -7,7 +7,6 @@
 
 #define UPL_GRACE_S 90 /* the last minute's readings are committed by then */
 
-bool upl_has_table(sqlite3 *db, const char *name);
 int upl_state_get(sqlite3 *db, const char *name, int64_t *v, bool *found, char *err,
                   size_t errlen);
 int upl_state_set(sqlite3 *db, const char *name, int64_t v, char *err, size_t errlen);

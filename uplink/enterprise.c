@@ -117,7 +117,8 @@ cJSON *upl_enterprise_list(sqlite3 *db, char *err, size_t errlen)
                       &s, err, errlen))
         return NULL;
     cJSON *arr = cJSON_CreateArray();
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    int rc = CM_OK;
+    while (store_next(s, &rc, err, errlen)) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "code", (const char *)sqlite3_column_text(s, 0));
         cJSON_AddStringToObject(o, "name", (const char *)sqlite3_column_text(s, 1));
@@ -136,5 +137,9 @@ cJSON *upl_enterprise_list(sqlite3 *db, char *err, size_t errlen)
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(s);
+    if (rc) {
+        cJSON_Delete(arr);
+        return NULL;
+    }
     return arr;
 }

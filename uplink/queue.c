@@ -80,7 +80,7 @@ static int fanout_one(sqlite3 *db, const upl_cfg_t *c, const upl_dest_t *d, int 
     }
     sqlite3_bind_text(q, 1, d->name, -1, SQLITE_TRANSIENT);
     int64_t last = -1;
-    while (!rc && sqlite3_step(q) == SQLITE_ROW) {
+    while (!rc && store_next(q, &rc, err, errlen)) {
         last = sqlite3_column_int64(q, 0);
         const char *type = (const char *)sqlite3_column_text(q, 1);
         bool forwarded = sqlite3_column_type(q, 2) != SQLITE_NULL;
@@ -209,7 +209,7 @@ int upl_queue_pick(sqlite3 *db, const upl_dest_t *d, int64_t now_ms, bool newest
     sqlite3_bind_text(s, 5, skip, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 6, d->batch ? d->batch_max : 1);
     size_t cap = 0, len = 0;
-    while (sqlite3_step(s) == SQLITE_ROW && p->n < UPL_BATCH_MAX) {
+    while (!rc && p->n < UPL_BATCH_MAX && store_next(s, &rc, err, errlen)) {
         const char *body = (const char *)sqlite3_column_text(s, 2);
         size_t bl = (size_t)sqlite3_column_bytes(s, 2);
         if (len + bl + 3 > cap) {
@@ -351,8 +351,9 @@ int upl_queue_result_job(sqlite3 *db, const upl_cfg_t *c, const upl_dest_t *d,
         if (!rc) {
             sqlite3_bind_text(s, 1, d->name, -1, SQLITE_TRANSIENT);
             sqlite3_bind_int64(s, 2, p->seq[0]);
-            aside = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0);
-            sqlite3_finalize(s);
+            int64_t n = 0;
+            rc = store_q_int64(s, 0, &n, NULL, err, errlen);
+            aside = n > 0;
         }
     }
     if (!rc)

@@ -12,8 +12,13 @@ static bool enterprise_known(sqlite3 *db, const char *code, int *rc, char *err, 
     if (*rc)
         return false;
     sqlite3_bind_text(s, 1, code, -1, SQLITE_TRANSIENT);
-    bool known = sqlite3_step(s) == SQLITE_ROW;
+    int step = store_step(s, err, errlen);
     sqlite3_finalize(s);
+    bool known = step > 0;
+    if (step < 0) {
+        *rc = step;
+        return false;
+    }
     if (!known) {
         snprintf(err, errlen, "no enterprise %s", code);
         *rc = CM_ERR_NOTFOUND;
@@ -69,8 +74,9 @@ int upl_received_list(sqlite3 *db, const upl_records_q_t *q, cJSON **out, char *
     if (store_prepare(db, "SELECT count(*)" RECEIVED_WHERE, &s, err, errlen))
         return CM_ERR_DB;
     bind_filter(s, q);
-    double total = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_double(s, 0) : 0;
-    sqlite3_finalize(s);
+    double total = 0;
+    if ((rc = store_q_double(s, 0, &total, NULL, err, errlen)))
+        return rc;
     if (store_prepare(db,
                       "SELECT record_type, record_id, received_ms, revisions, series, start_s,"
                       " end_s, body" RECEIVED_WHERE " ORDER BY received_ms DESC, id DESC"

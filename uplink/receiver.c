@@ -136,7 +136,7 @@ static int ent_lookup(sqlite3 *db, const char *code, ent_row_t *e, char *err, si
     if (rc)
         return rc;
     sqlite3_bind_text(s, 1, code, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(s) == SQLITE_ROW) {
+    if (store_next(s, &rc, err, errlen)) {
         e->found = true;
         snprintf(e->kind, sizeof e->kind, "%s", (const char *)sqlite3_column_text(s, 0));
         const char *k = (const char *)sqlite3_column_text(s, 1);
@@ -144,7 +144,7 @@ static int ent_lookup(sqlite3 *db, const char *code, ent_row_t *e, char *err, si
         e->has_key = k && iv && upl_key_set(&e->key, k, iv, NULL, 0) == CM_OK;
     }
     sqlite3_finalize(s);
-    return CM_OK;
+    return rc;
 }
 
 /* SHA-256 of mineCode, token and data, hex: what a replayed request would repeat. */
@@ -175,8 +175,8 @@ static int replay_guard(sqlite3 *db, const upl_cfg_t *c, const upl_request_t *rq
     if (rc)
         return rc;
     sqlite3_bind_int64(s, 1, now_ms);
-    sqlite3_step(s);
-    sqlite3_finalize(s);
+    if ((rc = store_step_done(s, err, errlen)))
+        return rc;
     rc = store_prepare(db, "INSERT OR IGNORE INTO uplink_token_seen(digest, expires_ms) VALUES (?, ?)",
                        &s, err, errlen);
     if (rc)

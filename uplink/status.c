@@ -25,7 +25,8 @@ static cJSON *aside_list(sqlite3 *db, const char *dest, char *err, size_t errlen
         return NULL;
     sqlite3_bind_text(s, 1, dest, -1, SQLITE_TRANSIENT);
     cJSON *arr = cJSON_CreateArray();
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    int rc = CM_OK;
+    while (store_next(s, &rc, err, errlen)) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "seq", (double)sqlite3_column_int64(s, 0));
         add_text(o, "record_type", s, 1);
@@ -37,6 +38,10 @@ static cJSON *aside_list(sqlite3 *db, const char *dest, char *err, size_t errlen
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(s);
+    if (rc) {
+        cJSON_Delete(arr);
+        return NULL;
+    }
     return arr;
 }
 
@@ -57,7 +62,8 @@ cJSON *upl_queue_status(sqlite3 *db, int64_t now_ms, char *err, size_t errlen)
                       &s, err, errlen))
         return NULL;
     cJSON *arr = cJSON_CreateArray();
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    int rc = CM_OK;
+    while (!rc && store_next(s, &rc, err, errlen)) {
         const char *name = (const char *)sqlite3_column_text(s, 0);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "destination", name);
@@ -94,6 +100,10 @@ cJSON *upl_queue_status(sqlite3 *db, int64_t now_ms, char *err, size_t errlen)
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(s);
+    if (rc) {
+        cJSON_Delete(arr);
+        return NULL;
+    }
     return arr;
 }
 
@@ -109,7 +119,8 @@ cJSON *upl_log_list(sqlite3 *db, const char *dest, int limit, char *err, size_t 
     dest ? sqlite3_bind_text(s, 1, dest, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, 1);
     sqlite3_bind_int(s, 2, limit);
     cJSON *arr = cJSON_CreateArray();
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    int rc = CM_OK;
+    while (store_next(s, &rc, err, errlen)) {
         cJSON *o = cJSON_CreateObject();
         tm_json_add_col(o, "time", s, 0, TM_JSON_BJ_FROM_MS);
         add_text(o, "destination", s, 1);
@@ -125,5 +136,9 @@ cJSON *upl_log_list(sqlite3 *db, const char *dest, int limit, char *err, size_t 
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(s);
+    if (rc) {
+        cJSON_Delete(arr);
+        return NULL;
+    }
     return arr;
 }

@@ -1,32 +1,18 @@
 /* dailySummary records (uplink.md §3) at every shift end and production-day
- * end: output from the belt-scale station, truck sales from weighbridge
- * tickets, rail sales, inventory from the latest stockpile surveys, energy of
- * the mine-total gates. Read from the collector's and intake's tables; built
- * only when those tables exist. */
+ * end: output (analytics' one output over a period: station minutes with
+ * imported history in place of the station's minutes it covers), truck and
+ * rail sales and inventory (intake's sales figures), energy of the
+ * mine-total gates (the collector's counters). A failed read stops the
+ * summary with the error: it is built again on the next run, never sent
+ * with zeros. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "analytics/analytics.h"
+#include "collector/collector.h"
+#include "intake/intake.h"
 #include "uplink/builders.h"
-
-static double sum_of(sqlite3 *db, const char *sql, int64_t a, int64_t b, bool *ok)
-{
-    sqlite3_stmt *s;
-    double v = 0;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
-        *ok = false;
-        return 0;
-    }
-    sqlite3_bind_int64(s, 1, a);
-    sqlite3_bind_int64(s, 2, b);
-    if (sqlite3_step(s) == SQLITE_ROW)
-        v = sqlite3_column_double(s, 0);
-    else
-        *ok = false;
-    sqlite3_finalize(s);
-    return v;
-}
 
 /* The scale-health figure at the period's end (issue #13), as the optional
  * fields scaleRatio, scaleBand and scaleVerdict (dictionary 1 一致, 2 待观察,
@@ -47,35 +33,24 @@ static void scale_health(sqlite3 *db, const ana_conf_t *ac, int64_t b, cJSON *r)
 static int summary(sqlite3 *db, const tm_shift_plan_t *plan, const ana_conf_t *ac, int64_t a,
                    int64_t b, int shift, int *made, char *err, size_t errlen)
 {
-    bool ok = true;
-    double out = sum_of(db, "SELECT coalesce(sum(tonnes), 0) FROM station_output_minute"
-                            " WHERE minute >= ? AND minute < ?", a, b, &ok);
-    /* Sales are coal leaving by the bridge; gangue and other material are not sales. */
-    double truck = sum_of(db, "SELECT coalesce(sum(net), 0) FROM weigh_ticket_current WHERE"
-                              " direction = 'out' AND material NOT IN ('gangue', 'other') AND"
-                              " gross_time >= ? AND gross_time < ?", a, b, &ok);
-    double rail = sum_of(db, "SELECT coalesce(sum(tons), 0) FROM rail_sale WHERE loaded_at >= ?"
-                             " AND loaded_at < ?", a, b, &ok);
-    double inv = sum_of(db, "SELECT coalesce(sum(tons), 0) FROM inventory_survey s WHERE"
-                            " ?1 = ?1 AND surveyed_at = (SELECT max(surveyed_at) FROM inventory_survey"
-                            " u WHERE u.stockpile = s.stockpile AND u.coal_type = s.coal_type AND"
-                            " u.surveyed_at < ?2)", a, b, &ok);
-    double kwh = sum_of(db, "SELECT coalesce(sum(c.delta), 0) FROM counter_minute c JOIN point p ON"
-                            " p.id = c.point_id JOIN device d ON d.id = p.device_id WHERE"
-                            " d.gate_type = 'mine_total' AND p.quantity = 'energy_import' AND c.minute >= ?"
-                            " AND c.minute < ?", a, b, &ok);
+    double out = 0, kwh = 0, station = 0;
+    int64_t station_minutes = 0, gate_minutes = 0;
+    intake_sales_t sales;
     /* A period in which neither the station nor a mine-total meter reported
      * (before coalmon ran here, or both down throughout) is not summed: zero
      * output and zero energy would tell the platform the mine stood still. */
-    double covered = sum_of(db, "SELECT (SELECT count(*) FROM station_output_minute WHERE minute >= ?1"
-                                " AND minute < ?2) + (SELECT count(*) FROM counter_minute c JOIN point p"
-                                " ON p.id = c.point_id JOIN device d ON d.id = p.device_id WHERE"
-                                " d.gate_type = 'mine_total' AND c.minute >= ?1 AND c.minute < ?2)",
-                            a, b, &ok);
-    if (!ok)
-        return cm_fail(err, errlen, CM_ERR_DB, "summary: %s", sqlite3_errmsg(db));
-    if (covered == 0)
+    int rc = col_output_total(db, a, b, &station, &station_minutes, err, errlen);
+    if (!rc)
+        rc = col_mine_total_energy(db, a, b, &kwh, &gate_minutes, err, errlen);
+    if (!rc && station_minutes + gate_minutes == 0)
         return CM_OK;
+    if (!rc)
+        rc = ana_output_raw(db, a, b, &out, err, errlen);
+    if (!rc)
+        rc = intake_sales_get(db, a, b, NULL, &sales, err, errlen);
+    if (rc)
+        return rc;
+    double truck = sales.truck_sales, rail = sales.rail_sales, inv = sales.inventory;
     int y, m, d, sh;
     tm_production_day(plan, a, &y, &m, &d, &sh);
     char id[64], date[16];
@@ -151,7 +126,7 @@ static int resum_late(sqlite3 *db, const tm_shift_plan_t *plan, const ana_conf_t
     sqlite3_bind_int64(s, 2, now);
     sqlite3_bind_int64(s, 3, summed_to);
     int64_t last_shift = INT64_MIN, last_day = INT64_MIN;
-    while (!rc && sqlite3_step(s) == SQLITE_ROW)
+    while (!rc && store_next(s, &rc, err, errlen))
         rc = resum_shift(db, plan, ac, sqlite3_column_int64(s, 0), summed_to, &last_shift, &last_day,
                          made, err, errlen);
     sqlite3_finalize(s);
@@ -161,11 +136,6 @@ static int resum_late(sqlite3 *db, const tm_shift_plan_t *plan, const ana_conf_t
 int upl_build_summaries(sqlite3 *db, const cfg_t *cfg, const upl_cfg_t *c, int64_t now,
                         int *made, char *err, size_t errlen)
 {
-    static const char *const need[] = {"station_output_minute", "weigh_ticket", "rail_sale",
-                                       "inventory_survey", "counter_minute"};
-    for (size_t i = 0; i < sizeof need / sizeof *need; i++)
-        if (!upl_has_table(db, need[i]))
-            return CM_OK;
     tm_shift_plan_t plan;
     tm_shift_plan_default(&plan);
     ana_conf_t ac; /* the scale-health figure's window and bands */

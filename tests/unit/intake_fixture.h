@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analytics/analytics.h"
 #include "intake/intake.h"
 
 typedef struct ifx {
@@ -36,6 +37,7 @@ static inline int ifx_setup(void **state)
     }
     f->db = store_reader_open(f->st, err, sizeof err);
     intake_conf_default(&f->conf);
+    f->conf.output = ana_output_for_intake; /* as the daemon and the CLI wire it */
     intake_materials_load(f->db, &f->mat, err, sizeof err);
     *state = f;
     return f->db ? 0 : -1;

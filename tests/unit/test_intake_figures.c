@@ -362,7 +362,7 @@ static void test_rpt2_reports_json_and_csv(void **state)
 static void test_figures_answer_an_error_not_zero_when_a_query_fails(void **state)
 {
     ifx_t *f = *state;
-    static const char *const tables[] = {"station_output_minute", "coefficient",
+    static const char *const tables[] = {"station_output_minute", "ana_interval", "coefficient",
                                          "weigh_ticket_current", "rail_sale", "inventory_survey"};
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
         fail_store_t fs;
@@ -382,8 +382,8 @@ static void test_figures_answer_an_error_not_zero_when_a_query_fails(void **stat
     double t = -1;
     char err[256] = "";
     fail_store_on(&fs, f->db, "station_output_minute");
-    assert_int_equal(intake_output_raw(f->db, &f->conf, bj(2026, 10, 31, 0, 0, 0),
-                                       bj(2026, 11, 1, 0, 0, 0), &t, err, sizeof err), CM_ERR_DB);
+    assert_int_equal(ana_output_raw(f->db, bj(2026, 10, 31, 0, 0, 0), bj(2026, 11, 1, 0, 0, 0), &t,
+                                    err, sizeof err), CM_ERR_DB);
     fail_store_off(&fs);
     assert_true(t == -1);
     /* The mine system's own figures failing are an error, not "not reported". */
