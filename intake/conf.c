@@ -165,14 +165,17 @@ int intake_key_check(sqlite3 *db, const intake_conf_t *c, const char *key, char 
     if (!db || store_prepare(db, "SELECT name, key_sha256 FROM intake_api_key"
                                  " WHERE revoked_at IS NULL", &s, NULL, 0))
         return CM_ERR_AUTH;
-    int rc = CM_ERR_AUTH;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    int rc = CM_ERR_AUTH, step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         const char *h = (const char *)sqlite3_column_text(s, 1);
         if (h && strlen(h) == 64 && CRYPTO_memcmp(hex, h, 64) == 0) {
             snprintf(name, namelen, "%s", (const char *)sqlite3_column_text(s, 0));
             rc = CM_OK;
         }
     }
+    /* A key table that cannot be read is a database failure, not a wrong key. */
+    if (rc && step != SQLITE_DONE)
+        rc = CM_ERR_DB;
     sqlite3_finalize(s);
     return rc;
 }

@@ -61,9 +61,11 @@ static int point_job(sqlite3 *db, void *arg, char *err, size_t errlen)
     if (rc)
         return rc;
     sqlite3_bind_text(s, 1, p->code, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_ROW)
+    if (store_next(s, &rc, err, errlen))
         old = strdup((const char *)sqlite3_column_text(s, 0));
     sqlite3_finalize(s);
+    if (rc)
+        return rc;
     rc = store_prepare(db, "INSERT INTO exit_point(code, name, location, camera_ip, direction)"
                            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(code) DO UPDATE SET"
                            " name = excluded.name, location = excluded.location,"
@@ -109,11 +111,13 @@ static int point_rm_job(sqlite3 *db, void *arg, char *err, size_t errlen)
         return rc;
     sqlite3_bind_text(s, 1, j->code, -1, SQLITE_STATIC);
     int exists = 0, used = 0;
-    if (sqlite3_step(s) == SQLITE_ROW) {
+    if (store_next(s, &rc, err, errlen)) {
         exists = sqlite3_column_int(s, 0);
         used = sqlite3_column_int(s, 1);
     }
     sqlite3_finalize(s);
+    if (rc)
+        return rc;
     if (!exists)
         return cm_fail(err, errlen, CM_ERR_NOTFOUND, "no exit point '%s'", j->code);
     /* Captures are evidence: a point that has any stays (rename it instead). */
@@ -144,7 +148,7 @@ int intake_point_list(sqlite3 *db, cJSON **out, char *err, size_t errlen)
     if (rc)
         return rc;
     cJSON *arr = cJSON_CreateArray();
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         cJSON *o = cJSON_CreateObject();
         static const char *const k[] = {"code", "name", "location", "cameraIp", "direction"};
         for (int i = 0; i < 5; i++)
@@ -152,6 +156,10 @@ int intake_point_list(sqlite3 *db, cJSON **out, char *err, size_t errlen)
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(s);
+    if (rc) {
+        cJSON_Delete(arr);
+        return rc;
+    }
     *out = arr;
     return CM_OK;
 }
@@ -237,11 +245,10 @@ static int point_direction(sqlite3 *db, const char *code, char *dir, size_t len,
     if (rc)
         return rc;
     sqlite3_bind_text(s, 1, code, -1, SQLITE_STATIC);
-    rc = CM_ERR_NOTFOUND;
-    if (sqlite3_step(s) == SQLITE_ROW) {
+    rc = store_step(s, err, errlen);
+    if (rc > 0)
         snprintf(dir, len, "%s", (const char *)sqlite3_column_text(s, 0));
-        rc = CM_OK;
-    }
+    rc = rc > 0 ? CM_OK : rc < 0 ? rc : CM_ERR_NOTFOUND;
     sqlite3_finalize(s);
     return rc;
 }
@@ -330,9 +337,9 @@ int intake_capture_queue(sqlite3 *db, const char *capture_id, char *err, size_t 
     if (rc)
         return rc;
     sqlite3_bind_text(s, 1, capture_id, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_ROW) {
+    if ((rc = store_step(s, err, errlen)) <= 0) {
         sqlite3_finalize(s);
-        return cm_fail(err, errlen, CM_ERR_NOTFOUND, "no capture '%s'", capture_id);
+        return rc < 0 ? rc : cm_fail(err, errlen, CM_ERR_NOTFOUND, "no capture '%s'", capture_id);
     }
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "id", capture_id);
@@ -368,7 +375,7 @@ int intake_capture_list(sqlite3 *db, int64_t from, int64_t to, const char *state
     store_bind_text_or_null(s, 3, state);
     sqlite3_bind_int(s, 4, limit > 0 ? limit : 1000);
     cJSON *arr = cJSON_CreateArray();
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         cJSON *o = cJSON_CreateObject();
         intake_add_col_text(o, "captureId", s, 0);
         intake_add_col_text(o, "pointId", s, 1);
@@ -386,6 +393,10 @@ int intake_capture_list(sqlite3 *db, int64_t from, int64_t to, const char *state
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(s);
+    if (rc) {
+        cJSON_Delete(arr);
+        return rc;
+    }
     *out = arr;
     return CM_OK;
 }
@@ -406,7 +417,7 @@ int intake_escape_list(sqlite3 *db, int64_t from, int64_t to, int limit, cJSON *
     sqlite3_bind_int64(s, 2, to);
     sqlite3_bind_int(s, 3, limit > 0 ? limit : 1000);
     cJSON *arr = cJSON_CreateArray();
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "id", (double)sqlite3_column_int64(s, 0));
         intake_add_col_text(o, "captureId", s, 1);
@@ -428,6 +439,10 @@ int intake_escape_list(sqlite3 *db, int64_t from, int64_t to, int limit, cJSON *
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(s);
+    if (rc) {
+        cJSON_Delete(arr);
+        return rc;
+    }
     *out = arr;
     return CM_OK;
 }

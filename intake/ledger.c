@@ -13,12 +13,14 @@ int intake_materials_load(sqlite3 *db, intake_materials_t *m, char *err, size_t 
     int rc = store_prepare(db, "SELECT code, name FROM coal_type ORDER BY code", &s, err, errlen);
     if (rc)
         return rc;
-    while (sqlite3_step(s) == SQLITE_ROW && m->n < INTAKE_MAX_MATERIALS - 2) {
+    while (!rc && m->n < INTAKE_MAX_MATERIALS - 2 && store_next(s, &rc, err, errlen)) {
         snprintf(m->code[m->n], sizeof m->code[0], "%s", (const char *)sqlite3_column_text(s, 0));
         snprintf(m->name[m->n], sizeof m->name[0], "%s", (const char *)sqlite3_column_text(s, 1));
         m->n++;
     }
     sqlite3_finalize(s);
+    if (rc)
+        return rc;
     snprintf(m->code[m->n], sizeof m->code[0], "gangue");
     snprintf(m->name[m->n++], sizeof m->name[0], "矸石");
     snprintf(m->code[m->n], sizeof m->code[0], "other");
@@ -42,9 +44,9 @@ static int coal_type_known(sqlite3 *db, const char *code, bool *known, char *err
     if (rc)
         return rc;
     sqlite3_bind_text(s, 1, code, -1, SQLITE_STATIC);
-    *known = sqlite3_step(s) == SQLITE_ROW;
+    *known = store_next(s, &rc, err, errlen);
     sqlite3_finalize(s);
-    return CM_OK;
+    return rc;
 }
 
 /* The coal type's code for a code or name (in place). */
@@ -62,7 +64,7 @@ static int coal_type_field(sqlite3 *db, const cJSON *o, const char *key, bool re
     if (!rc && !store_prepare(db, "SELECT code FROM coal_type WHERE code = ?1 OR name = ?1", &s,
                               err, errlen)) {
         sqlite3_bind_text(s, 1, code, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(s) == SQLITE_ROW)
+        if (store_next(s, &rc, err, errlen))
             snprintf(code, len, "%s", (const char *)sqlite3_column_text(s, 0));
         sqlite3_finalize(s);
     }
@@ -178,8 +180,10 @@ static int insert_once(sqlite3 *db, ledger_job_t *j, sqlite3_stmt *ins, const ch
     if (rc)
         return rc;
     bind_same(s, arg);
-    bool same = sqlite3_step(s) == SQLITE_ROW;
+    bool same = store_next(s, &rc, err, errlen);
     sqlite3_finalize(s);
+    if (rc)
+        return rc;
     if (same)
         return CM_OK;
     intake_fault_set(j->f, field, "%s exists with other values (a stored record is not overwritten)", field);

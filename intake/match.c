@@ -42,7 +42,7 @@ static int best_ticket(sqlite3 *db, const intake_conf_t *c, const pending_t *p, 
     sqlite3_bind_int64(s, 2, p->time + c->match_after_s);
     memset(best, 0, sizeof *best);
     best->confidence = -1;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         double conf = intake_plate_similarity(p->plate, (const char *)sqlite3_column_text(s, 1));
         int64_t dt = llabs(sqlite3_column_int64(s, 2) - p->time);
         if (conf > best->confidence + 1e-9 || (conf > best->confidence - 1e-9 && dt < best->dt)) {
@@ -53,7 +53,7 @@ static int best_ticket(sqlite3 *db, const intake_conf_t *c, const pending_t *p, 
         }
     }
     sqlite3_finalize(s);
-    return CM_OK;
+    return rc;
 }
 
 static int set_state(sqlite3 *db, const pending_t *p, const char *state, const candidate_t *m,
@@ -147,7 +147,7 @@ static int load_open(sqlite3 *db, const match_job_t *j, pending_t **out, int *n,
     int cap = 0;
     *out = NULL;
     *n = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         if (*n == cap) {
             cap = cap ? 2 * cap : 64;
             pending_t *grown = realloc(*out, sizeof(pending_t) * (size_t)cap);
@@ -166,7 +166,7 @@ static int load_open(sqlite3 *db, const match_job_t *j, pending_t **out, int *n,
         snprintf(p->state, sizeof p->state, "%s", (const char *)sqlite3_column_text(s, 5));
     }
     sqlite3_finalize(s);
-    return CM_OK;
+    return rc;
 }
 
 /* One pass over the open captures; exact_only first so that a clean read

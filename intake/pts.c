@@ -76,13 +76,15 @@ static int pts_one(sqlite3 *db, pts_job_t *j, const pts_t *p, char *err, size_t 
     sqlite3_bind_text(s, 3, p->coal, -1, SQLITE_STATIC);
     int version = 0;
     bool same = false;
-    if (sqlite3_step(s) == SQLITE_ROW) {
+    if (store_next(s, &rc, err, errlen)) {
         version = sqlite3_column_int(s, 0);
         same = true;
         for (int i = 0; i < 4; i++)
             same = same && sqlite3_column_double(s, i + 1) == p->v[i];
     }
     sqlite3_finalize(s);
+    if (rc)
+        return rc;
     if (same) {
         j->res.unchanged++;
         return CM_OK;
@@ -181,7 +183,7 @@ int intake_pts_list(sqlite3 *db, int64_t from, int64_t to, cJSON **out, char *er
     sqlite3_bind_int64(s, 1, from);
     sqlite3_bind_int64(s, 2, to);
     cJSON *arr = cJSON_CreateArray();
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         cJSON *o = cJSON_CreateObject();
         intake_add_col_text(o, "period", s, 0);
         tm_json_add(o, "periodStart", sqlite3_column_int64(s, 1), TM_JSON_BJ);
@@ -195,6 +197,10 @@ int intake_pts_list(sqlite3 *db, int64_t from, int64_t to, cJSON **out, char *er
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(s);
+    if (rc) {
+        cJSON_Delete(arr);
+        return rc;
+    }
     *out = arr;
     return CM_OK;
 }
@@ -247,7 +253,7 @@ int intake_ledger_list(sqlite3 *db, const char *kind, int64_t from, int64_t to, 
         sqlite3_bind_int64(s, 2, to);
     }
     cJSON *arr = cJSON_CreateArray();
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         cJSON *o = cJSON_CreateObject();
         for (int c = 0; l->types[c]; c++) {
             if (sqlite3_column_type(s, c) == SQLITE_NULL)
@@ -262,6 +268,10 @@ int intake_ledger_list(sqlite3 *db, const char *kind, int64_t from, int64_t to, 
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(s);
+    if (rc) {
+        cJSON_Delete(arr);
+        return rc;
+    }
     *out = arr;
     return CM_OK;
 }

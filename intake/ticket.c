@@ -244,12 +244,12 @@ static int latest(sqlite3 *db, const char *id, intake_ticket_t *t, int *version,
         return rc;
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     *version = 0;
-    if (sqlite3_step(s) == SQLITE_ROW) {
+    if (store_next(s, &rc, err, errlen)) {
         row_ticket(s, t);
         *version = sqlite3_column_int(s, 16);
     }
     sqlite3_finalize(s);
-    return CM_OK;
+    return rc;
 }
 
 static int insert_version(sqlite3 *db, const intake_ticket_t *t, int version, const char *source,
@@ -352,7 +352,7 @@ int intake_ticket_get(sqlite3 *db, const char *ticket_id, cJSON **out, char *err
         return rc;
     sqlite3_bind_text(s, 1, ticket_id, -1, SQLITE_STATIC);
     cJSON *versions = cJSON_CreateArray(), *prev = NULL, *cur = NULL;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         intake_ticket_t t;
         row_ticket(s, &t);
         cJSON *v = cJSON_CreateObject();
@@ -369,6 +369,11 @@ int intake_ticket_get(sqlite3 *db, const char *ticket_id, cJSON **out, char *err
     }
     sqlite3_finalize(s);
     cJSON_Delete(prev);
+    if (rc) {
+        cJSON_Delete(cur);
+        cJSON_Delete(versions);
+        return rc;
+    }
     if (!cur) {
         cJSON_Delete(versions);
         return cm_fail(err, errlen, CM_ERR_NOTFOUND, "no ticket '%s'", ticket_id);
@@ -398,7 +403,7 @@ int intake_ticket_list(sqlite3 *db, int64_t from, int64_t to, const char *plate,
     store_bind_text_or_null(s, 3, norm);
     sqlite3_bind_int(s, 4, limit > 0 ? limit : 1000);
     cJSON *arr = cJSON_CreateArray();
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         intake_ticket_t t;
         row_ticket(s, &t);
         cJSON *o = ticket_json(&t);
@@ -406,6 +411,10 @@ int intake_ticket_list(sqlite3 *db, int64_t from, int64_t to, const char *plate,
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(s);
+    if (rc) {
+        cJSON_Delete(arr);
+        return rc;
+    }
     *out = arr;
     return CM_OK;
 }
