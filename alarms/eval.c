@@ -123,7 +123,7 @@ static int load_pending(sqlite3 *db, pend_t **out, int *n, char *err, size_t err
     int cap = 0;
     *n = 0;
     *out = NULL;
-    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 32;
             pend_t *grown = realloc(*out, (size_t)cap * sizeof **out);
@@ -180,13 +180,13 @@ static int offline_reason(sqlite3 *db, const char *device, char *why, size_t len
     if (rc)
         return rc;
     sqlite3_bind_text(s, 1, device, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(s) == SQLITE_ROW) {
+    if (store_next(s, &rc, err, errlen)) {
         char since[24];
         tm_format_bj(sqlite3_column_int64(s, 0) / 1000, since, sizeof since);
         snprintf(why, len, "设备 %s 自 %s 离线，数据不可信，暂缓报警 (device offline)", device, since);
     }
     sqlite3_finalize(s);
-    return CM_OK;
+    return rc;
 }
 
 static int set_held(sqlite3 *db, const pend_t *p, const char *held, char *err, size_t errlen)
@@ -328,7 +328,7 @@ static int unshelve_expired(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen
     sqlite3_bind_int64(s, 1, t->now_ms);
     int64_t ids[64];
     int n = 0;
-    while (n < 64 && sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && n < 64 && store_next(s, &rc, err, errlen)) {
         ids[n++] = sqlite3_column_int64(s, 0);
         alarm_note(t, ids[n - 1], sqlite3_column_int(s, 1), sqlite3_column_int(s, 2), "unshelved",
                    (const char *)sqlite3_column_text(s, 3), (const char *)sqlite3_column_text(s, 4));
@@ -392,7 +392,7 @@ static int clear_gone(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
     } gone_t;
     gone_t g[64];
     int n = 0;
-    while (n < 64 && sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && n < 64 && store_next(s, &rc, err, errlen)) {
         g[n].id = sqlite3_column_int64(s, 0);
         g[n].type = sqlite3_column_int(s, 1);
         g[n].level = sqlite3_column_int(s, 2);

@@ -24,11 +24,11 @@ static int load(sqlite3 *db, int64_t id, row_t *r, char *err, size_t errlen)
     if (rc)
         return rc;
     sqlite3_bind_int64(s, 1, id);
-    if (sqlite3_step(s) == SQLITE_ROW) {
+    if (store_next(s, &rc, err, errlen)) {
         r->type = sqlite3_column_int(s, 0);
         snprintf(r->state, sizeof r->state, "%s", (const char *)sqlite3_column_text(s, 1));
         r->acked = sqlite3_column_int(s, 2) != 0;
-    } else {
+    } else if (!rc) {
         rc = cm_fail(err, errlen, CM_ERR_NOTFOUND, "no alarm %lld", (long long)id);
     }
     sqlite3_finalize(s);

@@ -60,9 +60,9 @@ int alarm_put_upload(sqlite3 *db, int64_t alarm_id, char *err, size_t errlen)
     if (rc)
         return rc;
     sqlite3_bind_int64(s, 1, alarm_id);
-    if (sqlite3_step(s) != SQLITE_ROW) {
+    if ((rc = store_step(s, err, errlen)) <= 0) {
         sqlite3_finalize(s);
-        return cm_fail(err, errlen, CM_ERR_NOTFOUND, "no alarm %lld", (long long)alarm_id);
+        return rc < 0 ? rc : cm_fail(err, errlen, CM_ERR_NOTFOUND, "no alarm %lld", (long long)alarm_id);
     }
     if (sqlite3_column_type(s, 6) != SQLITE_NULL) { /* an enterprise's: it uploads its own */
         sqlite3_finalize(s);

@@ -120,9 +120,9 @@ static int old_value(sqlite3 *db, const char *target, char **out, char *err, siz
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, target, -1, SQLITE_TRANSIENT);
-    *out = sqlite3_step(st) == SQLITE_ROW ? strdup((const char *)sqlite3_column_text(st, 0)) : NULL;
+    *out = store_next(st, &rc, err, errlen) ? strdup((const char *)sqlite3_column_text(st, 0)) : NULL;
     sqlite3_finalize(st);
-    return CM_OK;
+    return rc;
 }
 
 static int snapshot_job(sqlite3 *db, void *arg, char *err, size_t errlen)
@@ -132,8 +132,10 @@ static int snapshot_job(sqlite3 *db, void *arg, char *err, size_t errlen)
     int rc = store_prepare(db, "SELECT count(*) FROM alarm_param_snapshot", &st, err, errlen);
     if (rc)
         return rc;
-    bool first = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0;
-    sqlite3_finalize(st);
+    int64_t rows = 0;
+    if ((rc = store_q_int64(st, 0, &rows, NULL, err, errlen)))
+        return rc;
+    bool first = rows == 0;
     for (int i = 0; !rc && i < s->n; i++) {
         char *old = NULL;
         rc = old_value(db, s->items[i].target, &old, err, errlen);
@@ -165,7 +167,7 @@ static int snapshot_job(sqlite3 *db, void *arg, char *err, size_t errlen)
     if (!rc && !first) {
         char gone[16][128];
         int ngone = 0;
-        while (ngone < 16 && sqlite3_step(st) == SQLITE_ROW) {
+        while (!rc && ngone < 16 && store_next(st, &rc, err, errlen)) {
             const char *t = (const char *)sqlite3_column_text(st, 0);
             bool present = false;
             for (int i = 0; i < s->n && !present; i++)

@@ -16,9 +16,7 @@ static int cursor_get(sqlite3 *db, const char *name, int64_t *id, char *err, siz
     if (rc)
         return rc;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
-    *id = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_finalize(s);
-    return CM_OK;
+    return store_q_int64(s, 0, id, NULL, err, errlen);
 }
 
 static int cursor_set(sqlite3 *db, const char *name, int64_t id, char *err, size_t errlen)
@@ -59,7 +57,7 @@ static int by_cursor(sqlite3 *db, tick_ctx_t *t, const char *name, const char *s
     sqlite3_bind_int64(s, 1, cur);
     sqlite3_bind_int(s, 2, BATCH);
     int64_t last = cur;
-    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         last = sqlite3_column_int64(s, 0);
         rc = fn(db, t, s, err, errlen);
     }
@@ -80,7 +78,7 @@ static int ingest_comm(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
                            &s, err, errlen);
     if (rc)
         return rc;
-    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         char since[24], detail[400];
         int64_t since_ms = sqlite3_column_int64(s, 1);
         tm_format_bj(since_ms / 1000, since, sizeof since);
@@ -260,18 +258,6 @@ static int ingest_input(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
 
 /* ---- ana_condition: analytics' episodes (docs/analytics.md) ----------------- */
 
-static bool table_exists(sqlite3 *db, const char *name)
-{
-    sqlite3_stmt *s;
-    if (store_prepare(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", &s, NULL,
-                      0))
-        return false;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
-    bool yes = sqlite3_step(s) == SQLITE_ROW;
-    sqlite3_finalize(s);
-    return yes;
-}
-
 static int ana_type(const char *t)
 {
     static const struct {
@@ -295,8 +281,6 @@ static int ana_type(const char *t)
  * whose data it rests on is the source itself, or the meter of that gate. */
 static int ingest_analytics(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
 {
-    if (!table_exists(db, "ana_condition"))
-        return CM_OK;
     sqlite3_stmt *s;
     int rc = store_prepare(
         db,
@@ -313,7 +297,7 @@ static int ingest_analytics(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen
         told = true;
         return CM_OK;
     }
-    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         int type = ana_type(col_text(s, 0));
         if (!type)
             continue;
@@ -338,8 +322,6 @@ static int ingest_analytics(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen
  * (resolved_at) clears the alarm at once. Source: the plate at the exit. */
 static int ingest_escapes(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
 {
-    if (!table_exists(db, "escape_event"))
-        return CM_OK;
     int64_t cur, res;
     int rc = cursor_get(db, "escape_event", &cur, err, errlen);
     if (!rc)
@@ -357,7 +339,7 @@ static int ingest_escapes(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
     sqlite3_bind_int64(s, 2, res);
     sqlite3_bind_int(s, 3, BATCH);
     int64_t last = cur, last_res = res;
-    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         int64_t id = sqlite3_column_int64(s, 0);
         bool resolved = sqlite3_column_type(s, 5) != SQLITE_NULL;
         char source[160], detail[700];
@@ -420,7 +402,7 @@ static int received_row(sqlite3 *db, tick_ctx_t *t, sqlite3_stmt *s, char *err, 
 
 static int ingest_received(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
 {
-    if (!t->platform || !table_exists(db, "uplink_received"))
+    if (!t->platform)
         return CM_OK;
     return by_cursor(db, t, "uplink_received.alarm",
                      "SELECT received_ms, ent, body FROM uplink_received WHERE record_type = 'alarm'"
