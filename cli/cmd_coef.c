@@ -110,7 +110,7 @@ static int coef_list(cli_ctx_t *ctx, const char *name, bool history)
     sqlite3_bind_int64(s, 2, tm_now_s());
     cJSON *arr = cJSON_CreateArray();
     int n = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, sizeof err)) {
         char from[24], at[24];
         tm_format_bj(sqlite3_column_int64(s, 2), from, sizeof from);
         tm_format_bj(sqlite3_column_int64(s, 5), at, sizeof at);
@@ -137,6 +137,10 @@ static int coef_list(cli_ctx_t *ctx, const char *name, bool history)
     }
     sqlite3_finalize(s);
     store_reader_close(db);
+    if (rc) {
+        cJSON_Delete(arr);
+        return cli_error(CLI_FAIL, "%s", err);
+    }
     if (ctx->json)
         cli_print_json(arr);
     else {

@@ -25,12 +25,17 @@ int cmd_db(cli_ctx_t *ctx, int argc, char **argv)
     if (!store_prepare(db, "SELECT (SELECT max(version) FROM schema_migration),"
                            " (SELECT count(*) FROM reading), (SELECT count(*) FROM device)",
                        &s, err, sizeof err)) {
-        if (sqlite3_step(s) == SQLITE_ROW) {
+        int rc = CM_OK;
+        if (store_next(s, &rc, err, sizeof err)) {
             version = sqlite3_column_int(s, 0);
             readings = sqlite3_column_int64(s, 1);
             devices = sqlite3_column_int64(s, 2);
         }
         sqlite3_finalize(s);
+        if (rc) {
+            store_reader_close(db);
+            return cli_error(CLI_FAIL, "%s", err);
+        }
     }
     store_reader_close(db);
     if (ctx->json) {

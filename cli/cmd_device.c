@@ -69,7 +69,8 @@ static int device_list(cli_ctx_t *ctx, sqlite3 *db)
     if (!ctx->json)
         printf("%-22s %-8s %-16s %-12s %-20s %-9s %s\n", "NAME", "KIND", "MODEL", "GATE",
                "SERIAL", "STATE", "SINCE");
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    int rc = CM_OK;
+    while (!rc && store_next(s, &rc, err, sizeof err)) {
         if (ctx->json) {
             cJSON_AddItemToArray(arr, device_json(s));
             continue;
@@ -81,6 +82,10 @@ static int device_list(cli_ctx_t *ctx, sqlite3 *db)
                since);
     }
     sqlite3_finalize(s);
+    if (rc) {
+        cJSON_Delete(arr);
+        return cli_error(CLI_FAIL, "%s", err);
+    }
     if (ctx->json)
         cli_print_json(arr);
     else
@@ -95,8 +100,11 @@ static int device_show(cli_ctx_t *ctx, sqlite3 *db, const char *name)
     if (store_prepare(db, DEVICE_COLUMNS " WHERE d.name = ?", &s, err, sizeof err))
         return cli_error(CLI_FAIL, "%s", err);
     sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(s) != SQLITE_ROW) {
+    int step = store_step(s, err, sizeof err);
+    if (step <= 0) {
         sqlite3_finalize(s);
+        if (step < 0)
+            return cli_error(CLI_FAIL, "%s", err);
         return cli_error(CLI_FAIL, "no device named '%s' (see coalmon device list)", name);
     }
     cJSON *o = device_json(s);
@@ -109,7 +117,8 @@ static int device_show(cli_ctx_t *ctx, sqlite3 *db, const char *name)
                        " ORDER BY p.id",
                        &p, err, sizeof err)) {
         sqlite3_bind_int64(p, 1, id);
-        while (sqlite3_step(p) == SQLITE_ROW) {
+        int rc = CM_OK;
+        while (!rc && store_next(p, &rc, err, sizeof err)) {
             cJSON *j = cJSON_CreateObject();
             static const char *const keys[] = {"name", "quantity", "unit", "value", "ts_ms"};
             for (int i = 0; i < 5; i++)
@@ -117,6 +126,10 @@ static int device_show(cli_ctx_t *ctx, sqlite3 *db, const char *name)
             cJSON_AddItemToArray(pts, j);
         }
         sqlite3_finalize(p);
+        if (rc) {
+            cJSON_Delete(o);
+            return cli_error(CLI_FAIL, "%s", err);
+        }
     }
     if (ctx->json) {
         cli_print_json(o);
@@ -170,7 +183,8 @@ static int device_history(cli_ctx_t *ctx, sqlite3 *db, const char *name, int arg
         sqlite3_bind_text(s, 2, kind, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 3, limit);
     cJSON *arr = cJSON_CreateArray();
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    int rc = CM_OK;
+    while (!rc && store_next(s, &rc, err, sizeof err)) {
         char t[24];
         when(s, 0, t, sizeof t);
         if (ctx->json) {
@@ -187,6 +201,10 @@ static int device_history(cli_ctx_t *ctx, sqlite3 *db, const char *name, int arg
         }
     }
     sqlite3_finalize(s);
+    if (rc) {
+        cJSON_Delete(arr);
+        return cli_error(CLI_FAIL, "%s", err);
+    }
     if (ctx->json)
         cli_print_json(arr);
     else

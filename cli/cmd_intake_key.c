@@ -48,7 +48,8 @@ int cmd_intake_key(cli_ctx_t *ctx, int argc, char **argv)
             return cli_error(CLI_FAIL, "%s", err);
         }
         cJSON *arr = cJSON_CreateArray();
-        while (sqlite3_step(s) == SQLITE_ROW) {
+        int rc = CM_OK;
+        while (!rc && store_next(s, &rc, err, sizeof err)) {
             cJSON *o = cJSON_CreateObject();
             char t[32];
             cJSON_AddStringToObject(o, "name", (const char *)sqlite3_column_text(s, 0));
@@ -64,6 +65,10 @@ int cmd_intake_key(cli_ctx_t *ctx, int argc, char **argv)
         }
         sqlite3_finalize(s);
         store_reader_close(db);
+        if (rc) {
+            cJSON_Delete(arr);
+            return cli_error(CLI_FAIL, "%s", err);
+        }
         if (ctx->json) {
             cli_print_json(arr);
         } else {
