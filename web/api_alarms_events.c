@@ -136,7 +136,8 @@ static cJSON *live_values(web_alarms_t *a)
     cJSON_AddStringToObject(root, "time", ts);
     cJSON *pts = cJSON_AddArrayToObject(root, "points");
     int64_t newest = a->live_ms;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    int rc = CM_OK;
+    while (!rc && store_next(s, &rc, NULL, 0)) {
         cJSON *p = cJSON_CreateObject();
         for (int col = 0; col < 4; col++) {
             static const char *const keys[] = {"device", "point", "quantity", "unit"};
@@ -151,6 +152,10 @@ static cJSON *live_values(web_alarms_t *a)
         cJSON_AddItemToArray(pts, p);
     }
     sqlite3_finalize(s);
+    if (rc) { /* not "no new values": nothing is sent, the next tick reads again */
+        cJSON_Delete(root);
+        return NULL;
+    }
     a->live_ms = newest;
     return root;
 }
@@ -167,7 +172,8 @@ static void add_comm(web_alarms_t *a, cJSON *root)
     cJSON *devs = cJSON_CreateArray();
     char sig[sizeof a->comm_sig] = "";
     size_t used = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    int rc = CM_OK;
+    while (!rc && store_next(s, &rc, NULL, 0)) {
         const char *name = (const char *)sqlite3_column_text(s, 0);
         const char *state = (const char *)sqlite3_column_text(s, 1);
         cJSON *d = cJSON_CreateObject();
@@ -178,6 +184,10 @@ static void add_comm(web_alarms_t *a, cJSON *root)
         used = n > 0 && used + (size_t)n < sizeof sig ? used + (size_t)n : used;
     }
     sqlite3_finalize(s);
+    if (rc) { /* a partial list would look like devices gone */
+        cJSON_Delete(devs);
+        return;
+    }
     if (strcmp(sig, a->comm_sig) != 0) {
         snprintf(a->comm_sig, sizeof a->comm_sig, "%s", sig);
         cJSON_AddItemToObject(root, "devices", devs);

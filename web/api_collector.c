@@ -57,30 +57,38 @@ static void devices(web_req_t *req, void *arg)
     }
     if (store_prepare(db, DEVICE_SQL " WHERE ?1 IS NULL OR d.kind = ?1 ORDER BY d.name", &s,
                       NULL, 0)) {
-        web_reply_error(req, 500, NULL, "database: %s", sqlite3_errmsg(db));
+        web_reply_failure(req, CM_ERR_DB, sqlite3_errmsg(db));
         return;
     }
     if (by_kind)
         sqlite3_bind_text(s, 1, kind, -1, SQLITE_TRANSIENT);
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(root, "devices");
-    while (sqlite3_step(s) == SQLITE_ROW)
+    char err[256];
+    int rc = CM_OK;
+    while (!rc && store_next(s, &rc, err, sizeof err))
         cJSON_AddItemToArray(arr, device_json(s));
     sqlite3_finalize(s);
+    if (rc) {
+        cJSON_Delete(root);
+        web_reply_failure(req, rc, err);
+        return;
+    }
     web_reply_json(req, 200, root);
 }
 
-static void device_points(sqlite3 *db, int64_t id, cJSON *arr)
+static int device_points(sqlite3 *db, int64_t id, cJSON *arr, char *err, size_t errlen)
 {
     sqlite3_stmt *s;
-    if (store_prepare(db,
-                      "SELECT p.name, p.quantity, p.unit, l.value, l.ts_ms FROM point p"
-                      " LEFT JOIN point_latest l ON l.point_id = p.id WHERE p.device_id = ?"
-                      " ORDER BY p.id",
-                      &s, NULL, 0))
-        return;
+    int rc = store_prepare(db,
+                           "SELECT p.name, p.quantity, p.unit, l.value, l.ts_ms FROM point p"
+                           " LEFT JOIN point_latest l ON l.point_id = p.id WHERE p.device_id = ?"
+                           " ORDER BY p.id",
+                           &s, err, errlen);
+    if (rc)
+        return rc;
     sqlite3_bind_int64(s, 1, id);
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         cJSON *p = cJSON_CreateObject();
         add_value(p, "name", s, 0);
         add_value(p, "quantity", s, 1);
@@ -90,6 +98,7 @@ static void device_points(sqlite3 *db, int64_t id, cJSON *arr)
         cJSON_AddItemToArray(arr, p);
     }
     sqlite3_finalize(s);
+    return rc;
 }
 
 static void device_events(web_req_t *req, sqlite3 *db, int64_t id)
@@ -104,7 +113,7 @@ static void device_events(web_req_t *req, sqlite3 *db, int64_t id)
                       "SELECT ts_ms, kind, state, detail FROM device_event WHERE device_id = ?1"
                       " AND (?2 IS NULL OR kind = ?2) ORDER BY ts_ms DESC, id DESC LIMIT ?3",
                       &s, NULL, 0)) {
-        web_reply_error(req, 500, NULL, "database: %s", sqlite3_errmsg(db));
+        web_reply_failure(req, CM_ERR_DB, sqlite3_errmsg(db));
         return;
     }
     sqlite3_bind_int64(s, 1, id);
@@ -113,7 +122,9 @@ static void device_events(web_req_t *req, sqlite3 *db, int64_t id)
     sqlite3_bind_int64(s, 3, limit);
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(root, "events");
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    char err[256];
+    int rc = CM_OK;
+    while (!rc && store_next(s, &rc, err, sizeof err)) {
         cJSON *e = cJSON_CreateObject();
         tm_json_add_col(e, "time", s, 0, TM_JSON_ISO_MS);
         add_value(e, "kind", s, 1);
@@ -122,6 +133,11 @@ static void device_events(web_req_t *req, sqlite3 *db, int64_t id)
         cJSON_AddItemToArray(arr, e);
     }
     sqlite3_finalize(s);
+    if (rc) {
+        cJSON_Delete(root);
+        web_reply_failure(req, rc, err);
+        return;
+    }
     web_reply_json(req, 200, root);
 }
 
@@ -142,13 +158,18 @@ static void device_one(web_req_t *req, void *arg)
     snprintf(name, sizeof name, "%.*s", (int)n, rest);
     sqlite3_stmt *s;
     if (store_prepare(db, DEVICE_SQL " WHERE d.name = ?", &s, NULL, 0)) {
-        web_reply_error(req, 500, NULL, "database: %s", sqlite3_errmsg(db));
+        web_reply_failure(req, CM_ERR_DB, sqlite3_errmsg(db));
         return;
     }
     sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(s) != SQLITE_ROW) {
+    char err[256];
+    int rc = store_step(s, err, sizeof err);
+    if (rc <= 0) {
         sqlite3_finalize(s);
-        web_reply_error(req, 404, "name", "no device named '%s'", name);
+        if (rc < 0)
+            web_reply_failure(req, rc, err);
+        else
+            web_reply_error(req, 404, "name", "no device named '%s'", name);
         return;
     }
     int64_t id = sqlite3_column_int64(s, 0);
@@ -159,7 +180,12 @@ static void device_one(web_req_t *req, void *arg)
     }
     cJSON *o = device_json(s);
     sqlite3_finalize(s);
-    device_points(db, id, cJSON_AddArrayToObject(o, "points"));
+    rc = device_points(db, id, cJSON_AddArrayToObject(o, "points"), err, sizeof err);
+    if (rc) {
+        cJSON_Delete(o);
+        web_reply_failure(req, rc, err);
+        return;
+    }
     web_reply_json(req, 200, o);
 }
 

@@ -23,9 +23,10 @@ static void add_text_or_null(cJSON *o, const char *key, sqlite3_stmt *s, int col
         cJSON_AddNullToObject(o, key);
 }
 
-static int add_points(sqlite3 *db, int64_t device_id, cJSON *arr)
+static int add_points(sqlite3 *db, int64_t device_id, cJSON *arr, char *err, size_t errlen)
 {
     sqlite3_stmt *s;
+    int rc;
     if (store_prepare(db,
                       "SELECT p.name, p.quantity, p.unit, l.value, l.ts_ms, l.quality"
                       " FROM point p LEFT JOIN point_latest l ON l.point_id = p.id"
@@ -33,7 +34,8 @@ static int add_points(sqlite3 *db, int64_t device_id, cJSON *arr)
                       &s, NULL, 0))
         return CM_ERR_DB;
     sqlite3_bind_int64(s, 1, device_id);
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    rc = CM_OK;
+    while (!rc && store_next(s, &rc, err, errlen)) {
         cJSON *p = cJSON_CreateObject();
         add_text_or_null(p, "name", s, 0);
         add_text_or_null(p, "quantity", s, 1);
@@ -50,7 +52,7 @@ static int add_points(sqlite3 *db, int64_t device_id, cJSON *arr)
         cJSON_AddItemToArray(arr, p);
     }
     sqlite3_finalize(s);
-    return CM_OK;
+    return rc;
 }
 
 static void live(web_req_t *req, void *arg)
@@ -63,13 +65,15 @@ static void live(web_req_t *req, void *arg)
                       " coalesce(c.state, 'unknown'), c.since_ms, c.last_ok_ms, c.detail"
                       " FROM device d LEFT JOIN device_comm c ON c.device_id = d.id ORDER BY d.id",
                       &s, NULL, 0)) {
-        web_reply_error(req, 500, NULL, "database: %s", sqlite3_errmsg(db));
+        web_reply_failure(req, CM_ERR_DB, sqlite3_errmsg(db));
         return;
     }
     cJSON *root = cJSON_CreateObject();
     cJSON_AddItemToObject(root, "time", iso_time(tm_now_ms()));
     cJSON *devices = cJSON_AddArrayToObject(root, "devices");
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    char err[256];
+    int rc = CM_OK;
+    while (!rc && store_next(s, &rc, err, sizeof err)) {
         cJSON *d = cJSON_CreateObject();
         add_text_or_null(d, "name", s, 1);
         add_text_or_null(d, "kind", s, 2);
@@ -82,10 +86,16 @@ static void live(web_req_t *req, void *arg)
         if (sqlite3_column_type(s, 7) != SQLITE_NULL)
             cJSON_AddItemToObject(comm, "last_ok", iso_time(sqlite3_column_int64(s, 7)));
         add_text_or_null(comm, "detail", s, 8);
-        add_points(db, sqlite3_column_int64(s, 0), cJSON_AddArrayToObject(d, "points"));
         cJSON_AddItemToArray(devices, d);
+        rc = add_points(db, sqlite3_column_int64(s, 0), cJSON_AddArrayToObject(d, "points"), err,
+                        sizeof err);
     }
     sqlite3_finalize(s);
+    if (rc) {
+        cJSON_Delete(root);
+        web_reply_failure(req, rc, err);
+        return;
+    }
     web_reply_json(req, 200, root);
 }
 
@@ -134,7 +144,8 @@ static void metrics(web_req_t *req, void *arg)
                       "SELECT d.name, coalesce(c.state, 'unknown') FROM device d"
                       " LEFT JOIN device_comm c ON c.device_id = d.id ORDER BY d.id",
                       &s, NULL, 0) == CM_OK) {
-        while (sqlite3_step(s) == SQLITE_ROW && n < (int)sizeof buf - 200) {
+        int rc = CM_OK;
+        while (!rc && n < (int)sizeof buf - 200 && store_next(s, &rc, NULL, 0)) {
             const char *name = (const char *)sqlite3_column_text(s, 0);
             const char *state = (const char *)sqlite3_column_text(s, 1);
             /* Device names are configuration: keep label values to a safe alphabet. */

@@ -232,7 +232,7 @@ static bool query_point(web_req_t *req, sqlite3 *db, series_query_t *q)
                         "device \"%s\" has several points of quantity \"%s\": give point instead",
                         q->device, quantity);
     else if (rc)
-        web_reply_error(req, 500, NULL, "database: %s", sqlite3_errmsg(db));
+        web_reply_failure(req, CM_ERR_DB, sqlite3_errmsg(db));
     return rc == CM_OK;
 }
 
@@ -344,7 +344,7 @@ static void series(web_req_t *req, void *arg)
     if (read_rows(ctx->reader, &q, minute, data, &truncated)) {
         cJSON_Delete(data);
         cJSON_Delete(root);
-        web_reply_error(req, 500, NULL, "database: %s", sqlite3_errmsg(ctx->reader));
+        web_reply_failure(req, CM_ERR_DB, sqlite3_errmsg(ctx->reader));
         return;
     }
     cJSON_AddNumberToObject(root, "count", cJSON_GetArraySize(data));

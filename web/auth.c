@@ -285,7 +285,8 @@ cJSON *web_user_list(sqlite3 *db, char *err, size_t errlen)
                       &s, err, errlen))
         return NULL;
     cJSON *arr = cJSON_CreateArray();
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    int rc = CM_OK;
+    while (store_next(s, &rc, err, errlen)) {
         cJSON *u = cJSON_CreateObject();
         cJSON_AddStringToObject(u, "name", (const char *)sqlite3_column_text(s, 0));
         cJSON_AddStringToObject(u, "role", (const char *)sqlite3_column_text(s, 1));
@@ -296,5 +297,9 @@ cJSON *web_user_list(sqlite3 *db, char *err, size_t errlen)
         cJSON_AddItemToArray(arr, u);
     }
     sqlite3_finalize(s);
+    if (rc) {
+        cJSON_Delete(arr);
+        return NULL;
+    }
     return arr;
 }
