@@ -602,6 +602,7 @@ typedef struct ana_fit_req {
     bool adopt, pin;
     const char *basis; /* engineer, calibration, bootstrap, schedule, demo */
     const char *actor, *channel;
+    int64_t at; /* fitted_at (0: now); the daemon's evaluation time, so replays refit on time */
 } ana_fit_req_t;
 int ana_db_fit_store(store_t *st, sqlite3 *db, const struct ana_conf *c, const ana_fit_req_t *q,
                      ana_model_t *m, char *err, size_t errlen);

@@ -256,7 +256,7 @@ int ana_db_fit_store(store_t *st, sqlite3 *db, const ana_conf_t *c, const ana_fi
     free(iv);
     if (rc)
         return rc;
-    m->fitted_at = tm_now_s();
+    m->fitted_at = q->at ? q->at : tm_now_s();
     if (m->fitted_at < m->window_to)
         m->fitted_at = m->window_to; /* fits on history "from the future" stay ordered */
     m->in_force = q->adopt;

@@ -349,9 +349,9 @@ static void step(ctx_t *x, const ana_interval_t *iv)
     /* a stopped scale: the energy of a belt carrying coal in this interval and
      * the one before (a single spike of the meter on an empty belt is no
      * load), the scale counts (almost) nothing */
-    double quarter = fmax(loaded_t, 0.25 * d->typical_t);
+    double quarter = fmax(loaded_t, 0.25 * d->typical_t), half = fmax(loaded_t, 0.5 * d->typical_t);
     bool stopped =
-        implied > quarter && d->prev_imp > quarter && iv->tons < o->stopped_share * implied;
+        implied > half && d->prev_imp > quarter && iv->tons < o->stopped_share * implied;
     if (stopped)
         hard_seen(x, iv);
     if (stopped && !d->hard.sign)

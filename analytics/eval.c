@@ -225,10 +225,12 @@ static void scheduled_refit(store_t *st, sqlite3 *db, const ana_conf_t *c, ana_g
     ana_model_t cur, m;
     bool have = ana_db_model(db, g, to, &cur, NULL, 0) == CM_OK;
     int64_t fit_to = to - (int64_t)c->fit_lag_hours * 3600;
-    ana_fit_req_t q = {.gate = g, .to = fit_to, .actor = "schedule", .channel = "config"};
+    ana_fit_req_t q = {
+        .gate = g, .to = fit_to, .actor = "schedule", .channel = "config", .at = to};
     int64_t cal = have ? calibration_since(db, c, cur.valid_from, to) : 0;
     if (!have) {
         q.adopt = true;
+        q.valid_from = to; /* it judges what comes next, not the data it was fitted on */
         q.basis = "bootstrap";
     } else if (cal && !cur.pinned) {
         q.from = cal;

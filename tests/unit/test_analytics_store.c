@@ -168,6 +168,7 @@ static void drifting_scale_day_by_day(void **state)
 static void drifting_scale_at_once(void **state)
 {
     fx_t *f = *state;
+    f->conf.refit_hours = 24 * 366; /* one model: only the carried state differs */
     history(f, 202, -0.01, 29);
     evaluate(f, f->start + 28 * DAY + 120);
     evaluate(f, f->start + 35 * DAY + 120);
@@ -176,6 +177,7 @@ static void drifting_scale_at_once(void **state)
     /* day by day in a second store */
     fx_t *g;
     setup((void **)&g);
+    g->conf.refit_hours = 24 * 366;
     history(g, 202, -0.01, 29);
     evaluate(g, g->start + 28 * DAY + 120);
     for (int d = 29; d <= 35; d++)
@@ -592,12 +594,101 @@ static void end_and_sweep_close_only_the_rows_they_name(void **state)
     assert_int_equal(cond_end(f, "vibration", "g1", 1000), -1);
 }
 
+/* ---- the baseline faults cannot teach (issue #13) --------------------------- */
+
+/* 35 realistic days from 2026-03-01; the scale reads `step` off from `from`. */
+static void history_step(fx_t *f, uint32_t seed, double step, int64_t from)
+{
+    ana_sim_opts_t o;
+    ana_sim_opts_realistic(&o);
+    o.start = f->start = tm_bj_to_epoch(2026, 3, 1, 0, 0, 0);
+    o.days = 35;
+    o.seed = seed;
+    o.fault = step ? ANA_SIM_FAULT_STEP : ANA_SIM_FAULT_NONE;
+    o.step = step;
+    o.fault_from = step ? from : 0;
+    f->n = ana_sim_count(&o);
+    f->iv = malloc(f->n * sizeof *f->iv);
+    ana_sim_intervals(&o, f->iv, f->n);
+    char err[256];
+    assert_int_equal(ana_db_put_intervals(f->st, f->iv, f->n, 900, "import", err, sizeof err), 0);
+}
+
+/* Transport-gate model versions with status (in_force, proposed) fitted on
+ * data reaching past t. */
+static int count_models(fx_t *f, const char *status, int64_t after)
+{
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(f->db,
+                                        "SELECT count(*) FROM ana_model WHERE gate = 'transport' "
+                                        "AND status = ?1 AND window_to > ?2",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(s, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, after);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    int n = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return n;
+}
+
+/* Regression: a scale reading 5 % low was flagged, then daily refits learnt
+ * the error and the alarm cleared for good within days. Now the refits made
+ * while the condition is open are proposals, and the condition stays open. */
+static void under_reading_scale_stays_flagged_through_refits(void **state)
+{
+    fx_t *f = *state;
+    int64_t fault = tm_bj_to_epoch(2026, 3, 25, 10, 0, 0);
+    history_step(f, 404, -0.05, fault);
+    for (int64_t t = f->start + 21 * DAY; t <= f->start + 35 * DAY; t += DAY / 2)
+        evaluate(f, t + 120);
+    assert_int_equal(count(f, "type = 'output_power' AND source = 'transport'"), 1);
+    assert_int_equal(count(f, "type = 'output_power' AND end IS NULL"), 1);
+    int64_t s = drift_start(f);
+    int proposed = count_models(f, "proposed", 0), late = count_models(f, "in_force", fault);
+    printf("    5 %% low from 2026-03-25 10:00: condition from %+.1f h, still open 10 days "
+           "later; %d refits proposed, %d in force learnt from after the fault\n",
+           (s - fault) / 3600.0, proposed, late);
+    assert_true(s >= fault - 6 * 3600 && s <= fault + 12 * 3600);
+    assert_true(proposed >= 8);
+    assert_int_equal(late, 0); /* no model in force saw the faulty data */
+}
+
+/* A pinned model stays in force: the scheduled refits only propose. */
+static void pinned_model_outlasts_scheduled_refits(void **state)
+{
+    fx_t *f = *state;
+    history_step(f, 505, 0, 0);
+    evaluate(f, f->start + 21 * DAY + 120);
+    ana_model_t m, now;
+    assert_int_equal(ana_db_model(f->db, ANA_GATE_TRANSPORT, 0, &m, NULL, 0), 0);
+    char err[256];
+    assert_int_equal(ana_db_model_pin(f->st, m.id, true, "test", "cli", "after calibration", NULL,
+                                      err, sizeof err),
+                     0);
+    for (int d = 22; d <= 28; d++)
+        evaluate(f, f->start + (int64_t)d * DAY + 120);
+    assert_int_equal(ana_db_model(f->db, ANA_GATE_TRANSPORT, 0, &now, NULL, 0), 0);
+    assert_int_equal(now.id, m.id);
+    assert_true(now.pinned);
+    assert_true(count_models(f, "proposed", 0) >= 6);
+    /* unpinned: still the version in force until a refit on a quiet gate */
+    assert_int_equal(ana_db_model_pin(f->st, m.id, false, "test", "cli", NULL, NULL, err,
+                                      sizeof err),
+                     0);
+    assert_int_equal(ana_db_model(f->db, ANA_GATE_TRANSPORT, 0, &now, NULL, 0), 0);
+    assert_true(now.id == m.id && now.in_force && !now.pinned);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(clean_month_raises_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(drifting_scale_day_by_day, setup, teardown),
         cmocka_unit_test_setup_teardown(drifting_scale_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(under_reading_scale_stays_flagged_through_refits, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(pinned_model_outlasts_scheduled_refits, setup, teardown),
         cmocka_unit_test_setup_teardown(over_producing_month, setup, teardown),
         cmocka_unit_test_setup_teardown(trucks_leaving_unrecorded, setup, teardown),
         cmocka_unit_test_setup_teardown(device_checks_and_short_conditions, setup, teardown),
