@@ -166,6 +166,9 @@ typedef struct ana_det_opts {
     double stopped_share;   /* stopped scale: metered below this share of implied (0.1) */
     double stopped_sigmas;  /* ... and implied above this many sigmas (8) */
     int meter_intervals;    /* stopped meter: consecutive intervals (2) */
+    bool carry_over;        /* a new model in force continues the sums and the EWMA
+                               (transport); false: they restart (the total gate, whose
+                               fans and pumps follow the season the refits relearn) */
     bool per_interval;      /* run the per-interval CUSUM (transport yes; the total gate's
                                other loads make its intervals too coarse: daily check only) */
     double clear_hours;     /* running hours the residual must be back (24) */
@@ -202,9 +205,10 @@ typedef struct ana_det {
  * Two channels can be open at once: open (step, drift) and hard (stopped
  * scale, stopped meter). */
 void ana_det_start(ana_det_t *d, const ana_model_t *m);
-/* Switch to model m (a new model in force): the tracked no-load carries over,
- * the sums restart. */
-void ana_det_model(ana_det_t *d, const ana_model_t *m);
+/* Switch to model m (a new model in force): the tracked no-load carries over;
+ * with o->carry_over the CUSUM sums and the daily EWMA too (a drift keeps
+ * building across refits), else they restart. */
+void ana_det_model(ana_det_t *d, const ana_model_t *m, const ana_det_opts_t *o);
 /* Run over iv[0..n) (intervals after d->last only). Returns episodes reported. */
 int ana_det_run(ana_det_t *d, const ana_model_t *m, const ana_det_opts_t *o,
                 const ana_interval_t *iv, size_t n, int interval_s, ana_episode_fn cb, void *arg);

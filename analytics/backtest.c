@@ -123,7 +123,7 @@ static void refit(gate_run_t *g, ana_interval_t *iv, size_t n, int64_t now)
     m.valid_from = now;
     snprintf(m.basis, sizeof m.basis, "schedule");
     g->model = m;
-    ana_det_model(&g->det, &m);
+    ana_det_model(&g->det, &m, &o->det[g->gate]);
     g->res->models_adopted++;
 }
 

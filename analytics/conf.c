@@ -19,6 +19,7 @@ void ana_conf_default(ana_conf_t *c)
         ana_det_opts_default(&c->detect[g]);
     c->detect[ANA_GATE_TOTAL].level = 1; /* the coarser opinion */
     c->detect[ANA_GATE_TOTAL].per_interval = false;
+    c->detect[ANA_GATE_TOTAL].carry_over = false;
     c->detect[ANA_GATE_TOTAL].day_L = 4.5; /* shifts and Sundays move the other loads */
     c->adopt_scheduled = true;
     c->calib_fit_days = 3;
@@ -119,6 +120,7 @@ static int read_detect(const cfg_sec_t *a, ana_conf_t *c, char *err, size_t errl
     c->detect[ANA_GATE_TOTAL] = *o;
     c->detect[ANA_GATE_TOTAL].level = lv[1];
     c->detect[ANA_GATE_TOTAL].per_interval = per;
+    c->detect[ANA_GATE_TOTAL].carry_over = false;
     c->detect[ANA_GATE_TOTAL].day_L = total_L;
     return rc;
 }

@@ -35,7 +35,7 @@ void ana_det_opts_default(ana_det_opts_t *o)
     ana_cusum_opts_default(&o->cusum);
     o->day_lambda = 0.3;
     o->day_L = 3;
-    o->day_floor = 0.006;
+    o->day_floor = 0.01;
     o->day_min_intervals = 16;
     o->track_lambda = 0.15;
     o->track_max_share = 0.3;
@@ -46,6 +46,7 @@ void ana_det_opts_default(ana_det_opts_t *o)
     o->clear_sigmas = 2.5;
     o->level = 2;
     o->per_interval = true;
+    o->carry_over = true;
 }
 
 static double noload(const ana_det_t *d, const ana_model_t *m)
@@ -60,17 +61,22 @@ void ana_det_start(ana_det_t *d, const ana_model_t *m)
     d->noload = m->a;
 }
 
-void ana_det_model(ana_det_t *d, const ana_model_t *m)
+void ana_det_model(ana_det_t *d, const ana_model_t *m, const ana_det_opts_t *o)
 {
+    /* The sums and the daily EWMA are statistics of the deviation, not of a
+     * model: a new model in force (adopted only when quiet, or after a
+     * calibration) continues them, so a slow drift keeps building across the
+     * daily refits. The tracked no-load carries over too. */
     d->model = m->id;
+    if (!(d->noload > 0))
+        d->noload = m->a;
+    if (o->carry_over)
+        return;
     memset(&d->cs, 0, sizeof d->cs);
     d->cs.last = d->last;
     d->ewma = 0;
     d->day_met = d->day_imp = d->day_var = 0;
     d->day_n = 0;
-    d->clear_met = d->clear_imp = d->clear_var = d->clear_run = 0;
-    if (!(d->noload > 0))
-        d->noload = m->a;
 }
 
 double ana_det_implied(const ana_det_t *d, const ana_model_t *m, double run_h, double kwh)
@@ -284,8 +290,13 @@ static void track_noload(ctx_t *x, const ana_interval_t *iv, double e, double st
 {
     ana_det_t *d = x->d;
     const ana_model_t *m = x->m;
-    if (d->open.sign || d->hard.sign || iv->tons > fmax(1.0, 0.5 * st))
-        return; /* not running empty, or frozen while a condition is open */
+    /* Frozen while a stopped scale or meter is open (coal on a silent scale
+     * looks empty; a stopped meter reads nothing). Not while a step or drift
+     * is: a belt running empty carries no coal for a wrong scale to misread,
+     * and a frozen no-load that the season moves on would make an
+     * under-reading scale look "back" after a week or two. */
+    if (d->hard.sign || iv->tons > fmax(1.0, 0.5 * st))
+        return;
     double kw = (e - m->c) / iv->run_h;
     if (fabs(kw - m->a) > x->o->track_max_share * fabs(m->a))
         return; /* coal on a belt whose scale counts nothing, or a glitch */
@@ -389,7 +400,7 @@ int ana_det_run(ana_det_t *d, const ana_model_t *m, const ana_det_opts_t *o,
     if (!(m->b > 0) || !(m->sigma > 0))
         return 0;
     if (d->model != m->id)
-        ana_det_model(d, m);
+        ana_det_model(d, m, o);
     for (size_t i = 0; i < n; i++)
         if (!d->last || iv[i].start > d->last)
             step(&x, &iv[i]);

@@ -242,6 +242,17 @@ static void refresh_addressed(sqlite3 *db, ana_gate gate, ana_det_t *d)
         d->addressed_at = t;
 }
 
+static int save_state(ana_write_t *w, const char *name, const ana_det_t *d)
+{
+    if (w->n_state < ANA_MAX_STATE) {
+        snprintf(w->state_name[w->n_state], sizeof w->state_name[0], "%s", name);
+        w->state_value[w->n_state] = ana_det_to_json(d);
+        if (w->state_value[w->n_state])
+            w->n_state++;
+    }
+    return CM_OK;
+}
+
 int ana_eval_monitor(sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t to, ana_write_t *w,
                      char *err, size_t errlen)
 {
@@ -260,8 +271,10 @@ int ana_eval_monitor(sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t to
     int64_t from = d.last ? d.last + c->interval_s : m.valid_from;
     if (from < to - 7 * 86400)
         from = to - 7 * 86400; /* after a long stop, do not replay weeks */
+    if (!d.last)
+        d.last = d.cs.last = from - c->interval_s; /* later models continue from here */
     if (from >= to)
-        return CM_OK;
+        return save_state(w, name, &d);
     ana_interval_t *all;
     size_t n_all;
     /* The total gate also needs two weeks before for its usual profile. */
@@ -283,13 +296,7 @@ int ana_eval_monitor(sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t to
     free(all);
     if (sink.rc)
         return cm_fail(err, errlen, sink.rc, "out of memory collecting conditions");
-    if (w->n_state < ANA_MAX_STATE) {
-        snprintf(w->state_name[w->n_state], sizeof w->state_name[0], "%s", name);
-        w->state_value[w->n_state] = ana_det_to_json(&d);
-        if (w->state_value[w->n_state])
-            w->n_state++;
-    }
-    return CM_OK;
+    return save_state(w, name, &d);
 }
 
 bool ana_eval_gate_quiet(sqlite3 *db, const ana_conf_t *c, ana_gate gate)
