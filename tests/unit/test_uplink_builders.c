@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "analytics/analytics.h"
+#include "fail_store.h"
 #include "uplink/uplink.h"
 
 typedef struct fx {
@@ -242,6 +243,62 @@ static int sales_job(sqlite3 *db, void *arg, char *err, size_t errlen)
     return store_exec(db, sql, err, errlen);
 }
 
+/* A build whose reads of table fail while they run (issue #14). */
+typedef struct failing_build {
+    build_arg_t b;
+    const char *table;
+    int rc;
+    char err[256];
+} failing_build_t;
+
+static int failing_build_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    failing_build_t *fb = arg;
+    fail_store_t fs;
+    fail_store_on(&fs, db, fb->table);
+    fb->rc = upl_build_job(db, NULL, &fb->b.f->cfg, fb->b.now, &fb->b.made, fb->err, sizeof fb->err);
+    fail_store_off(&fs);
+    (void)err, (void)errlen;
+    return fb->rc; /* the job's writes roll back, as the daemon's would */
+}
+
+static int count_of(fx_t *f, const char *type)
+{
+    cJSON *a = records(f, type);
+    int n = cJSON_GetArraySize(a);
+    cJSON_Delete(a);
+    return n;
+}
+
+/* Before, a failed read of the tickets was a dailySummary with truckSales 0
+ * (and a failed counter read a skipped powerGate, its interval marked done):
+ * now the build fails with the reason, nothing is queued, and the next build
+ * sends the true figures. */
+static void test_failed_reads_queue_no_zeros_and_are_built_again(void **state)
+{
+    fx_t *f = *state;
+    char err[256];
+    if (store_write(f->st, sales_job, f, err, sizeof err))
+        fail_msg("%s", err);
+    static const struct {
+        const char *table, *type;
+    } cases[] = {{"weigh_ticket_current", "dailySummary"}, {"counter_minute", "powerGate"},
+                 {"station_output_minute", "coalOutput"}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        failing_build_t fb = {.b = {.f = f, .now = f->t0 + 8 * 3600 + 120}, .table = cases[i].table};
+        assert_int_not_equal(store_write(f->st, failing_build_job, &fb, err, sizeof err), CM_OK);
+        if (fb.rc != CM_ERR_DB || !strstr(fb.err, "interrupt"))
+            fail_msg("%s failing: rc %d '%s'", cases[i].table, fb.rc, fb.err);
+        assert_int_equal(count_of(f, cases[i].type), 0);
+    }
+    build(f, f->t0 + 8 * 3600 + 120);
+    cJSON *ds = records(f, "dailySummary");
+    assert_int_equal(cJSON_GetArraySize(ds), 1);
+    assert_true(cJSON_GetObjectItem(cJSON_GetArrayItem(ds, 0), "truckSales")->valuedouble > 0);
+    cJSON_Delete(ds);
+    assert_true(count_of(f, "powerGate") > 0);
+}
+
 static void test_daily_summary_at_shift_end(void **state)
 {
     fx_t *f = *state;
@@ -323,6 +380,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_power_gate_and_coal_output_per_interval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_interval_is_not_built_before_grace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_status_and_coefficient_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_reads_queue_no_zeros_and_are_built_again, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_daily_summary_at_shift_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_daily_summary_carries_scale_health, setup, teardown),
     };

@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "analytics/analytics.h"
+#include "fail_store.h"
 #include "intake/intake.h"
 #include "web/web.h"
 
@@ -224,6 +226,41 @@ static void login_checks_the_password_on_a_worker(void **state)
     assert_non_null(strstr(body, "\"role\":\"engineer\""));
 }
 
+/* The error of issue #14 at the API: figures and reports whose query fails
+ * while it runs (the web's read connection made to fail, as a busy or broken
+ * database would) answer 503 with SQLite's reason — never 200 with 0 t, nor
+ * a report of empty rows, nor 500 with a generic text. */
+static void figures_and_reports_answer_503_with_the_reason_when_the_store_fails(void **state)
+{
+    fixture_t *f = *state;
+    intake_conf_t ic;
+    intake_conf_default(&ic);
+    ic.output = ana_output_for_intake;
+    ana_conf_t ac;
+    ana_conf_default(&ac);
+    assert_non_null(web_register_intake(f->web, &f->ctx, &ic));
+    assert_int_equal(web_register_analytics(f->web, &f->ctx, &ac, NULL), CM_OK);
+    /* Before the loop runs: from then on only its thread uses the reader. */
+    static fail_store_t fs; /* outlives this function: the loop stops in teardown */
+    fail_store_on(&fs, f->ctx.reader, "weigh_ticket_current");
+    serve(f);
+    static const char *const paths[] = {
+        "/api/v1/sales/figures?at=2026-11-01%2012:00:00",
+        "/api/v1/reports/rpt2/output-summary?from=2026-11-01&to=2026-11-03",
+        "/api/v1/reports/rpt2/material?from=2026-11-01&to=2026-11-03&format=csv",
+        "/api/v1/reports/rpt2/outbound?from=2026-11-01&to=2026-11-03&format=xlsx",
+        "/api/v1/reports/rpt1/pts?period=day&from=2026-11-01&to=2026-11-03",
+        "/api/v1/reports/rpt1/pts?period=day&from=2026-11-01&to=2026-11-03&format=csv",
+        "/api/v1/reports/rpt1/pts?period=day&from=2026-11-01&to=2026-11-03&format=xlsx",
+    };
+    char body[4096];
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        int status = request(f, "GET", paths[i], NULL, NULL, 0, body, sizeof body);
+        if (status != 503 || !strstr(body, "the database could not answer: interrupted"))
+            fail_msg("%s: %d %s", paths[i], status, body);
+    }
+}
+
 int main(void)
 {
     log_setup("test_web_routes", LOG_LVL_ERROR, false);
@@ -233,6 +270,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(calibration_post_is_stored_off_the_loop_and_listed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(login_checks_the_password_on_a_worker, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            figures_and_reports_answer_503_with_the_reason_when_the_store_fails, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
