@@ -74,7 +74,11 @@ static int ingest_comm(sqlite3 *db, tick_ctx_t *t, char *err, size_t errlen)
     sqlite3_stmt *s;
     int rc = store_prepare(db,
                            "SELECT d.name, c.since_ms, c.detail FROM device_comm c"
-                           " JOIN device d ON d.id = c.device_id WHERE c.state = 'offline'",
+                           " JOIN device d ON d.id = c.device_id WHERE c.state = 'offline'"
+                           /* behind an offline gateway: the gateway's alarm stands for it */
+                           " AND NOT EXISTS (SELECT 1 FROM device_gateway g JOIN device_comm gc"
+                           " ON gc.device_id = g.gateway_id WHERE g.device_id = d.id"
+                           " AND gc.state = 'offline')",
                            &s, err, errlen);
     if (rc)
         return rc;

@@ -355,6 +355,10 @@ void col_station_record_encode(const col_st_record_t *r, uint16_t regs[COL_ST_RE
 
 /* ---- the polling service --------------------------------------------- */
 
+/* A dead TCP link (a gateway) is retried at least this often, so devices
+ * behind a gateway that comes back are read within it plus one poll. */
+#define COL_CONNECT_BACKOFF_MAX_MS 5000
+
 typedef struct col col_t;
 
 /* Read "collector" from the configuration, register devices and points in

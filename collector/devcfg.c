@@ -61,6 +61,7 @@ typedef struct dev_link {
     col_link_opts_t o;
     int frame_delay_ms, connect_pause_ms;
     char name[COL_LINK_NAME_LEN];
+    char gateway[64]; /* the gateway's name, when several devices share host:port */
 } dev_link_t;
 
 static int parse_ident(const cfg_sec_t *s, col_dev_t *d, char *kind, size_t kindlen, char *err,
@@ -120,6 +121,8 @@ static int parse_where(const cfg_sec_t *s, const bus_cfg_t *buses, int nbuses, d
             rc = cfg_get_int(s, "port", false, 502, 1, 65535, &w->o.port, err, errlen);
         if (!rc) {
             snprintf(w->name, sizeof w->name, "tcp:%s:%d", w->o.host, w->o.port);
+            rc = cfg_get_string(s, "gateway", false, "", w->gateway, sizeof w->gateway, err,
+                                errlen);
         }
         return rc;
     }
@@ -281,6 +284,24 @@ static int group(col_t *col, col_dev_t *devs, dev_link_t *where, int n, char *er
     int rc = CM_OK;
     for (int k = 0; !rc && k < col->nlinks; k++) {
         col_link_t *l = &col->links[k];
+        /* Several devices behind one TCP endpoint: an RS485 gateway. */
+        l->gateway = l->o.transport == COL_TCP && l->ndevs > 1;
+        for (int i = 0; l->gateway && i < n; i++)
+            if (link_of[i] == k && !l->gw_name[0]) {
+                if (where[i].gateway[0])
+                    snprintf(l->gw_name, sizeof l->gw_name, "%s", where[i].gateway);
+                else
+                    snprintf(l->gw_name, sizeof l->gw_name, "gw-%.40s-%d", l->o.host, l->o.port);
+                l->offline_after = devs[i].offline_after;
+                l->online_after = devs[i].online_after;
+            }
+        for (int i = 0; !rc && l->gateway && i < n; i++)
+            if (!strcmp(devs[i].name, l->gw_name))
+                rc = cm_fail(err, errlen, CM_ERR_CONFIG,
+                             "gateway %s has the name of a device: name it with \"gateway\"",
+                             l->gw_name);
+        if (rc)
+            break;
         l->devs = calloc((size_t)l->ndevs, sizeof *l->devs);
         if (!l->devs)
             rc = cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");

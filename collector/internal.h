@@ -99,6 +99,12 @@ typedef struct col_link {
     int requests;   /* sent on this link */
     col_dev_t *devs;
     int ndevs;
+    /* a TCP endpoint carrying several devices is a gateway, a device itself */
+    bool gateway;
+    char gw_name[64];
+    int64_t gw_id;
+    col_comm_t gw_comm;
+    int offline_after, online_after; /* the gateway's, from its first device */
 } col_link_t;
 
 typedef struct col_thread {
@@ -147,6 +153,8 @@ bool col_is_exception(int e);
 bool col_sleep(struct col *col, int64_t ms);
 
 /* poll.c: events and state, usable by station.c. */
+/* The gateway of l had a pass over its due devices: any answered or none. */
+void col_gateway_outcome(col_link_t *l, bool any_ok, const char *detail);
 void col_event(col_dev_t *d, const char *kind, const char *state, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void col_comm_outcome(col_dev_t *d, bool ok, bool partial, const char *detail);

@@ -51,20 +51,40 @@ static void free_done(void *arg, int rc, const char *err)
     free(arg);
 }
 
-static void queue_event(col_dev_t *d, bool comm, const char *kind, const char *state,
-                        const char *detail)
+static void queue_event_id(col_t *col, int64_t device_id, bool comm, const char *kind,
+                           const char *state, const char *detail)
 {
     event_job_t *e = calloc(1, sizeof *e);
     if (!e)
         return;
-    e->device_id = d->device_id;
+    e->device_id = device_id;
     e->ts_ms = tm_now_ms();
     e->comm = comm;
     snprintf(e->kind, sizeof e->kind, "%s", kind);
     snprintf(e->state, sizeof e->state, "%s", state);
     snprintf(e->detail, sizeof e->detail, "%s", detail ? detail : "");
-    if (store_write_async(d->owner->store, event_write, e, free_done, e))
+    if (store_write_async(col->store, event_write, e, free_done, e))
         free(e);
+}
+
+static void queue_event(col_dev_t *d, bool comm, const char *kind, const char *state,
+                        const char *detail)
+{
+    queue_event_id(d->owner, d->device_id, comm, kind, state, detail);
+}
+
+void col_gateway_outcome(col_link_t *l, bool any_ok, const char *detail)
+{
+    if (!l->gateway || !l->ndevs)
+        return;
+    col_comm_state before = l->gw_comm.state;
+    if (!col_comm_step(&l->gw_comm, any_ok, false, l->offline_after, l->online_after))
+        return;
+    log_info("collector", "gateway %s (%s, %d devices): %s -> %s%s%s", l->gw_name, l->name,
+             l->ndevs, col_comm_name(before), col_comm_name(l->gw_comm.state),
+             detail && !any_ok ? ": " : "", detail && !any_ok ? detail : "");
+    queue_event_id(l->devs[0].owner, l->gw_id, true, "comm", col_comm_name(l->gw_comm.state),
+                   any_ok ? NULL : detail);
 }
 
 void col_event(col_dev_t *d, const char *kind, const char *state, const char *fmt, ...)
@@ -288,6 +308,10 @@ static void poll_device(col_link_t *l, col_dev_t *d)
             int64_t wait = (int64_t)500 << shift;
             if (wait > d->backoff_max_ms)
                 wait = d->backoff_max_ms;
+            /* ... but at most COL_CONNECT_BACKOFF_MAX_MS: a gateway that comes
+             * back is found within that (issue #15). */
+            if (wait > COL_CONNECT_BACKOFF_MAX_MS)
+                wait = COL_CONNECT_BACKOFF_MAX_MS;
             l->connect_fails++;
             l->next_connect = tm_mono_ms() + wait;
             snprintf(l->last_err, sizeof l->last_err, "%s", err);
@@ -295,6 +319,13 @@ static void poll_device(col_link_t *l, col_dev_t *d)
             return;
         }
         l->connect_fails = 0;
+        l->last_err[0] = '\0';
+        /* Back after an outage: every device behind the link is asked now,
+         * not when its own back-off would have let it (issue #15). */
+        int64_t now = tm_mono_ms();
+        for (int i = 0; i < l->ndevs; i++)
+            if (&l->devs[i] != d && l->devs[i].next_due > now)
+                l->devs[i].next_due = now;
     }
     if (l->fresh && l->connect_pause_ms > 0 && col_sleep(d->owner, l->connect_pause_ms))
         return;
@@ -339,6 +370,7 @@ static void *thread_main(void *arg)
         int64_t earliest = start + 3600000;
         for (int k = 0; k < t->nlinks && !stopping(col); k++) {
             col_link_t *l = t->links[k];
+            int link_polled = 0, link_ok = 0;
             for (int i = 0; i < l->ndevs; i++) {
                 col_dev_t *d = &l->devs[i];
                 total++;
@@ -348,13 +380,22 @@ static void *thread_main(void *arg)
                         break;
                     poll_device(l, d);
                     polled++;
-                    d->next_due = (d->next_due ? d->next_due : start) + next_interval(d);
+                    link_polled++;
+                    link_ok += d->comm.fails == 0;
+                    int64_t iv = next_interval(d);
+                    /* A link that is down is tried again within the connect
+                     * back-off ceiling, whatever its devices' own back-off. */
+                    if (!l->mb && iv > COL_CONNECT_BACKOFF_MAX_MS)
+                        iv = COL_CONNECT_BACKOFF_MAX_MS;
+                    d->next_due = (d->next_due ? d->next_due : start) + iv;
                     if (d->next_due < tm_mono_ms())
                         d->next_due = tm_mono_ms();
                 }
                 if (d->next_due < earliest)
                     earliest = d->next_due;
             }
+            if (link_polled)
+                col_gateway_outcome(l, link_ok > 0, l->last_err[0] ? l->last_err : "no answer");
         }
         if (polled == total && total > 0) {
             double ms = (double)(tm_mono_ms() - start);
@@ -425,13 +466,47 @@ static int register_device(sqlite3 *db, col_dev_t *d, char *err, size_t errlen)
     return rc;
 }
 
+/* A gateway is a device of its own; its devices name it (device_gateway). */
+static int register_gateway(sqlite3 *db, col_link_t *l, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = CM_OK;
+    if (l->gateway) {
+        rc = store_device_upsert(db, l->gw_name, "gateway", "rs485-gateway", "", &l->gw_id, err,
+                                 errlen);
+        if (!rc)
+            rc = store_device_set_comm(db, l->gw_id, "unknown", tm_now_ms(), "starting", err,
+                                       errlen);
+    }
+    if (!rc)
+        rc = store_prepare(db,
+                           l->gateway ? "INSERT INTO device_gateway(device_id, gateway_id)"
+                                        " VALUES (?1, ?2) ON CONFLICT(device_id) DO UPDATE"
+                                        " SET gateway_id = excluded.gateway_id"
+                                      : "DELETE FROM device_gateway WHERE device_id = ?1",
+                           &s, err, errlen);
+    for (int i = 0; !rc && i < l->ndevs; i++) {
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, l->devs[i].device_id);
+        if (l->gateway)
+            sqlite3_bind_int64(s, 2, l->gw_id);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            rc = cm_fail(err, errlen, CM_ERR_DB, "device_gateway: %s", sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
 static int register_job(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
     col_t *col = arg;
     int rc = CM_OK;
-    for (int k = 0; !rc && k < col->nlinks; k++)
+    for (int k = 0; !rc && k < col->nlinks; k++) {
         for (int i = 0; !rc && i < col->links[k].ndevs; i++)
             rc = register_device(db, &col->links[k].devs[i], err, errlen);
+        if (!rc)
+            rc = register_gateway(db, &col->links[k], err, errlen);
+    }
     return rc;
 }
 
