@@ -16,19 +16,6 @@ typedef struct span {
     ana_interval_t *out;
 } span_t;
 
-static bool table_exists(sqlite3 *db, const char *name)
-{
-    sqlite3_stmt *s = NULL;
-    bool yes = false;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1", -1, &s,
-                           NULL) == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-        yes = sqlite3_step(s) == SQLITE_ROW;
-    }
-    sqlite3_finalize(s);
-    return yes;
-}
-
 static double add(double acc, double v)
 {
     return isfinite(acc) ? acc + v : v;
@@ -120,14 +107,14 @@ static int list_keys(sqlite3 *db, const char *sql, keys_t *k, char *err, size_t 
     int rc = store_prepare(db, sql, &s, err, errlen);
     if (rc)
         return rc;
-    while (k->n < 256 && sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && k->n < 256 && store_next(s, &rc, err, errlen)) {
         k->id[k->n] = sqlite3_column_int64(s, 0);
         const char *t = sqlite3_column_count(s) > 1 ? (const char *)sqlite3_column_text(s, 1) : "";
         snprintf(k->tag[k->n], sizeof k->tag[0], "%s", t ? t : "");
         k->n++;
     }
     sqlite3_finalize(s);
-    return CM_OK;
+    return rc;
 }
 
 /* One key's rows over the span by its primary key range; fn sees (k, row). */
@@ -200,7 +187,8 @@ static int from_collector(sqlite3 *db, const span_t *sp, char *err, size_t errle
 {
     keys_t k;
     int rc = CM_OK;
-    if (table_exists(db, "station_output_minute")) {
+    /* The collector's tables are there: the migrations create them all. */
+    {
         rc = list_keys(db, "SELECT id FROM device", &k, err, errlen);
         for (int i = 0; !rc && i < k.n; i++)
             rc = stream(db, sp,
@@ -208,7 +196,7 @@ static int from_collector(sqlite3 *db, const span_t *sp, char *err, size_t errle
                         "AND minute >= ?2 AND minute < ?3",
                         k.id[i], 1, "", acc_tons, NULL, err, errlen);
     }
-    if (!rc && table_exists(db, "station_record")) {
+    if (!rc) {
         int *best = calloc(sp->n, sizeof *best), *mine = calloc(sp->n, sizeof *mine);
         if (!best || !mine)
             rc = cm_fail(err, errlen, CM_ERR_NOMEM, "out of memory");
@@ -229,7 +217,7 @@ static int from_collector(sqlite3 *db, const span_t *sp, char *err, size_t errle
         free(best);
         free(mine);
     }
-    if (!rc && table_exists(db, "counter_minute")) {
+    if (!rc) {
         rc = list_keys(db,
                        "SELECT p.id, d.gate_type FROM point p JOIN device d ON d.id = p.device_id "
                        "WHERE p.quantity = 'energy_import' AND d.gate_type IS NOT NULL",

@@ -229,14 +229,14 @@ static int untrust_conditions(sqlite3 *db, ana_gate gate, ana_interval_t *iv, si
                       SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, iv[0].start);
     sqlite3_bind_int64(s, 3, iv[n - 1].start + 86400);
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         int64_t a = sqlite3_column_int64(s, 0), b = sqlite3_column_int64(s, 1);
         for (size_t i = 0; i < n; i++)
             if (iv[i].start >= a && iv[i].start < b)
                 iv[i].trusted = false;
     }
     sqlite3_finalize(s);
-    return CM_OK;
+    return rc;
 }
 
 int ana_db_fit_store(store_t *st, sqlite3 *db, const ana_conf_t *c, const ana_fit_req_t *q,

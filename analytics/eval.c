@@ -310,7 +310,7 @@ static int history_json(sqlite3 *db, cJSON *arr, char *err, size_t errlen)
                            &s, err, errlen);
     if (rc)
         return rc;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         cJSON *o = cJSON_CreateObject();
         char t[24];
         cJSON_AddNumberToObject(o, "tpa", sqlite3_column_double(s, 0));
@@ -327,7 +327,7 @@ static int history_json(sqlite3 *db, cJSON *arr, char *err, size_t errlen)
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(s);
-    return CM_OK;
+    return rc;
 }
 
 int ana_capacity_json(sqlite3 *db, const ana_conf_t *c, int64_t now, cJSON **out, char *err,

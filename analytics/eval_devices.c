@@ -107,7 +107,7 @@ int ana_eval_power_quality(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_wr
     sqlite3_bind_int64(s, 1, from);
     sqlite3_bind_int64(s, 2, now);
     dev_pq_t d = {.name = ""};
-    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         const char *name = (const char *)sqlite3_column_text(s, 0);
         if (strcmp(name, d.name)) {
             if (d.name[0])
@@ -142,11 +142,13 @@ static int vib_device(sqlite3 *db, const ana_conf_t *c, int64_t point, const cha
     sqlite3_bind_int64(s, 2, now - VIB_TREND_DAYS * 86400);
     double x[VIB_TREND_DAYS + 2], y[VIB_TREND_DAYS + 2];
     size_t n = 0;
-    while (n < VIB_TREND_DAYS + 2 && sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && n < VIB_TREND_DAYS + 2 && store_next(s, &rc, err, errlen)) {
         x[n] = sqlite3_column_double(s, 0);
         y[n++] = sqlite3_column_double(s, 1);
     }
     sqlite3_finalize(s);
+    if (rc)
+        return rc;
     double slope = ana_trend(x, y, n);
     char zone = ana_vib_zone(&c->vib, now_v);
     /* Pre-diagnosis: still in B, but the trend of the last weeks reaches C
@@ -181,7 +183,7 @@ int ana_eval_vibration(sqlite3 *db, const ana_conf_t *c, int64_t now, ana_write_
         return rc;
     sqlite3_bind_int64(s, 1, now - PQ_WINDOW_S);
     sqlite3_bind_int64(s, 2, now);
-    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         char name[64];
         snprintf(name, sizeof name, "%s", (const char *)sqlite3_column_text(s, 1));
         rc = vib_device(db, c, sqlite3_column_int64(s, 0), name, sqlite3_column_double(s, 2), now,

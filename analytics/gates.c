@@ -30,41 +30,43 @@ static int split_device(sqlite3 *db, const ana_conf_t *c, int64_t dev, int64_t f
     sqlite3_bind_int64(s, 3, to);
     for (int i = 0; i < ANA_TIERS; i++)
         out[i] = 0;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         int64_t t = sqlite3_column_int64(s, 0);
         out[ana_tariff_tier(&c->tariff, t)] += sqlite3_column_double(s, 1);
     }
     sqlite3_finalize(s);
-    return CM_OK;
+    return rc;
 }
 
-/* The meter's own per-rate increments; false when it keeps none. */
-static bool registers(sqlite3 *db, int64_t dev, int64_t from, int64_t to, double out[ANA_TIERS])
+/* The meter's own per-rate increments; *any false when it keeps none. */
+static int registers(sqlite3 *db, int64_t dev, int64_t from, int64_t to, double out[ANA_TIERS],
+                     bool *any, char *err, size_t errlen)
 {
     sqlite3_stmt *s = NULL;
-    bool any = false;
+    *any = false;
     for (int i = 0; i < ANA_TIERS; i++)
         out[i] = NAN;
-    if (sqlite3_prepare_v2(db,
+    int rc = store_prepare(db,
                            "SELECT p.quantity, sum(c.delta) FROM counter_minute c JOIN point p ON "
                            "p.id = c.point_id WHERE p.device_id = ?1 AND p.quantity LIKE "
                            "'energy\\_import\\_%' ESCAPE '\\' AND c.minute >= ?2 AND c.minute < ?3 "
                            "GROUP BY p.quantity",
-                           -1, &s, NULL) != SQLITE_OK)
-        return false;
+                           &s, err, errlen);
+    if (rc)
+        return rc;
     sqlite3_bind_int64(s, 1, dev);
     sqlite3_bind_int64(s, 2, from);
     sqlite3_bind_int64(s, 3, to);
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         const char *q = (const char *)sqlite3_column_text(s, 0);
         for (int i = 0; q && i < ANA_TIERS; i++)
             if (!strcmp(q, reg_quantity[i])) {
                 out[i] = sqlite3_column_double(s, 1);
-                any = true;
+                *any = true;
             }
     }
     sqlite3_finalize(s);
-    return any;
+    return rc;
 }
 
 static cJSON *tiers_json(const double v[ANA_TIERS])
@@ -79,25 +81,24 @@ static cJSON *tiers_json(const double v[ANA_TIERS])
 }
 
 /* Hours in which the device's mean power factor was below pf_min. */
-static int low_pf_hours(sqlite3 *db, const ana_conf_t *c, int64_t dev, int64_t from, int64_t to)
+static int low_pf_hours(sqlite3 *db, const ana_conf_t *c, int64_t dev, int64_t from, int64_t to,
+                        int64_t *n, char *err, size_t errlen)
 {
     sqlite3_stmt *s = NULL;
-    int n = 0;
-    if (sqlite3_prepare_v2(db,
+    *n = 0;
+    int rc = store_prepare(db,
                            "SELECT count(*) FROM (SELECT abs(sum(a.vsum) / sum(a.n)) AS pf FROM "
                            "agg_minute a JOIN point p ON p.id = a.point_id WHERE p.device_id = ?1 "
                            "AND p.quantity = 'power_factor' AND a.minute >= ?2 AND a.minute < ?3 "
                            "GROUP BY a.minute / 3600) WHERE pf < ?4",
-                           -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(s, 1, dev);
-        sqlite3_bind_int64(s, 2, from);
-        sqlite3_bind_int64(s, 3, to);
-        sqlite3_bind_double(s, 4, c->pq.pf_min);
-        if (sqlite3_step(s) == SQLITE_ROW)
-            n = sqlite3_column_int(s, 0);
-    }
-    sqlite3_finalize(s);
-    return n;
+                           &s, err, errlen);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, dev);
+    sqlite3_bind_int64(s, 2, from);
+    sqlite3_bind_int64(s, 3, to);
+    sqlite3_bind_double(s, 4, c->pq.pf_min);
+    return store_q_int64(s, 0, n, NULL, err, errlen);
 }
 
 static cJSON *device_json(sqlite3 *db, const ana_conf_t *c, sqlite3_stmt *s, int64_t from,
@@ -115,8 +116,15 @@ static cJSON *device_json(sqlite3 *db, const ana_conf_t *c, sqlite3_stmt *s, int
     }
     cJSON_AddItemToObject(o, "time_of_use_kwh", tiers_json(ours));
     cJSON_AddNumberToObject(o, "cost_yuan", round(ana_tou_cost(&c->tariff, ours) * 100) / 100);
-    cJSON_AddNumberToObject(o, "low_pf_hours", low_pf_hours(db, c, dev, from, to));
-    if (registers(db, dev, from, to, reg)) {
+    int64_t low_pf;
+    bool any;
+    if (low_pf_hours(db, c, dev, from, to, &low_pf, err, errlen) ||
+        registers(db, dev, from, to, reg, &any, err, errlen)) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    cJSON_AddNumberToObject(o, "low_pf_hours", (double)low_pf);
+    if (any) {
         cJSON_AddItemToObject(o, "meter_registers_kwh", tiers_json(reg));
         double diff[ANA_TIERS];
         for (int i = 0; i < ANA_TIERS; i++) {
@@ -148,7 +156,7 @@ int ana_gates_json(sqlite3 *db, const ana_conf_t *c, int64_t from, int64_t to, c
     sqlite3_bind_int64(s, 1, from);
     sqlite3_bind_int64(s, 2, to);
     cJSON *a = cJSON_CreateArray();
-    while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         cJSON *d = device_json(db, c, s, from, to, err, errlen);
         if (!d)
             rc = CM_ERR_DB;
