@@ -200,6 +200,7 @@ static int run(daemon_t *d)
     status = web_run(d->web, true) == CM_OK ? 0 : 1;
     log_info("daemon", "stopping");
 out:
+    atomic_store(&d->leaving, true);
     web_drain(d->web); /* deferred work ends while every module still exists */
     stop_modules(d, inited);
     web_free(d->web);

@@ -25,6 +25,7 @@
 #ifndef COALMON_DAEMON_H
 #define COALMON_DAEMON_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "alarms/alarms.h"
@@ -52,6 +53,9 @@ typedef struct daemon {
     const daemon_cfg_t *dc;
     bool demo;
     bool mine; /* role "mine": collector, demo weighbridge */
+    /* Set once the loop has returned, before web_drain(): long deferred work
+     * (the demo's accounts) ends early instead of holding up the stop. */
+    atomic_bool leaving;
     store_t *store;
     web_t *web;
     web_ctx_t ctx; /* what the routes share: store, the loop's reader, the server */

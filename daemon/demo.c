@@ -178,6 +178,7 @@ typedef struct demo_side {
     ana_sim_opts_t mine; /* issue #13: the trucks haul what this mine's belt produced */
     store_t *store;
     int iterations;      /* http.pbkdf2_iterations */
+    const atomic_bool *leaving; /* the daemon is stopping: no more accounts */
     int rc;              /* the accounts' outcome, from the worker */
     char pw[4][13], err[256];
 } demo_side_t;
@@ -204,6 +205,10 @@ static void users_work(void *arg)
     char *err = ds->err;
     size_t el = sizeof ds->err;
     for (int i = 0; i < 4 && !ds->rc; i++) {
+        if (atomic_load(ds->leaving)) { /* a hash takes a while: do not hold up the stop */
+            ds->rc = cm_fail(ds->err, sizeof ds->err, CM_ERR_CLOSED, "stopping");
+            return;
+        }
         char *pw = ds->pw[i];
         const char *role = demo_roles[i];
         for (int k = 0; k < 12; k++)
@@ -224,6 +229,8 @@ static void users_work(void *arg)
 static void users_done(void *arg)
 {
     demo_side_t *ds = arg;
+    if (ds->rc == CM_ERR_CLOSED)
+        return;
     if (ds->rc) {
         log_error("daemon", "demo users: %s", ds->err);
         return;
@@ -244,6 +251,7 @@ static int demo_init(daemon_t *d, char *err, size_t errlen)
     d->demo_side = ds;
     ds->store = d->store;
     ds->iterations = d->auth_opts.pbkdf2_iterations;
+    ds->leaving = &d->leaving;
     char cerr[256];
     if (demo_capacity(d->store, cerr, sizeof cerr))
         log_warn("daemon", "demo capacity: %s", cerr); /* the demo runs on without */
