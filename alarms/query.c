@@ -109,18 +109,21 @@ int alarm_list_json(sqlite3 *db, const alarm_filter_t *f, cJSON **out, char *err
     sqlite3_bind_int(s, 8, f->offset);
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(root, "alarms");
-    while (sqlite3_step(s) == SQLITE_ROW)
+    while (!rc && store_next(s, &rc, err, errlen))
         cJSON_AddItemToArray(arr, alarm_row_json(s, 0));
     sqlite3_finalize(s);
-    rc = store_prepare(db, "SELECT count(*) FROM alarm a" FILTER_WHERE, &s, err, errlen);
+    if (!rc)
+        rc = store_prepare(db, "SELECT count(*) FROM alarm a" FILTER_WHERE, &s, err, errlen);
+    double total = 0;
+    if (!rc) {
+        bind_filter(s, f);
+        rc = store_q_double(s, 0, &total, NULL, err, errlen);
+    }
     if (rc) {
         cJSON_Delete(root);
         return rc;
     }
-    bind_filter(s, f);
-    cJSON_AddNumberToObject(root, "total",
-                            sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_double(s, 0) : 0);
-    sqlite3_finalize(s);
+    cJSON_AddNumberToObject(root, "total", total);
     *out = root;
     return CM_OK;
 }
@@ -153,8 +156,10 @@ int alarm_get_json(sqlite3 *db, int64_t id, cJSON **out, char *err, size_t errle
     if (rc)
         return rc;
     sqlite3_bind_int64(s, 1, id);
-    cJSON *a = sqlite3_step(s) == SQLITE_ROW ? alarm_row_json(s, 0) : NULL;
+    cJSON *a = store_next(s, &rc, err, errlen) ? alarm_row_json(s, 0) : NULL;
     sqlite3_finalize(s);
+    if (rc)
+        return rc;
     if (!a)
         return cm_fail(err, errlen, CM_ERR_NOTFOUND, "no alarm %lld", (long long)id);
     rc = store_prepare(db,
@@ -167,9 +172,13 @@ int alarm_get_json(sqlite3 *db, int64_t id, cJSON **out, char *err, size_t errle
     }
     sqlite3_bind_int64(s, 1, id);
     cJSON *events = cJSON_AddArrayToObject(a, "events");
-    while (sqlite3_step(s) == SQLITE_ROW)
+    while (!rc && store_next(s, &rc, err, errlen))
         cJSON_AddItemToArray(events, event_json(s));
     sqlite3_finalize(s);
+    if (rc) {
+        cJSON_Delete(a);
+        return rc;
+    }
     *out = a;
     return CM_OK;
 }
@@ -186,7 +195,7 @@ int alarm_pending_json(sqlite3 *db, cJSON **out, char *err, size_t errlen)
     if (rc)
         return rc;
     cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "pending");
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    while (!rc && store_next(s, &rc, err, errlen)) {
         cJSON *p = cJSON_CreateObject();
         int type = sqlite3_column_int(s, 0);
         char ts[40];
@@ -211,6 +220,10 @@ int alarm_pending_json(sqlite3 *db, cJSON **out, char *err, size_t errlen)
         cJSON_AddItemToArray(arr, p);
     }
     sqlite3_finalize(s);
+    if (rc) {
+        cJSON_Delete(root);
+        return rc;
+    }
     *out = root;
     return CM_OK;
 }
@@ -229,13 +242,19 @@ int alarm_events_since(sqlite3 *db, int64_t after_id, int max, cJSON **out, int6
     sqlite3_bind_int64(s, 1, after_id);
     sqlite3_bind_int(s, 2, max > 0 ? max : 100);
     cJSON *arr = cJSON_CreateArray();
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    int64_t before = *last; /* unchanged unless the events are returned */
+    while (!rc && store_next(s, &rc, err, errlen)) {
         cJSON *e = event_json(s);
         cJSON_AddItemToObject(e, "alarm", alarm_row_json(s, 6));
         cJSON_AddItemToArray(arr, e);
         *last = sqlite3_column_int64(s, 0);
     }
     sqlite3_finalize(s);
+    if (rc) {
+        *last = before;
+        cJSON_Delete(arr);
+        return rc;
+    }
     *out = arr;
     return CM_OK;
 }
