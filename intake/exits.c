@@ -260,7 +260,8 @@ static int cap_one(sqlite3 *db, cap_job_t *j, size_t i, char *err, size_t errlen
     int rc = point_direction(db, c->point, dir, sizeof dir, err, errlen);
     if (rc == CM_ERR_NOTFOUND) {
         j->f->index = (int)i;
-        intake_fault_set(j->f, "pointId", "unknown capture point '%s' (coalmon exit-point add)", c->point);
+        intake_fault_set(j->f, "pointId", "unknown capture point '%s' (coalmon exit-point add)",
+                         c->point);
         return cm_fail(err, errlen, CM_ERR_INVALID, "%s", j->f->msg);
     }
     if (rc)
@@ -269,7 +270,8 @@ static int cap_one(sqlite3 *db, cap_job_t *j, size_t i, char *err, size_t errlen
         snprintf(dir, sizeof dir, "%s", c->direction);
     else if (!strcmp(dir, "both")) {
         j->f->index = (int)i;
-        intake_fault_set(j->f, "direction", "point '%s' serves both directions: give direction", c->point);
+        intake_fault_set(j->f, "direction", "point '%s' serves both directions: give direction",
+                         c->point);
         return cm_fail(err, errlen, CM_ERR_INVALID, "%s", j->f->msg);
     }
     /* Only a vehicle going out can carry coal away unweighed. */

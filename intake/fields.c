@@ -21,7 +21,7 @@ int intake_fault_set(intake_fault_t *f, const char *field, const char *fmt, ...)
 }
 
 int intake_get_str(const cJSON *o, const char *key, bool required, char *out, size_t outlen,
-            intake_fault_t *f)
+                   intake_fault_t *f)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!v || cJSON_IsNull(v) || (cJSON_IsString(v) && !v->valuestring[strspn(v->valuestring, " \t")])) {
@@ -45,7 +45,7 @@ int intake_get_str(const cJSON *o, const char *key, bool required, char *out, si
 }
 
 int intake_get_num(const cJSON *o, const char *key, bool required, bool text_numbers, double lo,
-            double hi, double *out, intake_fault_t *f)
+                   double hi, double *out, intake_fault_t *f)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     double d;
@@ -79,7 +79,8 @@ int intake_get_time(const cJSON *o, const char *key, bool required, int64_t *out
     if (rc || !s[0])
         return rc;
     if (tm_parse_bj(s, out))
-        return intake_fault_set(f, key, "%s: '%s' is not a time \"yyyy-MM-dd HH:mm:ss\" (Beijing)", key, s);
+        return intake_fault_set(f, key, "%s: '%s' is not a time \"yyyy-MM-dd HH:mm:ss\" (Beijing)",
+                                key, s);
     return CM_OK;
 }
 
@@ -91,4 +92,3 @@ void intake_add_col_text(cJSON *o, const char *key, sqlite3_stmt *s, int col)
     else
         cJSON_AddNullToObject(o, key);
 }
-

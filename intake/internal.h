@@ -13,10 +13,11 @@ int intake_fault_set(intake_fault_t *f, const char *field, const char *fmt, ...)
  * [lo, hi]; with text_numbers a numeric string is accepted. Times are
  * "yyyy-MM-dd HH:mm:ss" Beijing time. */
 int intake_get_str(const cJSON *o, const char *key, bool required, char *out, size_t outlen,
-            intake_fault_t *f);
+                   intake_fault_t *f);
 int intake_get_num(const cJSON *o, const char *key, bool required, bool text_numbers, double lo,
-            double hi, double *out, intake_fault_t *f);
-int intake_get_time(const cJSON *o, const char *key, bool required, int64_t *out, intake_fault_t *f);
+                   double hi, double *out, intake_fault_t *f);
+int intake_get_time(const cJSON *o, const char *key, bool required, int64_t *out,
+                    intake_fault_t *f);
 
 /* Column text as a JSON string, or null. */
 void intake_add_col_text(cJSON *o, const char *key, sqlite3_stmt *s, int col);

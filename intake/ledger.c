@@ -186,7 +186,8 @@ static int insert_once(sqlite3 *db, ledger_job_t *j, sqlite3_stmt *ins, const ch
         return rc;
     if (same)
         return CM_OK;
-    intake_fault_set(j->f, field, "%s exists with other values (a stored record is not overwritten)", field);
+    intake_fault_set(j->f, field,
+                     "%s exists with other values (a stored record is not overwritten)", field);
     return CM_ERR_CONFLICT;
 }
 
@@ -223,7 +224,8 @@ static int put_rail(sqlite3 *db, ledger_job_t *j, const cJSON *o, char *err, siz
     if (!rc)
         rc = intake_get_num(o, "tons", true, false, 0.001, 200000, &r.tons, j->f);
     if (!rc && r.tons > r.wagons * 100)
-        rc = intake_fault_set(j->f, "tons", "%.1f t is more than %d wagons carry", r.tons, (int)r.wagons);
+        rc = intake_fault_set(j->f, "tons", "%.1f t is more than %d wagons carry", r.tons,
+                              (int)r.wagons);
     if (!rc)
         rc = intake_get_time(o, "loadedAt", true, &r.at, j->f);
     if (!rc && r.at > j->now + 120)

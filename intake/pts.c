@@ -122,8 +122,9 @@ static int pts_job(sqlite3 *db, void *arg, char *err, size_t errlen)
     {
         pts_t p;
         j->f->index = i++;
-        int rc = cJSON_IsObject(it) ? pts_parse(it, j->c, j->now, &p, j->f)
-                                    : intake_fault_set(j->f, "summary", "each summary must be a JSON object");
+        int rc = cJSON_IsObject(it)
+                     ? pts_parse(it, j->c, j->now, &p, j->f)
+                     : intake_fault_set(j->f, "summary", "each summary must be a JSON object");
         if (!rc && p.coal[0]) {
             intake_materials_t m;
             rc = intake_materials_load(db, &m, err, errlen);

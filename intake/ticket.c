@@ -22,13 +22,15 @@ static int parse_ids(const cJSON *o, const intake_materials_t *m, intake_ticket_
         rc = intake_get_str(o, "material", true, raw, sizeof raw, f);
     const char *code = rc ? NULL : intake_material_code(m, raw);
     if (!rc && !code)
-        rc = intake_fault_set(f, "material", "unknown material '%s' (a coal type, gangue or other)", raw);
+        rc = intake_fault_set(f, "material", "unknown material '%s' (a coal type, gangue or other)",
+                              raw);
     if (!rc)
         snprintf(t->material, sizeof t->material, "%s", code);
     if (!rc)
         rc = intake_get_str(o, "direction", true, t->direction, sizeof t->direction, f);
     if (!rc && strcmp(t->direction, "out") && strcmp(t->direction, "in"))
-        rc = intake_fault_set(f, "direction", "direction must be \"out\" (sale) or \"in\" (receipt)");
+        rc = intake_fault_set(f, "direction",
+                              "direction must be \"out\" (sale) or \"in\" (receipt)");
     if (!rc)
         rc = intake_get_str(o, "operator", false, t->operator_name, sizeof t->operator_name, f);
     if (!rc)
@@ -56,16 +58,21 @@ static int parse_times(const cJSON *o, const intake_conf_t *c, int64_t now, inta
         return intake_fault_set(f, "grossTime", "grossTime is in the future");
     /* A sale arrives empty (tare) and leaves loaded (gross); a receipt the other way. */
     if (!strcmp(t->direction, "out") && t->gross_time <= t->tare_time)
-        return intake_fault_set(f, "grossTime", "an outbound truck is weighed empty first: grossTime must be after tareTime");
+        return intake_fault_set(
+            f, "grossTime",
+            "an outbound truck is weighed empty first: grossTime must be after tareTime");
     if (!strcmp(t->direction, "in") && t->tare_time <= t->gross_time)
-        return intake_fault_set(f, "tareTime", "an inbound truck is weighed loaded first: tareTime must be after grossTime");
+        return intake_fault_set(
+            f, "tareTime",
+            "an inbound truck is weighed loaded first: tareTime must be after grossTime");
     return CM_OK;
 }
 
 static int parse_weights(const cJSON *o, const intake_conf_t *c, bool text_numbers,
                          intake_ticket_t *t, intake_fault_t *f)
 {
-    int rc = intake_get_str(o, "weighbridgeId", true, t->weighbridge_id, sizeof t->weighbridge_id, f);
+    int rc =
+        intake_get_str(o, "weighbridgeId", true, t->weighbridge_id, sizeof t->weighbridge_id, f);
     if (rc)
         return rc;
     double lo = c->min_t, hi = c->max_t;
@@ -74,7 +81,8 @@ static int parse_weights(const cJSON *o, const intake_conf_t *c, bool text_numbe
         while (i < c->n_bridges && strcmp(c->bridges[i].id, t->weighbridge_id))
             i++;
         if (i == c->n_bridges)
-            return intake_fault_set(f, "weighbridgeId", "unknown weighbridge '%s'", t->weighbridge_id);
+            return intake_fault_set(f, "weighbridgeId", "unknown weighbridge '%s'",
+                                    t->weighbridge_id);
         lo = c->bridges[i].min_t;
         hi = c->bridges[i].max_t;
     }
@@ -86,15 +94,20 @@ static int parse_weights(const cJSON *o, const intake_conf_t *c, bool text_numbe
     if (rc)
         return rc;
     if (t->gross < lo || t->gross > hi)
-        return intake_fault_set(f, "gross", "gross %.3f t is outside the weighbridge's range %g..%g t", t->gross, lo, hi);
+        return intake_fault_set(f, "gross",
+                                "gross %.3f t is outside the weighbridge's range %g..%g t",
+                                t->gross, lo, hi);
     if (t->tare < lo || t->tare > hi)
-        return intake_fault_set(f, "tare", "tare %.3f t is outside the weighbridge's range %g..%g t", t->tare, lo, hi);
+        return intake_fault_set(
+            f, "tare", "tare %.3f t is outside the weighbridge's range %g..%g t", t->tare, lo, hi);
     if (t->gross <= t->tare)
-        return intake_fault_set(f, "gross", "gross %.3f t must exceed tare %.3f t", t->gross, t->tare);
+        return intake_fault_set(f, "gross", "gross %.3f t must exceed tare %.3f t", t->gross,
+                                t->tare);
     double diff = t->gross - t->tare - t->net;
     if (fabs(diff) > c->net_tolerance_t + 1e-9)
-        return intake_fault_set(f, "net", "net %.3f t is not gross - tare = %.3f t (tolerance %g t)", t->net,
-                     t->gross - t->tare, c->net_tolerance_t);
+        return intake_fault_set(f, "net",
+                                "net %.3f t is not gross - tare = %.3f t (tolerance %g t)", t->net,
+                                t->gross - t->tare, c->net_tolerance_t);
     return CM_OK;
 }
 
