@@ -1,4 +1,5 @@
 /* The store: migrations, one writer thread committing in batches, readers. */
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -420,6 +421,8 @@ static job_t *collect_batch(store_t *st, bool *idle_flush)
             if (!st->head)
                 st->tail = NULL;
             st->depth--;
+            /* The queue's count follows its list: empty exactly when depth is 0. */
+            assert(st->depth >= 0 && (st->depth == 0) == (st->head == NULL));
             j->next = NULL;
             *tail = j;
             tail = &j->next;
@@ -481,6 +484,7 @@ static int enqueue(store_t *st, job_t *j)
         free(j);
         return CM_ERR_CLOSED;
     }
+    assert(!j->next && (st->head == NULL) == (st->tail == NULL));
     if (st->tail)
         st->tail->next = j;
     else

@@ -1,4 +1,5 @@
 /* Per-batch accumulators: two open-addressing hash tables, grown by doubling. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,6 +107,8 @@ static int add_aggregate(store_acc_t *a, const store_reading_t *r)
 {
     if (2 * (a->agg_n + 1) > a->agg_cap && grow_agg(a))
         return CM_ERR_NOMEM;
+    /* Open addressing: at most half full, so a probe always reaches a free slot. */
+    assert(2 * (a->agg_n + 1) <= a->agg_cap);
     int64_t minute = r->ts_ms / 60000 * 60;
     agg_slot_t *s = agg_find(a->agg, a->agg_cap, r->point_id, minute);
     if (!s->point_id) {
@@ -129,10 +132,12 @@ static int add_aggregate(store_acc_t *a, const store_reading_t *r)
 
 int store_acc_add(store_acc_t *a, const store_reading_t *r, bool aggregate)
 {
+    assert(r->point_id > 0); /* 0 marks an empty slot */
     if (aggregate && add_aggregate(a, r))
         return CM_ERR_NOMEM;
     if (2 * (a->lat_n + 1) > a->lat_cap && grow_lat(a))
         return CM_ERR_NOMEM;
+    assert(2 * (a->lat_n + 1) <= a->lat_cap); /* as for the aggregates */
     latest_slot_t *s = lat_find(a->lat, a->lat_cap, r->point_id);
     if (!s->point_id)
         a->lat_n++;
