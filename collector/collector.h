@@ -383,4 +383,16 @@ typedef struct col_bus_stats {
 /* Fills up to max entries; returns how many threads there are. Thread-safe. */
 int col_get_stats(col_t *col, col_bus_stats_t *out, int max);
 
+/* Communication figures of one device since the daemon started (issue #15):
+ * requests sent, answers, timeouts, Modbus exceptions, CRC errors, other bad
+ * frames, late answers discarded on an RS485 line, and the response time of
+ * the last COL_RT_SAMPLES answers as percentiles. Thread-safe. */
+typedef struct col_device_stats {
+    uint64_t requests, answers, timeouts, exceptions, crc_errors, bad_frames, late_frames;
+    int samples;
+    double p50_ms, p90_ms, p99_ms, max_ms;
+} col_device_stats_t;
+/* CM_ERR_NOTFOUND when the collector polls no device of that name. */
+int col_get_device_stats(col_t *col, const char *name, col_device_stats_t *out);
+
 #endif

@@ -621,3 +621,45 @@ int col_get_stats(col_t *col, col_bus_stats_t *out, int max)
     pthread_mutex_unlock(&col->mu);
     return n;
 }
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double percentile(const uint32_t *sorted, int n, double q)
+{
+    int i = (int)(q * (n - 1) + 0.5);
+    return n ? sorted[i] : 0;
+}
+
+int col_get_device_stats(col_t *col, const char *name, col_device_stats_t *out)
+{
+    uint32_t rt[COL_RT_SAMPLES];
+    int rc = CM_ERR_NOTFOUND;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&col->mu);
+    for (int k = 0; rc && k < col->nlinks; k++)
+        for (int i = 0; rc && i < col->links[k].ndevs; i++) {
+            const col_dev_t *d = &col->links[k].devs[i];
+            if (strcmp(d->name, name))
+                continue;
+            const col_dev_stats_t *s = &d->stats;
+            *out = (col_device_stats_t){.requests = s->requests, .answers = s->answers,
+                                        .timeouts = s->timeouts, .exceptions = s->exceptions,
+                                        .crc_errors = s->crc_errors, .bad_frames = s->bad_frames,
+                                        .late_frames = s->late_frames, .samples = s->rt_n};
+            memcpy(rt, s->rt_ms, (size_t)s->rt_n * sizeof rt[0]);
+            rc = CM_OK;
+        }
+    pthread_mutex_unlock(&col->mu);
+    if (rc || !out->samples)
+        return rc;
+    qsort(rt, (size_t)out->samples, sizeof rt[0], cmp_u32);
+    out->p50_ms = percentile(rt, out->samples, 0.50);
+    out->p90_ms = percentile(rt, out->samples, 0.90);
+    out->p99_ms = percentile(rt, out->samples, 0.99);
+    out->max_ms = rt[out->samples - 1];
+    return CM_OK;
+}

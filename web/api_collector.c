@@ -44,6 +44,29 @@ static cJSON *device_json(sqlite3_stmt *s)
     return o;
 }
 
+/* The device's communication figures, when this daemon polls it. */
+static void add_stats(col_t *col, cJSON *o)
+{
+    col_device_stats_t st;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+    if (!col || !cJSON_IsString(name) || col_get_device_stats(col, name->valuestring, &st))
+        return;
+    cJSON *j = cJSON_AddObjectToObject(o, "stats");
+    cJSON_AddNumberToObject(j, "requests", (double)st.requests);
+    cJSON_AddNumberToObject(j, "answers", (double)st.answers);
+    cJSON_AddNumberToObject(j, "timeouts", (double)st.timeouts);
+    cJSON_AddNumberToObject(j, "exceptions", (double)st.exceptions);
+    cJSON_AddNumberToObject(j, "crc_errors", (double)st.crc_errors);
+    cJSON_AddNumberToObject(j, "bad_frames", (double)st.bad_frames);
+    cJSON_AddNumberToObject(j, "late_frames", (double)st.late_frames);
+    cJSON *rt = cJSON_AddObjectToObject(j, "response_ms");
+    cJSON_AddNumberToObject(rt, "samples", st.samples);
+    cJSON_AddNumberToObject(rt, "p50", st.p50_ms);
+    cJSON_AddNumberToObject(rt, "p90", st.p90_ms);
+    cJSON_AddNumberToObject(rt, "p99", st.p99_ms);
+    cJSON_AddNumberToObject(rt, "max", st.max_ms);
+}
+
 static void devices(web_req_t *req, void *arg)
 {
     col_routes_t *r = arg;
@@ -66,8 +89,11 @@ static void devices(web_req_t *req, void *arg)
     cJSON *arr = cJSON_AddArrayToObject(root, "devices");
     char err[256];
     int rc = CM_OK;
-    while (!rc && store_next(s, &rc, err, sizeof err))
-        cJSON_AddItemToArray(arr, device_json(s));
+    while (!rc && store_next(s, &rc, err, sizeof err)) {
+        cJSON *o = device_json(s);
+        add_stats(r->col, o);
+        cJSON_AddItemToArray(arr, o);
+    }
     sqlite3_finalize(s);
     if (rc) {
         cJSON_Delete(root);
@@ -179,6 +205,7 @@ static void device_one(web_req_t *req, void *arg)
         return;
     }
     cJSON *o = device_json(s);
+    add_stats(r->col, o);
     sqlite3_finalize(s);
     rc = device_points(db, id, cJSON_AddArrayToObject(o, "points"), err, sizeof err);
     if (rc) {

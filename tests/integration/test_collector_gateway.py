@@ -74,6 +74,12 @@ def test_one_alarm_for_a_gateway_of_sixteen_meters():
         wait_until(lambda: comm_alarms() == [], timeout=20, what="the gateway's alarm cleared")
         body = http("GET", f"{base}/api/v1/alarms?state=all&type=comm_interrupted")[1]
         assert [a["source"] for a in body["alarms"]] == ["gw-substation"], body
+        # Per-device communication figures: the outage shows as failed requests.
+        stats = {x["name"]: x.get("stats") for x in http("GET", f"{base}/api/v1/devices")[1]["devices"]}
+        st = stats["gate-3"]
+        assert st["answers"] > 0 and st["requests"] > st["answers"], st
+        rt = st["response_ms"]
+        assert rt["samples"] > 0 and 0 <= rt["p50"] <= rt["p99"] <= rt["max"] < 300, st
         assert daemon.stop() == 0, daemon.output()
 
 
