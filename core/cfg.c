@@ -366,7 +366,7 @@ int cfg_get_int64(const cfg_sec_t *s, const char *key, bool required, int64_t de
 int cfg_get_int(const cfg_sec_t *s, const char *key, bool required, int def, int min, int max,
                 int *out, char *err, size_t errlen)
 {
-    int64_t v;
+    int64_t v = def; /* cfg_get_int64 leaves it alone on some errors */
     int rc = cfg_get_int64(s, key, required, def, min, max, &v, err, errlen);
     if (!rc)
         *out = (int)v; /* within min..max, so within int */
