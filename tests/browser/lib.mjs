@@ -33,7 +33,7 @@ export async function startDemo() {
   proc.stdout.on("data", (d) => { out += d; });
   proc.stderr.on("data", (d) => { out += d; });
   await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`coalmond did not start:\n${out}`)), 30000);
+    const timer = setTimeout(() => reject(new Error(`coalmond did not start:\n${out}`)), 60000);
     const check = () => {
       if (out.includes(`serving http://127.0.0.1:${port}/`) && out.includes("demo user viewer")) { clearTimeout(timer); resolve(); }
     };
