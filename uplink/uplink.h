@@ -1,8 +1,8 @@
 /*
- * uplink: the wire format of ../shared/spec/uplink.md on both ends.
+ * uplink: the wire format of docs/wire-contract.md on both ends.
  *
  * Owns: AES/CBC/PKCS5 encryption and the token (crypto.c); record
- * validation against the cms (§3) and scyf (§4, seed §5.2/§5.3) schemas
+ * validation against the cms (§3) and scyf (§4; the specification's §5.2/§5.3) schemas
  * (schema.c, data in the embedded schemas/ JSON files); the "uplink"
  * configuration and the keys file (config.c, demo.c); the per-destination
  * delivery state, pruning and the upload log (queue.c, status.c; tables
@@ -75,7 +75,7 @@ bool upl_schema_known(const char *prefix, const char *record_type);
  * field's name in field (or "" for the record as a whole) and a message. */
 int upl_validate(const char *prefix, const char *record_type, const cJSON *rec, char *field,
                  size_t fieldlen, char *err, size_t errlen);
-/* The record's idempotency id: "id" (or "Id", as seed table 2-13 spells it). */
+/* The record's idempotency id: "id" (or "Id", as the specification's table 2-13 spells it). */
 const char *upl_record_id(const cJSON *rec);
 /* For interval types (coalOutput, powerGate): series key and [start, end). */
 bool upl_record_interval(const char *record_type, const cJSON *rec, const char **series,
@@ -282,7 +282,7 @@ int upl_parse_body(const char *content_type, const char *body, size_t len, char 
 int upl_enterprise_put_job(sqlite3 *db, const char *code, const char *name, const char *kind,
                            const char *key, const char *iv, double capacity_t, char *err,
                            size_t errlen);
-/* Import "<n>\t<name>\t<9-digit code>" lines (the seed's §5.4 table, or a
+/* Import "<n>\t<name>\t<9-digit code>" lines (the specification's §5.4 table, or a
  * TSV/CSV export of it); existing codes keep their keys. */
 int upl_enterprise_import_job(sqlite3 *db, const char *text, int *added, int *skipped, char *err,
                               size_t errlen);

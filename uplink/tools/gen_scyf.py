@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Generates uplink/schemas/scyf.json from the Shanxi dual-prevention networking
-specification (seed 000_c3247f568b5ca0e7.txt, tables §5.2 and dictionaries §5.3).
-Run once when the seed changes; the JSON is committed and embedded in the binary.
-Usage: gen_scyf.py SEED.txt > uplink/schemas/scyf.json"""
+specification (its text as issued, tables §5.2 and dictionaries §5.3).
+Run once when the specification changes; the JSON is committed and embedded in the binary.
+Usage: gen_scyf.py SPECIFICATION.txt > uplink/schemas/scyf.json"""
 import json
 import re
 import sys
