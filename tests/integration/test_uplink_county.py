@@ -6,6 +6,7 @@ time, limit and offset filters; unknown codes are 404 and bad filters 400
 naming the field; `coalmon enterprise show|records` print the same."""
 import datetime
 import json
+import os
 
 from harness import BIN, Cleanup, free_port, http, main, run
 from test_uplink import BJ, MINE, MIV, MKEY, bj_now, cli, openssl, post, start, write_config
@@ -119,5 +120,23 @@ def test_drill_into_one_enterprise():
         assert r.returncode == 2 and "--type" in r.stderr, (r.stdout, r.stderr)
 
 
+def test_the_shipped_mine_list_imports():
+    """The specification's coal-mine codes ship with the repository (docs/uplink.md):
+    every line of conf/enterprises/shanxi-coal-mines.tsv becomes an enterprise, once."""
+    tsv = os.path.join(os.path.dirname(__file__), "..", "..", "conf", "enterprises", "shanxi-coal-mines.tsv")
+    with open(tsv, encoding="utf-8") as f:
+        codes = [line.split("\t")[2].strip() for line in f.read().splitlines()[1:] if line.strip()]
+    assert len(codes) == len(set(codes)) == 963, len(codes)
+    with Cleanup() as c:
+        _, pconf = write_config(c, "platform", free_port())
+        out = cli(pconf, "enterprise", "import", tsv)
+        assert "963 enterprises added, 0 already known" in out, out
+        out = cli(pconf, "enterprise", "import", tsv)
+        assert "0 enterprises added, 963 already known" in out, out
+        listed = json.loads(cli(pconf, "--json", "enterprise", "list"))
+        got = {e["code"] for e in (listed["enterprises"] if isinstance(listed, dict) else listed)}
+        assert set(codes) <= got, sorted(set(codes) - got)[:5]
+
+
 if __name__ == "__main__":
-    main([test_drill_into_one_enterprise])
+    main([test_drill_into_one_enterprise, test_the_shipped_mine_list_imports])
