@@ -6,9 +6,6 @@
 
 void ana_episode_condition(const ana_model_t *m, const ana_episode_t *e, int h_sigmas,
                            ana_condition_t *c);
-char *ana_monitor_state_to_json(ana_cusum_t *cs, ana_episode_t *e, int64_t model);
-void ana_monitor_state_from_json(const char *text, ana_cusum_t *cs, ana_episode_t *e,
-                                 int64_t *model);
 /* Monitor new intervals of gate up to `to`; conditions and state into w. */
 int ana_eval_monitor(sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t to, ana_write_t *w,
                      char *err, size_t errlen);
