@@ -97,9 +97,15 @@ static double sigma_t(const ana_model_t *m, double kwh)
     return s / m->b;
 }
 
+/* The daily EWMA's control limit (in standard deviations of a day). */
+static double ewma_limit(const ana_det_opts_t *o)
+{
+    return o->day_L * sqrt(o->day_lambda / (2 - o->day_lambda));
+}
+
 bool ana_det_quiet(const ana_det_t *d, const ana_det_opts_t *o)
 {
-    double lim = o->day_L * sqrt(o->day_lambda / (2 - o->day_lambda));
+    double lim = ewma_limit(o);
     return !d->open.sign && !d->hard.sign && d->cs.hi < o->cusum.h / 2 && -d->cs.lo < o->cusum.h / 2 &&
            fabs(d->ewma) < lim / 2;
 }
@@ -130,33 +136,24 @@ static void open_cond(ctx_t *x, ana_shape shape, int sign, int64_t start, int64_
                       double met, double imp, double worst)
 {
     ana_det_t *d = x->d;
+    ana_episode_t e = {.sign = sign,
+                       .start = start,
+                       .detected = detected,
+                       .last_cross = detected,
+                       .metered_t = met,
+                       .implied_t = imp,
+                       .acc_met = met,
+                       .acc_imp = imp,
+                       .worst_sum = worst,
+                       .jump = shape != ANA_SHAPE_DRIFT,
+                       .shape = shape};
     if (is_hard(shape)) {
-        d->hard = (ana_episode_t){.sign = sign,
-                                  .start = start,
-                                  .detected = detected,
-                                  .last_cross = detected,
-                                  .metered_t = met,
-                                  .implied_t = imp,
-                                  .acc_met = met,
-                                  .acc_imp = imp,
-                                  .worst_sum = worst,
-                                  .jump = true,
-                                  .shape = shape};
+        d->hard = e;
         d->hard_ok_run = 0;
         report_ep(x, &d->hard);
         return;
     }
-    d->open = (ana_episode_t){.sign = sign,
-                              .start = start,
-                              .detected = detected,
-                              .last_cross = detected,
-                              .metered_t = met,
-                              .implied_t = imp,
-                              .acc_met = met,
-                              .acc_imp = imp,
-                              .worst_sum = worst,
-                              .jump = shape != ANA_SHAPE_DRIFT,
-                              .shape = shape};
+    d->open = e;
     d->clear_met = d->clear_imp = d->clear_var = d->clear_run = 0;
     report_ep(x, &d->open);
 }
@@ -173,11 +170,6 @@ static void close_cond(ctx_t *x, int64_t end)
     d->cs.last = d->last;
     d->ewma = 0;
     d->addressed_at = d->hard.sign ? d->addressed_at : 0;
-}
-
-static double ewma_limit(const ana_det_opts_t *o)
-{
-    return o->day_L * sqrt(o->day_lambda / (2 - o->day_lambda));
 }
 
 /* A production day ended: its deviation feeds the EWMA; beyond the limit a
