@@ -7,6 +7,11 @@
 
 #include "analytics/conditions.h"
 
+const char *ana_gate_cond_type(ana_gate g)
+{
+    return g == ANA_GATE_TOTAL ? "output_power_total" : "output_power";
+}
+
 size_t ana_first_at(const ana_interval_t *iv, size_t n, int64_t t)
 {
     size_t lo = 0, hi = n;

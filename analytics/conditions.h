@@ -10,6 +10,8 @@ typedef struct ana_cond_list {
     size_t n, cap;
 } ana_cond_list_t;
 int ana_cond_add(ana_cond_list_t *l, const ana_condition_t *c);
+/* The condition type of a gate's output-vs-electricity deviation (ALM-3). */
+const char *ana_gate_cond_type(ana_gate g);
 void ana_cond_list_free(ana_cond_list_t *l);
 
 #define ANA_MAX_STATE 8

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "analytics/analytics.h"
+#include "analytics/conditions.h"
 
 #define MODEL_COLS                                                                                 \
     "id, gate, a, b, c, se_a, se_b, se_c, sigma, sigma_run, r2, n, n_outliers, window_from, "      \
@@ -225,8 +226,7 @@ static int untrust_conditions(sqlite3 *db, ana_gate gate, ana_interval_t *iv, si
                            &s, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_text(s, 1, gate == ANA_GATE_TOTAL ? "output_power_total" : "output_power", -1,
-                      SQLITE_STATIC);
+    sqlite3_bind_text(s, 1, ana_gate_cond_type(gate), -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, iv[0].start);
     sqlite3_bind_int64(s, 3, iv[n - 1].start + 86400);
     while (!rc && store_next(s, &rc, err, errlen)) {

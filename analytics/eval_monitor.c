@@ -10,16 +10,11 @@
 #include "analytics/conditions.h"
 #include "analytics/eval.h"
 
-static const char *cond_type(ana_gate g)
-{
-    return g == ANA_GATE_TOTAL ? "output_power_total" : "output_power";
-}
-
 void ana_episode_condition(const ana_model_t *m, const ana_episode_t *e, int h_sigmas,
                            ana_condition_t *c)
 {
     memset(c, 0, sizeof *c);
-    snprintf(c->type, sizeof c->type, "%s", cond_type(m->gate));
+    snprintf(c->type, sizeof c->type, "%s", ana_gate_cond_type(m->gate));
     snprintf(c->source, sizeof c->source, "%s", ana_gate_name(m->gate));
     c->level = m->gate == ANA_GATE_TOTAL ? 1 : 2; /* the total gate is the coarser opinion */
     c->start = e->start;

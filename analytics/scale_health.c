@@ -111,11 +111,6 @@ static void judge(ana_scale_health_t *h)
              h->ratio, 100 * h->band, why ? "；" : "", why ? why : "");
 }
 
-static const char *cond_type(ana_gate g)
-{
-    return g == ANA_GATE_TOTAL ? "output_power_total" : "output_power";
-}
-
 /* An output_power condition of this gate open at `at`. */
 static int open_condition(sqlite3 *db, ana_gate gate, int64_t at, bool *open, char *err,
                           size_t errlen)
@@ -127,7 +122,7 @@ static int open_condition(sqlite3 *db, ana_gate gate, int64_t at, bool *open, ch
                            &s, err, errlen);
     if (rc)
         return rc;
-    sqlite3_bind_text(s, 1, cond_type(gate), -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 1, ana_gate_cond_type(gate), -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, ana_gate_name(gate), -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, at);
     int step = sqlite3_step(s);
