@@ -178,7 +178,7 @@ typedef struct ana_det_opts {
 void ana_det_opts_default(ana_det_opts_t *o);
 
 typedef struct ana_det {
-    ana_cusum_t cs;
+    ana_cusum_t cs;      /* sums, starts and lengths only (the resume point is last) */
     int64_t model;       /* id of the model the state belongs to */
     double noload;       /* tracked no-load power, kW (0: the model's a) */
     int n_track;         /* samples tracked */

@@ -73,7 +73,6 @@ void ana_det_model(ana_det_t *d, const ana_model_t *m, const ana_det_opts_t *o)
     if (o->carry_over)
         return;
     memset(&d->cs, 0, sizeof d->cs);
-    d->cs.last = d->last;
     d->ewma = 0;
     d->day_met = d->day_imp = d->day_var = 0;
     d->day_n = 0;
@@ -167,7 +166,6 @@ static void close_cond(ctx_t *x, int64_t end)
     report_ep(x, &d->open);
     memset(&d->open, 0, sizeof d->open);
     memset(&d->cs, 0, sizeof d->cs);
-    d->cs.last = d->last;
     d->ewma = 0;
     d->addressed_at = d->hard.sign ? d->addressed_at : 0;
 }
@@ -322,7 +320,7 @@ static void step(ctx_t *x, const ana_interval_t *iv)
     if (d->day && day != d->day)
         close_day(x, (day * 86400) - 8 * 3600 + o->day_offset_s);
     d->day = day;
-    d->last = d->cs.last = iv->start;
+    d->last = iv->start;
     double e = ana_interval_kwh(iv, m->gate);
     double min_h = co->min_run_frac * x->interval_s / 3600.0;
     if (!isfinite(e) || !isfinite(iv->tons) || !isfinite(iv->run_h)) {
@@ -418,7 +416,7 @@ static int fields(ana_det_t *d, field_t *out)
     ana_episode_t *e = &d->open;
     field_t all[] = {
         FD(c, hi), FD(c, lo), FL(c, hi_start), FL(c, lo_start), FI(c, hi_len), FI(c, lo_len),
-        FL(c, last), FL(d, model), FD(d, noload), FI(d, n_track), FL(d, day), FD(d, day_met),
+        FL(d, model), FD(d, noload), FI(d, n_track), FL(d, day), FD(d, day_met),
         FD(d, day_imp), FD(d, day_var), FI(d, day_n), FD(d, ewma), FL(d, ewma_from),
         FI(d, n_days), FI(d, meter_streak), FL(d, meter_from), FD(d, typical_t), FD(d, prev_imp), FD(d, clear_met),
         FD(d, clear_imp), FD(d, clear_var), FD(d, clear_run), FL(d, addressed_at), FL(d, last),

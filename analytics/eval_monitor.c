@@ -186,7 +186,7 @@ int ana_eval_monitor(sqlite3 *db, const ana_conf_t *c, ana_gate gate, int64_t to
     if (from < to - 7 * 86400)
         from = to - 7 * 86400; /* after a long stop, do not replay weeks */
     if (!d.last)
-        d.last = d.cs.last = from - c->interval_s; /* later models continue from here */
+        d.last = from - c->interval_s; /* later models continue from here */
     if (from >= to)
         return save_state(w, name, &d);
     ana_interval_t *all;
