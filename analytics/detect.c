@@ -409,6 +409,7 @@ typedef struct field {
 #define FD(p, f) {#f, &(p)->f, NULL, NULL}
 #define FL(p, f) {#f, NULL, &(p)->f, NULL}
 #define FI(p, f) {#f, NULL, NULL, &(p)->f}
+#define DET_FIELDS 48 /* room in the callers' tables */
 
 static int fields(ana_det_t *d, field_t *out)
 {
@@ -431,6 +432,7 @@ static int fields(ana_det_t *d, field_t *out)
         {"hard_met", &d->hard.metered_t, NULL, NULL}, {"hard_imp", &d->hard.implied_t, NULL, NULL},
         {"hard_shape", NULL, NULL, &d->hard.shape}, FD(d, hard_ok_run),
     };
+    _Static_assert(sizeof all / sizeof all[0] <= DET_FIELDS, "raise DET_FIELDS");
     memcpy(out, all, sizeof all);
     return (int)(sizeof all / sizeof all[0]);
 }
@@ -438,7 +440,7 @@ static int fields(ana_det_t *d, field_t *out)
 char *ana_det_to_json(const ana_det_t *src)
 {
     ana_det_t d = *src;
-    field_t f[48];
+    field_t f[DET_FIELDS];
     int n = fields(&d, f);
     cJSON *o = cJSON_CreateObject();
     for (int i = 0; i < n; i++)
@@ -457,7 +459,7 @@ void ana_det_from_json(const char *text, ana_det_t *d)
     cJSON *o = text ? cJSON_Parse(text) : NULL;
     if (!o)
         return;
-    field_t f[48];
+    field_t f[DET_FIELDS];
     int n = fields(d, f);
     for (int i = 0; i < n; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, f[i].name);
