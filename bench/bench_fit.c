@@ -1,6 +1,6 @@
 /* Fit time of the output-vs-electricity model on one year of 15-minute
- * intervals (issue #6; target well under 100 ms), and the CUSUM monitor over
- * the same year. Baselines, measured in the same run on the same data:
+ * intervals (issue #6; target well under 100 ms), and the detector the daemon
+ * runs (ana_det_run) over the same year. Baselines, measured in the same run on the same data:
  * GSL's own robust fit (gsl_multifit_robust, bisquare), the same estimator
  * solved by an SVD per iteration — the coefficients must agree — and an
  * ordinary least-squares fit (gsl_multifit_linear). Median of 7 runs each. */
@@ -93,12 +93,12 @@ int main(void)
             return 1;
         }
         t_fit[r] = now_ms() - t0;
-        ana_cusum_opts_t co;
-        ana_cusum_opts_default(&co);
-        ana_cusum_t cs = {0};
-        ana_episode_t open = {0};
+        ana_det_opts_t dopt;
+        ana_det_opts_default(&dopt);
+        ana_det_t d;
+        ana_det_start(&d, &m);
         t0 = now_ms();
-        ana_monitor(&m, &co, iv, n, 900, &cs, &open, NULL, NULL);
+        ana_det_run(&d, &m, &dopt, iv, n, 900, NULL, NULL);
         t_mon[r] = now_ms() - t0;
     }
     qsort(t_fit, RUNS, sizeof(double), cmp);
@@ -118,7 +118,7 @@ int main(void)
     printf("largest relative difference of coefficients to GSL's: %.2e\n",
            fmax(fabs(m.a - g[0]) / fabs(g[0]),
                 fmax(fabs(m.b - g[1]) / fabs(g[1]), fabs(m.c - g[2]) / fabs(g[2]))));
-    printf("CUSUM monitor, a year:  %8.1f ms\n", t_mon[RUNS / 2]);
+    printf("detector (ana_det_run), a year: %8.1f ms\n", t_mon[RUNS / 2]);
     free(iv);
     return 0;
 }
