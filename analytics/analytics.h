@@ -119,9 +119,11 @@ typedef struct ana_episode {
     int shape;                   /* ana_shape (the detector; 0 from ana_monitor) */
 } ana_episode_t;
 
-/* Run the monitor over iv[0..n) in time order, starting from state *cs and
- * *open (open->sign == 0: none open); both are updated so the daemon can
- * continue later. Each closed episode, and at the end the open one, is passed
+/* The first detector, superseded by ana_det_run (the daemon, `coalmon
+ * consistency check` and `coalmon backtest` use that); kept only for its unit
+ * tests, to be removed once they are ported. Runs over iv[0..n) in time
+ * order, starting from state *cs and *open (open->sign == 0: none open); both
+ * are updated so a caller can continue later. Each closed episode, and at the end the open one, is passed
  * to cb (may be NULL). Returns the number of episodes reported. */
 typedef void (*ana_episode_fn)(const ana_episode_t *e, void *arg);
 int ana_monitor(const ana_model_t *m, const ana_cusum_opts_t *o, const ana_interval_t *iv, size_t n,
