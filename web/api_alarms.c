@@ -155,11 +155,6 @@ static void setting_done(void *arg, int rc, const char *err)
     free(p);
 }
 
-static void reply_busy(web_req_t *req)
-{
-    web_reply_error(req, 503, NULL, "the server is busy; try again in a moment");
-}
-
 static void settings_put(web_req_t *req, web_alarms_t *a, const char *type_s)
 {
     int type;
@@ -188,7 +183,7 @@ static void settings_put(web_req_t *req, web_alarms_t *a, const char *type_s)
         cJSON_DeleteItemFromObject(p->body, "by");
         cJSON_DeleteItemFromObject(p->body, "reason");
         if (web_write(a->ctx->web, a->ctx->store, setting_job, p, setting_done)) {
-            reply_busy(req);
+            web_reply_busy(req);
             cJSON_Delete(p->body);
             free(p);
         }
@@ -246,7 +241,7 @@ static void condition_post(web_req_t *req, web_alarms_t *a)
         p->body = body;
         if (!web_write(a->ctx->web, a->ctx->store, cond_job, p, cond_done))
             return; /* cond_done frees p and the body */
-        reply_busy(req);
+        web_reply_busy(req);
     }
     free(p);
     cJSON_Delete(body);
@@ -326,7 +321,7 @@ static void action(web_req_t *req, web_alarms_t *a, int64_t id, const char *verb
         if (!web_defer(a->ctx->web, action_work, action_done, j))
             j = NULL;
         else
-            reply_busy(req);
+            web_reply_busy(req);
     }
     free(j);
     cJSON_Delete(body);

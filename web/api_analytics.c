@@ -21,11 +21,6 @@ static int range(web_req_t *req, int days, int64_t *from, int64_t *to)
     return web_query_range(req, (int64_t)days * 86400, 0, from, to) ? 0 : -1;
 }
 
-static void reply_busy(web_req_t *req)
-{
-    web_reply_error(req, 503, NULL, "the server is busy; try again in a moment");
-}
-
 static void reply_rc(web_req_t *req, int rc, cJSON *body, const char *err)
 {
     if (rc == CM_OK)
@@ -119,7 +114,7 @@ static ana_job_t *job_new(ana_web_t *A, web_req_t *req)
 static void job_submit(ana_job_t *j, web_work_fn work, web_work_fn done)
 {
     if (web_defer(j->A->ctx->web, work, done, j)) {
-        reply_busy(j->req);
+        web_reply_busy(j->req);
         free(j);
     }
 }

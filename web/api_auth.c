@@ -354,12 +354,6 @@ static void reply_user_error(web_req_t *req, int rc, const char *err)
     web_reply_error(req, status, field[0] ? field : NULL, "%s", err);
 }
 
-static void reply_busy(web_req_t *req)
-{
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-    web_reply_error(req, 503, NULL, "the server is busy; try again in a moment");
-}
-
 static cJSON *session_json(const web_auth_t *a, const ident_t *id)
 {
     cJSON *j = cJSON_CreateObject();
@@ -550,7 +544,7 @@ static void login(web_auth_t *a, web_req_t *req)
     limit_fail(a, j->kip, now);
     limit_fail(a, j->kuser, now);
     if (web_defer(a->web, login_work, login_done, j)) {
-        reply_busy(req);
+        web_reply_busy(req);
         goto out;
     }
     j = NULL;
@@ -682,7 +676,7 @@ static user_job_t *user_job_new(web_auth_t *a, web_req_t *req, enum user_op op)
 static void user_job_submit(user_job_t *j)
 {
     if (web_defer(j->a->web, user_work, user_done, j)) {
-        reply_busy(j->req);
+        web_reply_busy(j->req);
         user_job_free(j);
     }
 }

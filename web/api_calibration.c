@@ -95,7 +95,7 @@ static void add(web_req_t *req, web_ctx_t *ctx)
         snprintf(j->actor, sizeof j->actor, "%s", web_actor(ctx->web, req));
         if (!web_defer(ctx->web, add_work, add_done, j))
             return; /* add_done frees j and the body */
-        web_reply_error(req, 503, NULL, "the server is busy; try again in a moment");
+        web_reply_busy(req);
     }
     cJSON_Delete(body);
     free(j);

@@ -89,7 +89,7 @@ void iw_post_free(iw_post_t *p)
 void iw_post_submit(iw_post_t *p, web_work_fn work, web_work_fn done)
 {
     if (web_defer(p->iw->ctx->web, work, done, p)) {
-        web_reply_error(p->req, 503, NULL, "the server is busy; try again in a moment");
+        web_reply_busy(p->req);
         iw_post_free(p);
     }
 }

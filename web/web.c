@@ -383,6 +383,12 @@ void web_reply_failure(web_req_t *req, int rc, const char *err)
         web_reply_error(req, status, NULL, "%s", err);
 }
 
+void web_reply_busy(web_req_t *req)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+    web_reply_error(req, 503, NULL, "the server is busy; try again in a moment");
+}
+
 void web_reply_error(web_req_t *req, int status, const char *field, const char *fmt, ...)
 {
     char msg[512];

@@ -161,6 +161,9 @@ int web_status_of(int rc);
 /* web_reply_error() with web_status_of(rc) and err as the reason; a 503 says
  * "the database could not answer: <SQLite's message>". */
 void web_reply_failure(web_req_t *req, int rc, const char *err);
+/* 503 "the server is busy" with Retry-After: 1, for a handler whose
+ * web_defer/web_write was refused (queue full or shutting down). */
+void web_reply_busy(web_req_t *req);
 
 /* ---- the routes of this module ------------------------------------------ */
 
