@@ -50,24 +50,27 @@ int store_step_done(sqlite3_stmt *s, char *err, size_t errlen)
     return rc;
 }
 
-/* Step once; *null true when there is no row or column 0 is NULL. */
-static int scalar_step(sqlite3_stmt *s, bool *null, char *err, size_t errlen)
+/* Step once; on success *null is true when there is no row or column 0 is
+ * NULL, and *found (when given) says the opposite. The caller reads column 0,
+ * then finalizes. */
+static int scalar_step(sqlite3_stmt *s, bool *null, bool *found, char *err, size_t errlen)
 {
     int r = store_step(s, err, errlen);
-    *null = r <= 0 || sqlite3_column_type(s, 0) == SQLITE_NULL;
-    return r < 0 ? r : CM_OK;
+    if (r < 0)
+        return r;
+    *null = r == 0 || sqlite3_column_type(s, 0) == SQLITE_NULL;
+    if (found)
+        *found = !*null;
+    return CM_OK;
 }
 
 int store_q_double(sqlite3_stmt *s, double dflt, double *out, bool *found, char *err,
                    size_t errlen)
 {
     bool null;
-    int rc = scalar_step(s, &null, err, errlen);
-    if (!rc) {
+    int rc = scalar_step(s, &null, found, err, errlen);
+    if (!rc)
         *out = null ? dflt : sqlite3_column_double(s, 0);
-        if (found)
-            *found = !null;
-    }
     sqlite3_finalize(s);
     return rc;
 }
@@ -76,12 +79,9 @@ int store_q_int64(sqlite3_stmt *s, int64_t dflt, int64_t *out, bool *found, char
                   size_t errlen)
 {
     bool null;
-    int rc = scalar_step(s, &null, err, errlen);
-    if (!rc) {
+    int rc = scalar_step(s, &null, found, err, errlen);
+    if (!rc)
         *out = null ? dflt : sqlite3_column_int64(s, 0);
-        if (found)
-            *found = !null;
-    }
     sqlite3_finalize(s);
     return rc;
 }
