@@ -142,6 +142,20 @@ int col_station_output(sqlite3 *db, int64_t device_id, int64_t from_s, int64_t t
                      device_id, NULL, from_s, to_s, tonnes, err, errlen);
 }
 
+/* Step s once for its (sum, count) row, then finalize it; 0 and 0 on no row. */
+static int step_sum_count(sqlite3_stmt *s, double *sum, int64_t *count, char *err, size_t errlen)
+{
+    *sum = 0;
+    *count = 0;
+    int rc = store_step(s, err, errlen);
+    if (rc > 0) {
+        *sum = sqlite3_column_double(s, 0);
+        *count = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_finalize(s);
+    return rc < 0 ? rc : CM_OK;
+}
+
 int col_counter_sum(sqlite3 *db, int64_t device_id, const char *quantity, int64_t from_s,
                     int64_t to_s, double *sum, int64_t *minutes, char *err, size_t errlen)
 {
@@ -157,14 +171,7 @@ int col_counter_sum(sqlite3 *db, int64_t device_id, const char *quantity, int64_
     sqlite3_bind_text(s, 2, quantity, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 3, from_s);
     sqlite3_bind_int64(s, 4, to_s);
-    *sum = 0;
-    *minutes = 0;
-    if ((rc = store_step(s, err, errlen)) > 0) {
-        *sum = sqlite3_column_double(s, 0);
-        *minutes = sqlite3_column_int64(s, 1);
-    }
-    sqlite3_finalize(s);
-    return rc < 0 ? rc : CM_OK;
+    return step_sum_count(s, sum, minutes, err, errlen);
 }
 
 /* One row of (sum, count) over [?1, ?2). */
@@ -177,14 +184,7 @@ static int sum_count(sqlite3 *db, const char *sql, int64_t from_s, int64_t to_s,
         return rc;
     sqlite3_bind_int64(s, 1, from_s);
     sqlite3_bind_int64(s, 2, to_s);
-    *sum = 0;
-    *count = 0;
-    if ((rc = store_step(s, err, errlen)) > 0) {
-        *sum = sqlite3_column_double(s, 0);
-        *count = sqlite3_column_int64(s, 1);
-    }
-    sqlite3_finalize(s);
-    return rc < 0 ? rc : CM_OK;
+    return step_sum_count(s, sum, count, err, errlen);
 }
 
 int col_output_total(sqlite3 *db, int64_t from_s, int64_t to_s, double *tonnes, int64_t *minutes,
