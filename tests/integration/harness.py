@@ -34,6 +34,24 @@ def free_port():
         return s.getsockname()[1]
 
 
+# Debian's interpreter, where python3-pymodbus is installed (not a pyenv shim).
+DEBIAN_PYTHON = "/usr/bin/python3"
+PEERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers")
+
+
+def peer_argv(script, *args):
+    """argv running peers/<script>, an independent (pymodbus) peer, with args."""
+    return [DEBIAN_PYTHON, os.path.join(PEERS, script), *map(str, args)]
+
+
+def pty_pair(c, d):
+    """A socat pseudo-terminal pair in d, as a serial line: (sim end, collector end)."""
+    a, b = os.path.join(d, "ttySIM"), os.path.join(d, "ttyCOL")
+    c.proc(["socat", f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"], "socat")
+    wait_until(lambda: os.path.exists(a) and os.path.exists(b), timeout=10, what="the pty pair")
+    return a, b
+
+
 def tmpdir(prefix="coalmon-test-"):
     return tempfile.mkdtemp(prefix=prefix)
 

@@ -12,10 +12,8 @@ import re
 import shutil
 import sqlite3
 
-from harness import BIN, SOURCE, Cleanup, free_port, http, main, run, wait_until
+from harness import BIN, SOURCE, Cleanup, free_port, http, main, peer_argv, run, wait_until
 
-PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers", "pymodbus_tcp_map.py")
-DEBIAN_PYTHON = "/usr/bin/python3"  # where python3-pymodbus is installed
 MAP = os.path.join(SOURCE, "conf/meters/acrel-adl400.json")
 
 
@@ -25,7 +23,7 @@ def close(a, b):
 
 def peer(c, map_path, *extra):
     port = free_port()
-    p = c.proc([DEBIAN_PYTHON, PEER, map_path, str(port), *extra], f"pymodbus-{port}")
+    p = c.proc(peer_argv("pymodbus_tcp_map.py", map_path, port, *extra), f"pymodbus-{port}")
     p.wait_output("values ")
     values = json.loads(re.search(r"^values (.*)$", p.output(), re.M).group(1))
     return port, values

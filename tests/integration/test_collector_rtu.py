@@ -9,14 +9,7 @@ import shutil
 import socket
 import sqlite3
 
-from harness import BIN, SOURCE, Cleanup, free_port, http, main, run, wait_until
-
-
-def pty_pair(c, d):
-    a, b = os.path.join(d, "ttySIM"), os.path.join(d, "ttyCOL")
-    c.proc(["socat", f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"], "socat")
-    wait_until(lambda: os.path.exists(a) and os.path.exists(b), timeout=10, what="the pty pair")
-    return a, b
+from harness import BIN, SOURCE, Cleanup, free_port, http, main, pty_pair, run, wait_until
 
 
 def test_rtu_bus_of_three_meters():

@@ -10,26 +10,14 @@ import os
 import shutil
 import sqlite3
 
-from harness import BIN, SOURCE, Cleanup, http, free_port, main, wait_until
-
-PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers", "pymodbus_rtu_slaves.py")
-# Debian's interpreter, where python3-pymodbus is installed (not a pyenv shim).
-DEBIAN_PYTHON = "/usr/bin/python3"
-
-
-def pty_pair(c, d):
-    a, b = os.path.join(d, "ttySIM"), os.path.join(d, "ttyCOL")
-    c.proc(["socat", f"pty,raw,echo=0,link={a}", f"pty,raw,echo=0,link={b}"], "socat")
-    wait_until(lambda: os.path.exists(a) and os.path.exists(b), timeout=10, what="the pty pair")
-    return a, b
-
+from harness import BIN, SOURCE, Cleanup, http, free_port, main, peer_argv, pty_pair, wait_until
 
 def test_slow_unit_does_not_take_down_its_neighbours():
     assert shutil.which("socat"), "socat is missing (scripts/deps.txt)"
     with Cleanup() as c:
         d = c.dir()
         sim_end, col_end = pty_pair(c, d)
-        peer = c.proc([DEBIAN_PYTHON, PEER, sim_end, "19200", "2", "0.7"], "pymodbus")
+        peer = c.proc(peer_argv("pymodbus_rtu_slaves.py", sim_end, 19200, 2, 0.7), "pymodbus")
         peer.wait_output("pymodbus serving")
         port = free_port()
         conf = {
