@@ -38,6 +38,9 @@ void cli_print_json(cJSON *j);
 const char *cli_opt(int argc, char **argv, const char *name);
 /* True when "--name" is present. */
 bool cli_flag(int argc, char **argv, const char *name);
+/* "--name N" as an integer in min..max into *out, untouched when absent;
+ * CLI_USAGE (printed) when the value is not such an integer. */
+int cli_int_opt(int argc, char **argv, const char *name, int min, int max, int *out);
 
 /* Nouns. argv[0] is the noun itself. */
 int cmd_meter(cli_ctx_t *ctx, int argc, char **argv);

@@ -134,20 +134,6 @@ static int upl_conf(cli_ctx_t *ctx, upl_cfg_t *c)
     return CLI_OK;
 }
 
-static int int_opt(int argc, char **argv, const char *name, long def, long min, long max,
-                   long *out)
-{
-    const char *v = cli_opt(argc, argv, name);
-    char *end;
-    *out = def;
-    if (!v)
-        return CLI_OK;
-    *out = strtol(v, &end, 10);
-    if (!*v || *end || *out < min || *out > max)
-        return cli_error(CLI_USAGE, "%s: expected an integer in %ld..%ld", name, min, max);
-    return CLI_OK;
-}
-
 static const char *str_of(const cJSON *o, const char *key)
 {
     const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, key));
@@ -183,9 +169,9 @@ static void print_show(const cJSON *o)
 
 static int show(cli_ctx_t *ctx, int argc, char **argv)
 {
-    long days;
+    int days = 7;
     upl_cfg_t c;
-    int rc = int_opt(argc, argv, "--days", 7, 1, 92, &days);
+    int rc = cli_int_opt(argc, argv, "--days", 1, 92, &days);
     if (rc || (rc = upl_conf(ctx, &c)))
         return rc;
     store_t *st = cli_store(ctx);
@@ -194,7 +180,7 @@ static int show(cli_ctx_t *ctx, int argc, char **argv)
     char err[300];
     cJSON *o = NULL;
     sqlite3 *db = store_reader_open(st, err, sizeof err);
-    rc = db ? upl_enterprise_show(db, &c, argv[2], tm_now_s(), (int)days, &o, err, sizeof err)
+    rc = db ? upl_enterprise_show(db, &c, argv[2], tm_now_s(), days, &o, err, sizeof err)
             : CM_ERR_DB;
     store_reader_close(db);
     if (rc)
@@ -231,11 +217,10 @@ static void print_records(const cJSON *o)
 
 static int records(cli_ctx_t *ctx, int argc, char **argv)
 {
-    long limit, offset;
-    upl_records_q_t q = {.code = argv[2], .type = cli_opt(argc, argv, "--type")};
-    int rc = int_opt(argc, argv, "--limit", 100, 1, 100000, &limit);
+    upl_records_q_t q = {.code = argv[2], .type = cli_opt(argc, argv, "--type"), .limit = 100};
+    int rc = cli_int_opt(argc, argv, "--limit", 1, 100000, &q.limit);
     if (!rc)
-        rc = int_opt(argc, argv, "--offset", 0, 0, 100000000, &offset);
+        rc = cli_int_opt(argc, argv, "--offset", 0, 100000000, &q.offset);
     if (!rc)
         rc = cli_time_opt(argc, argv, "--from", 0, &q.from_s);
     if (!rc)
@@ -246,8 +231,6 @@ static int records(cli_ctx_t *ctx, int argc, char **argv)
         return cli_error(CLI_USAGE, "--type: no record type %s", q.type);
     if (q.from_s && q.to_s && q.to_s <= q.from_s)
         return cli_error(CLI_USAGE, "--to: must be after --from");
-    q.limit = (int)limit;
-    q.offset = (int)offset;
     store_t *st = cli_store(ctx);
     if (!st)
         return CLI_FAIL;

@@ -40,19 +40,6 @@ static int parse_order(const char *s, col_probe_opts_t *o)
     return CLI_OK;
 }
 
-static int int_opt(int argc, char **argv, const char *name, int lo, int hi, int *out)
-{
-    const char *v = cli_opt(argc, argv, name);
-    char *end;
-    if (!v)
-        return CLI_OK;
-    long n = strtol(v, &end, 10);
-    if (*end || !*v || n < lo || n > hi)
-        return cli_error(CLI_USAGE, "%s: expected %d..%d, got '%s'", name, lo, hi, v);
-    *out = (int)n;
-    return CLI_OK;
-}
-
 static int link_opts(int argc, char **argv, col_link_opts_t *link)
 {
     const char *tcp = cli_opt(argc, argv, "--tcp");
@@ -63,7 +50,7 @@ static int link_opts(int argc, char **argv, col_link_opts_t *link)
     if (!rtu)
         return CLI_OK;
     col_link_rtu_default(link, rtu);
-    int rc = int_opt(argc, argv, "--baud", 1200, 115200, &link->baud);
+    int rc = cli_int_opt(argc, argv, "--baud", 1200, 115200, &link->baud);
     if (rc)
         return rc;
     if (parity && (strlen(parity) != 1 || !strchr("NEO", parity[0])))
@@ -77,13 +64,13 @@ static int probe_opts(int argc, char **argv, col_probe_opts_t *o)
     const char *order = cli_opt(argc, argv, "--order");
     int base = 0;
     *o = (col_probe_opts_t){.unit = 1, .timeout_ms = 1000};
-    int rc = int_opt(argc, argv, "--unit", 0, 247, &o->unit);
+    int rc = cli_int_opt(argc, argv, "--unit", 0, 247, &o->unit);
     if (!rc)
-        rc = int_opt(argc, argv, "--timeout", 10, 60000, &o->timeout_ms);
+        rc = cli_int_opt(argc, argv, "--timeout", 10, 60000, &o->timeout_ms);
     if (!rc)
-        rc = int_opt(argc, argv, "--max-registers", 1, 125, &o->max_registers);
+        rc = cli_int_opt(argc, argv, "--max-registers", 1, 125, &o->max_registers);
     if (!rc)
-        rc = int_opt(argc, argv, "--address-base", 0, 1, &base);
+        rc = cli_int_opt(argc, argv, "--address-base", 0, 1, &base);
     if (!rc && order && parse_order(order, o))
         rc = cli_error(CLI_USAGE, "--order: expected ABCD, CDAB, BADC or DCBA, got '%s'", order);
     o->address_shift = -base;

@@ -89,6 +89,20 @@ bool cli_flag(int argc, char **argv, const char *name)
     return false;
 }
 
+int cli_int_opt(int argc, char **argv, const char *name, int min, int max, int *out)
+{
+    const char *v = cli_opt(argc, argv, name);
+    if (!v)
+        return CLI_OK;
+    char *end;
+    long n = strtol(v, &end, 10); /* out of range: LONG_MIN/MAX, beyond min..max */
+    if (!*v || *end || n < min || n > max)
+        return cli_error(CLI_USAGE, "%s: expected an integer in %d..%d, got '%s'", name, min, max,
+                         v);
+    *out = (int)n;
+    return CLI_OK;
+}
+
 cfg_t *cli_config(cli_ctx_t *ctx)
 {
     if (ctx->cfg)
